@@ -1,0 +1,1 @@
+//! Human-readable reports for `check-config` and `explain`.

@@ -1,0 +1,200 @@
+//! PromQL text: Go-`%q` string quoting (Rust's `{:?}` is not valid PromQL), regex escaping of object
+//! names, and the Kubernetes-selector → PromQL-matcher table of upstream's `metrics_query.go`.
+
+use std::fmt::Write;
+
+use crate::selector::{Operator, Requirement, Selector};
+
+/// Quotes `text` as Go's `%q` does, which PromQL's string lexer reads back exactly.
+pub fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            c if is_go_printable(c) => out.push(c),
+            c if (c as u32) < 0x80 => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c if (c as u32) < 0x10000 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => {
+                let _ = write!(out, "\\U{:08x}", c as u32);
+            }
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Go's `unicode.IsPrint`, closely enough for label values: no controls, no spaces but U+0020, no
+/// invisible format characters.
+fn is_go_printable(c: char) -> bool {
+    if c == ' ' {
+        return true;
+    }
+    !c.is_control()
+        && !c.is_whitespace()
+        && !matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{feff}')
+}
+
+/// Escapes RE2 metacharacters, as Go's `regexp.QuoteMeta`: a `.` in a pod name stays a dot.
+pub fn escape_regex(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A selector requirement that has no PromQL form.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MatcherError {
+    /// `gt` / `lt`.
+    #[error("operator not supported by prometheus: {0}")]
+    UnsupportedOperator(String),
+    /// A requirement without a key.
+    #[error("label not specified")]
+    NoLabel,
+    /// An operator given the wrong number of values.
+    #[error("operator {operator} on label {label} needs {expected}")]
+    Values {
+        /// The label.
+        label: String,
+        /// The operator as written.
+        operator: &'static str,
+        /// What it needs.
+        expected: &'static str,
+    },
+}
+
+/// The PromQL matcher for one requirement, and the value it contributes to `LabelValuesByName`.
+///
+/// Values of `in`/`notin`/multi-value requirements are regex-escaped: a selector value is a literal
+/// label value (Kubernetes' value syntax), so `a.b` must not also match `axb` as it does upstream.
+pub fn requirement_matcher(requirement: &Requirement) -> Result<(String, String), MatcherError> {
+    let label = requirement.key.as_str();
+    if label.is_empty() {
+        return Err(MatcherError::NoLabel);
+    }
+    let values = &requirement.values;
+    let need = |operator: &'static str, expected: &'static str| MatcherError::Values {
+        label: label.to_string(),
+        operator,
+        expected,
+    };
+    let alternation = || values.iter().map(|v| escape_regex(v)).collect::<Vec<_>>().join("|");
+    let (op, value) = match requirement.operator {
+        Operator::Equals | Operator::DoubleEquals | Operator::NotEquals => {
+            let negated = requirement.operator == Operator::NotEquals;
+            match values.len() {
+                0 => return Err(need(if negated { "!=" } else { "=" }, "a value")),
+                1 => (if negated { "!=" } else { "=" }, values[0].clone()),
+                _ => (if negated { "!~" } else { "=~" }, alternation()),
+            }
+        }
+        Operator::In | Operator::NotIn => {
+            if values.is_empty() {
+                return Err(need("in", "at least one value"));
+            }
+            (if requirement.operator == Operator::In { "=~" } else { "!~" }, alternation())
+        }
+        Operator::Exists if values.is_empty() => ("!=", String::new()),
+        Operator::DoesNotExist if values.is_empty() => ("=", String::new()),
+        Operator::Exists | Operator::DoesNotExist => return Err(need("exists", "no values")),
+        Operator::GreaterThan | Operator::LessThan => {
+            let op = if requirement.operator == Operator::GreaterThan { "gt" } else { "lt" };
+            return Err(MatcherError::UnsupportedOperator(op.to_string()));
+        }
+    };
+    Ok((format!("{label}{op}{}", quote(&value)), value))
+}
+
+/// Every requirement of a metric selector as matchers, in selector order (sorted by key).
+pub fn selector_matchers(selector: &Selector) -> Result<Vec<(String, String, String)>, MatcherError> {
+    selector
+        .requirements
+        .iter()
+        .map(|r| requirement_matcher(r).map(|(matcher, value)| (r.key.clone(), matcher, value)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_matches_go_percent_q() {
+        let cases = [
+            ("plain", r#""plain""#),
+            (r#"a"b"#, r#""a\"b""#),
+            (r"a\b", r#""a\\b""#),
+            ("a\nb\tc\r", r#""a\nb\tc\r""#),
+            ("\u{1}", r#""\x01""#),
+            ("\u{7f}", r#""\x7f""#),
+            ("é日本", "\"é日本\""),
+            ("\u{200b}", r#""\u200b""#),
+            ("\u{a0}", r#""\u00a0""#),
+            ("}or{", r#""}or{""#),
+        ];
+        for (input, want) in cases {
+            assert_eq!(quote(input), want, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn regex_escape_matches_go_quote_meta() {
+        assert_eq!(escape_regex("web-1.prod"), r"web-1\.prod");
+        assert_eq!(escape_regex(r"a+b*c?(d)|[e]{f}^$\"), r"a\+b\*c\?\(d\)\|\[e\]\{f\}\^\$\\");
+    }
+
+    fn matcher(selector: &str) -> Result<String, MatcherError> {
+        let selector = Selector::parse(selector).unwrap();
+        requirement_matcher(&selector.requirements[0]).map(|(m, _)| m)
+    }
+
+    #[test]
+    fn selector_to_matcher_table() {
+        let cases = [
+            ("l=v", r#"l="v""#),
+            ("l==v", r#"l="v""#),
+            ("l!=v", r#"l!="v""#),
+            ("l in (v)", r#"l=~"v""#),
+            ("l in (v2,v1)", r#"l=~"v1|v2""#),
+            ("l notin (v)", r#"l!~"v""#),
+            ("l notin (v1,v2)", r#"l!~"v1|v2""#),
+            ("l", r#"l!="""#),
+            ("!l", r#"l="""#),
+            ("l in (a.b)", r#"l=~"a\\.b""#),
+        ];
+        for (selector, want) in cases {
+            assert_eq!(matcher(selector).as_deref(), Ok(want), "{selector}");
+        }
+    }
+
+    #[test]
+    fn unsupported_requirements_are_errors() {
+        assert_eq!(matcher("l gt 1"), Err(MatcherError::UnsupportedOperator("gt".into())));
+        assert_eq!(matcher("l lt 1"), Err(MatcherError::UnsupportedOperator("lt".into())));
+        let empty_key = Requirement { key: String::new(), operator: Operator::Exists, values: vec![] };
+        assert_eq!(requirement_matcher(&empty_key), Err(MatcherError::NoLabel));
+        let multi_eq = Requirement { key: "l".into(), operator: Operator::Equals, values: vec!["a".into(), "b".into()] };
+        assert_eq!(requirement_matcher(&multi_eq).unwrap().0, r#"l=~"a|b""#);
+        let exists_with_value = Requirement { key: "l".into(), operator: Operator::Exists, values: vec!["a".into()] };
+        assert!(requirement_matcher(&exists_with_value).is_err());
+        let eq_without_value = Requirement { key: "l".into(), operator: Operator::Equals, values: vec![] };
+        assert!(requirement_matcher(&eq_without_value).is_err());
+    }
+}

@@ -1,0 +1,143 @@
+//! The rules file exactly as upstream's YAML reads it (`pkg/config/config.go`), strictly: an unknown or
+//! duplicate key is an error. Nothing here is validated beyond YAML shape; [`crate::compile`] does that.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Deserializer};
+
+/// The whole rules file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct MetricsDiscoveryConfig {
+    /// `custom.metrics.k8s.io` rules.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub rules: Vec<DiscoveryRule>,
+    /// `external.metrics.k8s.io` rules.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub external_rules: Vec<DiscoveryRule>,
+    /// `metrics.k8s.io` rules; the key's presence enables the group.
+    #[serde(default)]
+    pub resource_rules: Option<ResourceRules>,
+}
+
+/// One entry of `rules` or `externalRules`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DiscoveryRule {
+    /// Series selector sent verbatim as `match[]`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub series_query: String,
+    /// Filters on the series name.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub series_filters: Vec<RegexFilter>,
+    /// How labels map to Kubernetes resources.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub resources: ResourceMapping,
+    /// How series names become API metric names.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub name: NameMapping,
+    /// The PromQL template run per request.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub metrics_query: String,
+}
+
+/// `{is: re}` or `{isNot: re}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RegexFilter {
+    /// The name must match.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub is: String,
+    /// The name must not match.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub is_not: String,
+}
+
+/// `resources:` of a rule.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResourceMapping {
+    /// Label template over `.Group` and `.Resource`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub template: String,
+    /// Label name → resource.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub overrides: BTreeMap<String, GroupResource>,
+    /// External rules only: whether the request namespace becomes a matcher (default true).
+    #[serde(default)]
+    pub namespaced: Option<bool>,
+}
+
+/// A `{group, resource}` pair as written in an override.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupResource {
+    /// API group; empty for the core group (or any group, by discovery priority).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub group: String,
+    /// Resource, singular or plural.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub resource: String,
+}
+
+/// `name:` of a rule.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NameMapping {
+    /// Regex over the series name; empty means everything.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub matches: String,
+    /// Expansion template (`$1`, `${1}_per_second`).
+    #[serde(default, deserialize_with = "null_as_default", rename = "as")]
+    pub as_: String,
+}
+
+/// `resourceRules:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResourceRules {
+    /// CPU rule.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub cpu: ResourceRule,
+    /// Memory rule.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub memory: ResourceRule,
+    /// Prometheus duration reported as the API window.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub window: String,
+}
+
+/// `resourceRules.cpu` or `resourceRules.memory`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResourceRule {
+    /// Template for pods' containers.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub container_query: String,
+    /// Template for nodes.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub node_query: String,
+    /// How labels map to resources.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub resources: ResourceMapping,
+    /// The label that holds the container name.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub container_label: String,
+}
+
+/// Go's yaml.v2 decodes an explicit `null` into the zero value; serde would reject it.
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
+}
+
+/// Parses a rules file's text. The error carries serde-saphyr's line and column.
+pub fn parse(text: &str) -> Result<MetricsDiscoveryConfig, serde_saphyr::Error> {
+    if text.trim().is_empty() {
+        return Ok(MetricsDiscoveryConfig::default());
+    }
+    serde_saphyr::from_str(text)
+}

@@ -1,0 +1,266 @@
+//! Compiled rules: the one `compile()` step from [`crate::raw`] to validated rules (regexes compiled,
+//! templates parsed and checked, defaults applied). Actors only ever see these types.
+
+use std::time::Duration;
+
+use regex::Regex;
+
+use crate::error::{Collector, ConfigError, ConfigErrors};
+use crate::raw;
+use crate::resource_map::{GroupResource, ResourceMap};
+use crate::resources::{LabelTemplate, Override, ResourceMapping};
+use crate::series_selector::SeriesSelector;
+use crate::template::Template;
+use crate::{duration, naming::NameMatcher};
+
+/// The fields a metrics query template may read.
+pub const QUERY_TEMPLATE_FIELDS: [&str; 5] = ["Series", "LabelMatchers", "LabelValuesByName", "GroupBy", "GroupBySlice"];
+
+/// Which API a discovery rule serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RuleKind {
+    /// `rules` → `custom.metrics.k8s.io`.
+    Custom,
+    /// `externalRules` → `external.metrics.k8s.io`.
+    External,
+}
+
+/// A validated rules file.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from, for messages.
+    pub file: String,
+    /// Custom metrics rules, in file order.
+    pub rules: Vec<DiscoveryRule>,
+    /// External metrics rules, in file order.
+    pub external_rules: Vec<DiscoveryRule>,
+    /// Resource metrics rules; present when the file has the key.
+    pub resource_rules: Option<ResourceRules>,
+}
+
+/// A compiled `rules[i]` or `externalRules[i]`.
+#[derive(Debug, Clone)]
+pub struct DiscoveryRule {
+    /// Which list it is in.
+    pub kind: RuleKind,
+    /// Its index in that list.
+    pub index: usize,
+    /// `seriesQuery`, verbatim: sent as `match[]` and shared by rules with the same text.
+    pub series_query: String,
+    /// `seriesQuery`, parsed.
+    pub series_selector: SeriesSelector,
+    /// `seriesFilters` plus the implicit `name.matches` filter.
+    pub name: NameMatcher,
+    /// `resources`.
+    pub resources: ResourceMapping,
+    /// `resources.namespaced` (external rules: whether the request namespace becomes a matcher).
+    pub namespaced: bool,
+    /// `metricsQuery`.
+    pub metrics_query: Template,
+}
+
+impl DiscoveryRule {
+    /// `rules[3]` or `externalRules[0]`.
+    pub fn location(&self) -> String {
+        let list = match self.kind {
+            RuleKind::Custom => "rules",
+            RuleKind::External => "externalRules",
+        };
+        format!("{list}[{}]", self.index)
+    }
+}
+
+/// Compiled `resourceRules`.
+#[derive(Debug, Clone)]
+pub struct ResourceRules {
+    /// CPU.
+    pub cpu: ResourceRule,
+    /// Memory.
+    pub memory: ResourceRule,
+    /// Reported window.
+    pub window: Duration,
+}
+
+/// Compiled `resourceRules.cpu` / `.memory`.
+#[derive(Debug, Clone)]
+pub struct ResourceRule {
+    /// For pods' containers.
+    pub container_query: Template,
+    /// For nodes.
+    pub node_query: Template,
+    /// Label ↔ resource.
+    pub resources: ResourceMapping,
+    /// The label holding the container name.
+    pub container_label: String,
+}
+
+/// Parses and compiles a rules file's text; `file` names it in errors. Every problem is reported.
+pub fn load(file: &str, text: &str) -> Result<Config, ConfigErrors> {
+    let raw = raw::parse(text).map_err(|e| {
+        ConfigErrors(vec![ConfigError { file: file.to_string(), location: "yaml".into(), message: e.to_string() }])
+    })?;
+    compile(file, &raw)
+}
+
+/// Compiles a parsed rules file.
+pub fn compile(file: &str, raw: &raw::MetricsDiscoveryConfig) -> Result<Config, ConfigErrors> {
+    let mut errors = Collector::new(file);
+    let rules = compile_rules(&mut errors, RuleKind::Custom, &raw.rules);
+    let external_rules = compile_rules(&mut errors, RuleKind::External, &raw.external_rules);
+    let resource_rules = raw.resource_rules.as_ref().and_then(|r| compile_resource_rules(&mut errors, r));
+    errors.finish(|| Config { file: file.to_string(), rules, external_rules, resource_rules })
+}
+
+fn compile_rules(errors: &mut Collector<'_>, kind: RuleKind, raw: &[raw::DiscoveryRule]) -> Vec<DiscoveryRule> {
+    raw.iter().enumerate().filter_map(|(index, rule)| compile_rule(errors, kind, index, rule)).collect()
+}
+
+fn compile_rule(errors: &mut Collector<'_>, kind: RuleKind, index: usize, raw: &raw::DiscoveryRule) -> Option<DiscoveryRule> {
+    let list = if kind == RuleKind::Custom { "rules" } else { "externalRules" };
+    let at = |field: &str| format!("{list}[{index}].{field}");
+    let series_selector = if raw.series_query.trim().is_empty() {
+        errors.push(at("seriesQuery"), "must not be empty (Prometheus rejects an empty match[])");
+        None
+    } else {
+        errors.check(&at("seriesQuery"), SeriesSelector::parse(&raw.series_query))
+    };
+    let mut filters = Vec::new();
+    for (i, filter) in raw.series_filters.iter().enumerate() {
+        let here = at(&format!("seriesFilters[{i}]"));
+        match (filter.is.is_empty(), filter.is_not.is_empty()) {
+            (false, true) => filters.extend(errors.check(&here, compile_regex(&filter.is)).map(|r| (r, true))),
+            (true, false) => filters.extend(errors.check(&here, compile_regex(&filter.is_not)).map(|r| (r, false))),
+            (false, false) => errors.push(here, "must have exactly one of is and isNot, not both"),
+            (true, true) => errors.push(here, "must have exactly one of is and isNot"),
+        }
+    }
+    let name = compile_name(errors, &at("name"), &raw.name, filters);
+    let resources = compile_mapping(errors, &at("resources"), &raw.resources);
+    let metrics_query = compile_query(errors, &at("metricsQuery"), &raw.metrics_query);
+    Some(DiscoveryRule {
+        kind,
+        index,
+        series_query: raw.series_query.clone(),
+        series_selector: series_selector?,
+        name: name?,
+        resources: resources?,
+        namespaced: raw.resources.namespaced.unwrap_or(true),
+        metrics_query: metrics_query?,
+    })
+}
+
+fn compile_regex(source: &str) -> Result<Regex, String> {
+    Regex::new(source).map_err(|e| format!("invalid regex {source:?}: {e}"))
+}
+
+fn compile_name(
+    errors: &mut Collector<'_>,
+    at: &str,
+    raw: &raw::NameMapping,
+    filters: Vec<(Regex, bool)>,
+) -> Option<NameMatcher> {
+    let matches = if raw.matches.is_empty() { ".*" } else { raw.matches.as_str() };
+    let regex = errors.check(&format!("{at}.matches"), compile_regex(matches))?;
+    let as_ = if raw.as_.is_empty() {
+        match regex.captures_len() - 1 {
+            0 => "$0".to_string(),
+            1 => "$1".to_string(),
+            n => {
+                errors.push(
+                    format!("{at}.as"),
+                    format!("must specify an 'as' value for name matcher {matches:?}: it has {n} capture groups"),
+                );
+                return None;
+            }
+        }
+    } else {
+        raw.as_.clone()
+    };
+    Some(NameMatcher::new(filters, regex, as_))
+}
+
+fn compile_mapping(errors: &mut Collector<'_>, at: &str, raw: &raw::ResourceMapping) -> Option<ResourceMapping> {
+    let mut ok = true;
+    let mut overrides = Vec::new();
+    for (label, target) in &raw.overrides {
+        if target.resource.is_empty() {
+            errors.push(format!("{at}.overrides.{label}.resource"), "must not be empty");
+            ok = false;
+        }
+        overrides.push(Override { label: label.clone(), group: target.group.clone(), resource: target.resource.clone() });
+    }
+    let template = if raw.template.is_empty() {
+        None
+    } else {
+        let compiled = errors.check(&format!("{at}.template"), LabelTemplate::compile(&raw.template));
+        ok &= compiled.is_some();
+        compiled
+    };
+    ok.then_some(ResourceMapping { overrides, template })
+}
+
+fn compile_query(errors: &mut Collector<'_>, at: &str, source: &str) -> Option<Template> {
+    if source.trim().is_empty() {
+        errors.push(at, "must not be empty (every request would fail with an empty query)");
+        return None;
+    }
+    errors.check(at, Template::compile(source, &QUERY_TEMPLATE_FIELDS))
+}
+
+fn compile_resource_rules(errors: &mut Collector<'_>, raw: &raw::ResourceRules) -> Option<ResourceRules> {
+    let cpu = compile_resource_rule(errors, "resourceRules.cpu", &raw.cpu);
+    let memory = compile_resource_rule(errors, "resourceRules.memory", &raw.memory);
+    let window = if raw.window.is_empty() {
+        Some(Duration::ZERO)
+    } else {
+        errors.check("resourceRules.window", duration::parse_prometheus(&raw.window))
+    };
+    Some(ResourceRules { cpu: cpu?, memory: memory?, window: window? })
+}
+
+fn compile_resource_rule(errors: &mut Collector<'_>, at: &str, raw: &raw::ResourceRule) -> Option<ResourceRule> {
+    let container_query = compile_query(errors, &format!("{at}.containerQuery"), &raw.container_query);
+    let node_query = compile_query(errors, &format!("{at}.nodeQuery"), &raw.node_query);
+    let resources = compile_mapping(errors, &format!("{at}.resources"), &raw.resources);
+    if raw.container_label.is_empty() {
+        errors.push(format!("{at}.containerLabel"), "must name the label that holds container names");
+    }
+    Some(ResourceRule {
+        container_query: container_query?,
+        node_query: node_query?,
+        resources: resources?,
+        container_label: (!raw.container_label.is_empty()).then(|| raw.container_label.clone())?,
+    })
+}
+
+impl Config {
+    /// Checks the parts that depend on which resources exist: every override must name a known
+    /// resource (upstream: fatal at start-up), and resource rules must have labels for namespaces, pods
+    /// and nodes (upstream: an error on every request).
+    pub fn check_resources(&self, map: &ResourceMap) -> Vec<ConfigError> {
+        let mut errors = Collector::new(&self.file);
+        for rule in self.rules.iter().chain(&self.external_rules) {
+            check_overrides(&mut errors, &format!("{}.resources", rule.location()), &rule.resources, map);
+        }
+        if let Some(rr) = &self.resource_rules {
+            for (name, rule) in [("cpu", &rr.cpu), ("memory", &rr.memory)] {
+                let at = format!("resourceRules.{name}.resources");
+                check_overrides(&mut errors, &at, &rule.resources, map);
+                for resource in ["namespaces", "pods", "nodes"] {
+                    let gr = GroupResource::new("", resource);
+                    errors.check(&at, rule.resources.label_for(&gr, map));
+                }
+            }
+        }
+        errors.finish(|| ()).err().map(|e| e.0).unwrap_or_default()
+    }
+}
+
+fn check_overrides(errors: &mut Collector<'_>, at: &str, mapping: &ResourceMapping, map: &ResourceMap) {
+    for o in &mapping.overrides {
+        errors.check(&format!("{at}.overrides.{}", o.label), map.resolve(&o.group, &o.resource));
+    }
+}
+
+#[cfg(test)]
+mod tests;
