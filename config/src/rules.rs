@@ -263,4 +263,4 @@ fn check_overrides(errors: &mut Collector<'_>, at: &str, mapping: &ResourceMappi
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

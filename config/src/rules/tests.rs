@@ -1,0 +1,160 @@
+use super::*;
+
+/// The shipped rule files, by name.
+pub(crate) const SHIPPED: [(&str, &str); 4] = [
+    ("default.yaml", include_str!("../../rules/default.yaml")),
+    ("default-modern.yaml", include_str!("../../rules/default-modern.yaml")),
+    ("resource-metrics.yaml", include_str!("../../rules/resource-metrics.yaml")),
+    ("example.yaml", include_str!("../../rules/example.yaml")),
+];
+
+fn errors(text: &str) -> Vec<(String, String)> {
+    match load("c.yaml", text) {
+        Ok(_) => Vec::new(),
+        Err(e) => e.0.into_iter().map(|e| (e.location, e.message)).collect(),
+    }
+}
+
+fn rule(extra: &str) -> String {
+    format!(
+        "rules:\n- seriesQuery: 'm{{namespace!=\"\"}}'\n  metricsQuery: 'sum(<<.Series>>{{<<.LabelMatchers>>}}) by (<<.GroupBy>>)'\n{extra}"
+    )
+}
+
+#[test]
+fn every_shipped_rule_file_loads_and_resolves_its_resources() {
+    let map = ResourceMap::standard();
+    for (name, text) in SHIPPED {
+        let config = load(name, text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(config.check_resources(&map), vec![], "{name}");
+    }
+    let default = load("default.yaml", SHIPPED[0].1).unwrap();
+    assert_eq!((default.rules.len(), default.external_rules.len()), (6, 0));
+    assert_eq!(default.resource_rules.unwrap().window, Duration::from_secs(300));
+    let example = load("example.yaml", SHIPPED[3].1).unwrap();
+    assert_eq!(example.external_rules.len(), 2);
+    assert!(!example.external_rules[1].namespaced);
+    assert!(example.external_rules[0].namespaced, "namespaced defaults to true");
+}
+
+#[test]
+fn empty_and_null_files_load_as_empty_configs() {
+    for text in ["", "\n", "rules:\n", "rules: []\nexternalRules: null\n"] {
+        let config = load("c.yaml", text).unwrap();
+        assert!(config.rules.is_empty() && config.external_rules.is_empty() && config.resource_rules.is_none());
+    }
+    assert!(load("c.yaml", "resourceRules:\n  cpu: null\n").is_err(), "resourceRules present needs its queries");
+}
+
+#[test]
+fn unknown_and_duplicate_keys_are_rejected_with_their_line() {
+    let unknown = load("c.yaml", "rules:\n- seriesQuery: m\n  metricQuery: x\n").unwrap_err().to_string();
+    assert!(unknown.starts_with("c.yaml: yaml: "), "{unknown}");
+    assert!(unknown.contains("metricQuery"), "{unknown}");
+    assert!(unknown.contains("line 3"), "{unknown}");
+    let duplicate = load("c.yaml", "rules: []\nrules: []\n").unwrap_err().to_string();
+    assert!(duplicate.to_lowercase().contains("duplicate"), "{duplicate}");
+    assert!(load("c.yaml", "rule: []\n").is_err());
+    assert!(load("c.yaml", "rules:\n- name: {matches: a, as: b, extra: c}\n").is_err());
+}
+
+#[test]
+fn rule_errors_name_the_rule_and_field() {
+    let cases: Vec<(String, &str, &str)> = vec![
+        ("rules:\n- metricsQuery: x\n".into(), "rules[0].seriesQuery", "must not be empty"),
+        (format!("rules:\n- seriesQuery: 'm'\n"), "rules[0].metricsQuery", "must not be empty"),
+        (format!("rules:\n- seriesQuery: '{{a=\"\"}}'\n  metricsQuery: x\n"), "rules[0].seriesQuery", "non-empty matcher"),
+        (rule("  seriesFilters: [{is: a, isNot: b}]\n"), "rules[0].seriesFilters[0]", "exactly one of is and isNot"),
+        (rule("  seriesFilters: [{}]\n"), "rules[0].seriesFilters[0]", "exactly one of is and isNot"),
+        (rule("  seriesFilters: [{is: '('}]\n"), "rules[0].seriesFilters[0]", "invalid regex"),
+        (rule("  name: {matches: '(a)(b)'}\n"), "rules[0].name.as", "must specify an 'as' value"),
+        (rule("  name: {matches: '(?P<x>a)(?P<y>b)'}\n"), "rules[0].name.as", "must specify an 'as' value"),
+        (rule("  name: {matches: '['}\n"), "rules[0].name.matches", "invalid regex"),
+        (rule("  resources: {template: '<<.Group>>'}\n"), "rules[0].resources.template", "<<.Resource>>"),
+        (rule("  resources: {template: '<<.Kind>>'}\n"), "rules[0].resources.template", "unknown field .Kind"),
+        (rule("  resources: {overrides: {pod: {group: apps}}}\n"), "rules[0].resources.overrides.pod.resource", "must not be empty"),
+        (
+            "rules:\n- seriesQuery: m\n  metricsQuery: '<<.LabelMatchersByName>>'\n".into(),
+            "rules[0].metricsQuery",
+            "unknown field .LabelMatchersByName",
+        ),
+        ("rules:\n- seriesQuery: m\n  metricsQuery: '<<if .Series>>x'\n".into(), "rules[0].metricsQuery", "without <<end>>"),
+        ("rules:\n- seriesQuery: m\n  metricsQuery: 'x<<end>>'\n".into(), "rules[0].metricsQuery", "<<end>> without"),
+        ("rules:\n- seriesQuery: m\n  metricsQuery: '<<.Series | >>'\n".into(), "rules[0].metricsQuery", "does not parse"),
+        ("rules:\n- seriesQuery: m\n  metricsQuery: '<<nope .Series>>'\n".into(), "rules[0].metricsQuery", "\"nope\" not defined"),
+        ("externalRules:\n- seriesQuery: m\n".into(), "externalRules[0].metricsQuery", "must not be empty"),
+        (
+            "resourceRules:\n  cpu: {nodeQuery: x, containerLabel: c}\n  memory: {containerQuery: x, nodeQuery: x, containerLabel: c}\n".into(),
+            "resourceRules.cpu.containerQuery",
+            "must not be empty",
+        ),
+        (
+            "resourceRules:\n  cpu: {containerQuery: x, nodeQuery: x}\n  memory: {containerQuery: x, nodeQuery: x, containerLabel: c}\n".into(),
+            "resourceRules.cpu.containerLabel",
+            "container names",
+        ),
+        (
+            "resourceRules:\n  cpu: {containerQuery: x, nodeQuery: x, containerLabel: c}\n  memory: {containerQuery: x, nodeQuery: x, containerLabel: c}\n  window: 5 minutes\n".into(),
+            "resourceRules.window",
+            "invalid duration",
+        ),
+    ];
+    for (text, location, message) in cases {
+        let found = errors(&text);
+        assert!(
+            found.iter().any(|(l, m)| l == location && m.contains(message)),
+            "expected {location}: …{message}… in {found:?} for\n{text}"
+        );
+    }
+}
+
+#[test]
+fn all_errors_are_collected_not_just_the_first() {
+    let text = "rules:\n- seriesQuery: ''\n  metricsQuery: ''\n- seriesQuery: m\n  metricsQuery: '<<.Nope>>'\n\
+                externalRules:\n- seriesQuery: m\n  metricsQuery: x\n  name: {matches: '(a)(b)'}\n";
+    let locations: Vec<String> = errors(text).into_iter().map(|(l, _)| l).collect();
+    assert_eq!(
+        locations,
+        ["rules[0].seriesQuery", "rules[0].metricsQuery", "rules[1].metricsQuery", "externalRules[0].name.as"]
+    );
+}
+
+#[test]
+fn default_name_expansion_follows_capture_groups() {
+    let config = load("c.yaml", &format!("{}{}", rule("  name: {matches: '^(.*)_total$'}\n"), "")).unwrap();
+    assert_eq!(config.rules[0].name.metric_name("a_total").as_deref(), Ok("a"));
+    let config = load("c.yaml", &rule("  name: {matches: '_total$'}\n")).unwrap();
+    assert_eq!(config.rules[0].name.metric_name("a_total").as_deref(), Ok("_total"));
+    let config = load("c.yaml", &rule("")).unwrap();
+    assert_eq!(config.rules[0].name.metric_name("a_total").as_deref(), Ok("a_total"));
+}
+
+#[test]
+fn unknown_override_resources_are_reported_against_the_map() {
+    let config = load("c.yaml", &rule("  resources: {overrides: {widget: {group: example.com, resource: widgets}}}\n")).unwrap();
+    let errors = config.check_resources(&ResourceMap::standard());
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].location, "rules[0].resources.overrides.widget");
+    assert!(errors[0].message.contains("unable to normalize group-resource widgets.example.com"), "{}", errors[0]);
+    let with_crd = ResourceMap::new(vec![crate::ResourceInfo {
+        group: "example.com".into(),
+        version: "v1".into(),
+        resource: "widgets".into(),
+        singular: "widget".into(),
+        kind: "Widget".into(),
+        namespaced: false,
+    }]);
+    assert_eq!(config.check_resources(&with_crd), vec![]);
+}
+
+#[test]
+fn resource_rules_without_required_labels_are_reported() {
+    let text = "resourceRules:\n  cpu: {containerQuery: x, nodeQuery: x, containerLabel: c, resources: {overrides: {pod: {resource: pod}}}}\n  \
+                memory: {containerQuery: x, nodeQuery: x, containerLabel: c, resources: {template: '<<.Resource>>'}}\n";
+    let config = load("c.yaml", text).unwrap();
+    let errors = config.check_resources(&ResourceMap::standard());
+    let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(messages[0].contains("resourceRules.cpu.resources") && messages[0].contains("resource namespaces"));
+    assert!(messages[1].contains("resource nodes"));
+}
