@@ -97,34 +97,68 @@ pub fn name_rule(rule: &DiscoveryRule, series: &SeriesSet, map: &ResourceMap) ->
     let mut resources: HashMap<LabelSetId, Vec<&ResourceInfo>> = HashMap::new();
     for entry in series.entries() {
         outcome.report.series += entry.count;
-        let metric = match names.entry(entry.name).or_insert_with(|| rule.name.metric_name(entry.name)) {
+        let metric = match names
+            .entry(entry.name)
+            .or_insert_with(|| rule.name.metric_name(entry.name))
+        {
             Ok(metric) => metric,
             Err(dropped) => {
-                *outcome.report.dropped.entry(DropReason::Name(*dropped)).or_default() += entry.count;
+                *outcome
+                    .report
+                    .dropped
+                    .entry(DropReason::Name(*dropped))
+                    .or_default() += entry.count;
                 continue;
             }
         };
-        let source = MetricSource { kind: rule.kind, rule: rule.index, series: entry.name.clone() };
+        let source = MetricSource {
+            kind: rule.kind,
+            rule: rule.index,
+            series: entry.name.clone(),
+        };
         if rule.kind == RuleKind::External {
             outcome.report.named += entry.count;
-            claim(&mut outcome.external, &mut outcome.collisions, metric.clone(), source, |m| m.clone());
+            claim(
+                &mut outcome.external,
+                &mut outcome.collisions,
+                metric.clone(),
+                source,
+                |m| m.clone(),
+            );
             continue;
         }
         let found = resources.entry(entry.label_set).or_insert_with(|| {
-            let mut found: Vec<_> =
-                entry.labels.iter().filter_map(|label| rule.resources.resource_for(label, map)).collect();
+            let mut found: Vec<_> = entry
+                .labels
+                .iter()
+                .filter_map(|label| rule.resources.resource_for(label, map))
+                .collect();
             found.sort_by(|a, b| (&a.group, &a.resource).cmp(&(&b.group, &b.resource)));
             found.dedup();
             found
         });
         if found.is_empty() {
-            *outcome.report.dropped.entry(DropReason::NoResource).or_default() += entry.count;
+            *outcome
+                .report
+                .dropped
+                .entry(DropReason::NoResource)
+                .or_default() += entry.count;
             continue;
         }
         outcome.report.named += entry.count;
         for info in found.iter() {
-            let key = CustomMetric { resource: info.group_resource(), namespaced: info.namespaced, metric: metric.clone() };
-            claim(&mut outcome.custom, &mut outcome.collisions, key, source.clone(), CustomMetric::display);
+            let key = CustomMetric {
+                resource: info.group_resource(),
+                namespaced: info.namespaced,
+                metric: metric.clone(),
+            };
+            claim(
+                &mut outcome.custom,
+                &mut outcome.collisions,
+                key,
+                source.clone(),
+                CustomMetric::display,
+            );
         }
     }
     outcome.report.metrics = outcome.custom.len() + outcome.external.len();
@@ -143,7 +177,11 @@ fn claim<K: Ord>(
     if let Some(lost) = map.insert(key, source.clone())
         && lost != source
     {
-        collisions.push(Collision { metric: shown, lost, kept: source });
+        collisions.push(Collision {
+            metric: shown,
+            lost,
+            kept: source,
+        });
     }
 }
 
@@ -170,20 +208,43 @@ impl Registry {
     pub fn assemble<'a>(outcomes: impl IntoIterator<Item = &'a RuleOutcome>) -> Self {
         let mut registry = Registry::default();
         for outcome in outcomes {
-            registry.collisions.extend(outcome.collisions.iter().cloned());
+            registry
+                .collisions
+                .extend(outcome.collisions.iter().cloned());
             for (key, source) in &outcome.custom {
-                claim(&mut registry.custom, &mut registry.collisions, key.clone(), source.clone(), CustomMetric::display);
+                claim(
+                    &mut registry.custom,
+                    &mut registry.collisions,
+                    key.clone(),
+                    source.clone(),
+                    CustomMetric::display,
+                );
             }
             for (key, source) in &outcome.external {
-                claim(&mut registry.external, &mut registry.collisions, key.clone(), source.clone(), String::clone);
+                claim(
+                    &mut registry.external,
+                    &mut registry.collisions,
+                    key.clone(),
+                    source.clone(),
+                    String::clone,
+                );
             }
         }
         registry
     }
 
     /// Looks up a custom metric.
-    pub fn custom(&self, resource: &GroupResource, namespaced: bool, metric: &str) -> Option<&MetricSource> {
-        self.custom.get(&CustomMetric { resource: resource.clone(), namespaced, metric: metric.to_string() })
+    pub fn custom(
+        &self,
+        resource: &GroupResource,
+        namespaced: bool,
+        metric: &str,
+    ) -> Option<&MetricSource> {
+        self.custom.get(&CustomMetric {
+            resource: resource.clone(),
+            namespaced,
+            metric: metric.to_string(),
+        })
     }
 }
 

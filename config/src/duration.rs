@@ -15,7 +15,10 @@ pub struct Error {
 
 /// Parses a Prometheus duration: one or more `<integer><unit>` with units `y w d h m s ms`, largest first.
 pub fn parse_prometheus(input: &str) -> Result<Duration, Error> {
-    let error = |reason| Error { input: input.to_string(), reason };
+    let error = |reason| Error {
+        input: input.to_string(),
+        reason,
+    };
     if input.is_empty() {
         return Err(error("empty duration"));
     }
@@ -36,7 +39,9 @@ pub fn parse_prometheus(input: &str) -> Result<Duration, Error> {
         if digits == 0 {
             return Err(error("expected a number"));
         }
-        let number: u64 = rest[..digits].parse().map_err(|_| error("number too large"))?;
+        let number: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| error("number too large"))?;
         rest = &rest[digits..];
         let (rank, (unit, ms)) = UNITS
             .iter()
@@ -113,7 +118,11 @@ mod tests {
             ("1m30s500ms", 90_500),
         ];
         for (input, ms) in cases {
-            assert_eq!(parse_prometheus(input), Ok(Duration::from_millis(ms)), "{input}");
+            assert_eq!(
+                parse_prometheus(input),
+                Ok(Duration::from_millis(ms)),
+                "{input}"
+            );
         }
     }
 

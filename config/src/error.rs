@@ -45,7 +45,10 @@ pub(crate) struct Collector<'a> {
 
 impl<'a> Collector<'a> {
     pub(crate) fn new(file: &'a str) -> Self {
-        Self { file, errors: Vec::new() }
+        Self {
+            file,
+            errors: Vec::new(),
+        }
     }
 
     pub(crate) fn push(&mut self, location: impl Into<String>, message: impl Into<String>) {
@@ -57,7 +60,11 @@ impl<'a> Collector<'a> {
     }
 
     /// Keeps the value of a fallible step, or records its error and returns `None`.
-    pub(crate) fn check<T, E: fmt::Display>(&mut self, location: &str, result: Result<T, E>) -> Option<T> {
+    pub(crate) fn check<T, E: fmt::Display>(
+        &mut self,
+        location: &str,
+        result: Result<T, E>,
+    ) -> Option<T> {
         match result {
             Ok(value) => Some(value),
             Err(error) => {
@@ -68,6 +75,21 @@ impl<'a> Collector<'a> {
     }
 
     pub(crate) fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, ConfigErrors> {
-        if self.errors.is_empty() { Ok(value()) } else { Err(ConfigErrors(self.errors)) }
+        if self.errors.is_empty() {
+            Ok(value())
+        } else {
+            Err(ConfigErrors(self.errors))
+        }
     }
+}
+
+/// regex's errors span several lines (the pattern, a caret, the cause); config errors are one line each.
+pub(crate) fn regex_error(source: &str, error: &regex::Error) -> String {
+    let text = error.to_string();
+    let cause = text
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .trim_start_matches("error: ");
+    format!("invalid regex {source:?}: {cause}")
 }

@@ -95,7 +95,13 @@ pub fn requirement_matcher(requirement: &Requirement) -> Result<(String, String)
         operator,
         expected,
     };
-    let alternation = || values.iter().map(|v| escape_regex(v)).collect::<Vec<_>>().join("|");
+    let alternation = || {
+        values
+            .iter()
+            .map(|v| escape_regex(v))
+            .collect::<Vec<_>>()
+            .join("|")
+    };
     let (op, value) = match requirement.operator {
         Operator::Equals | Operator::DoubleEquals | Operator::NotEquals => {
             let negated = requirement.operator == Operator::NotEquals;
@@ -109,13 +115,24 @@ pub fn requirement_matcher(requirement: &Requirement) -> Result<(String, String)
             if values.is_empty() {
                 return Err(need("in", "at least one value"));
             }
-            (if requirement.operator == Operator::In { "=~" } else { "!~" }, alternation())
+            (
+                if requirement.operator == Operator::In {
+                    "=~"
+                } else {
+                    "!~"
+                },
+                alternation(),
+            )
         }
         Operator::Exists if values.is_empty() => ("!=", String::new()),
         Operator::DoesNotExist if values.is_empty() => ("=", String::new()),
         Operator::Exists | Operator::DoesNotExist => return Err(need("exists", "no values")),
         Operator::GreaterThan | Operator::LessThan => {
-            let op = if requirement.operator == Operator::GreaterThan { "gt" } else { "lt" };
+            let op = if requirement.operator == Operator::GreaterThan {
+                "gt"
+            } else {
+                "lt"
+            };
             return Err(MatcherError::UnsupportedOperator(op.to_string()));
         }
     };
@@ -123,7 +140,9 @@ pub fn requirement_matcher(requirement: &Requirement) -> Result<(String, String)
 }
 
 /// Every requirement of a metric selector as matchers, in selector order (sorted by key).
-pub fn selector_matchers(selector: &Selector) -> Result<Vec<(String, String, String)>, MatcherError> {
+pub fn selector_matchers(
+    selector: &Selector,
+) -> Result<Vec<(String, String, String)>, MatcherError> {
     selector
         .requirements
         .iter()
@@ -157,7 +176,10 @@ mod tests {
     #[test]
     fn regex_escape_matches_go_quote_meta() {
         assert_eq!(escape_regex("web-1.prod"), r"web-1\.prod");
-        assert_eq!(escape_regex(r"a+b*c?(d)|[e]{f}^$\"), r"a\+b\*c\?\(d\)\|\[e\]\{f\}\^\$\\");
+        assert_eq!(
+            escape_regex(r"a+b*c?(d)|[e]{f}^$\"),
+            r"a\+b\*c\?\(d\)\|\[e\]\{f\}\^\$\\"
+        );
     }
 
     fn matcher(selector: &str) -> Result<String, MatcherError> {
@@ -186,15 +208,37 @@ mod tests {
 
     #[test]
     fn unsupported_requirements_are_errors() {
-        assert_eq!(matcher("l gt 1"), Err(MatcherError::UnsupportedOperator("gt".into())));
-        assert_eq!(matcher("l lt 1"), Err(MatcherError::UnsupportedOperator("lt".into())));
-        let empty_key = Requirement { key: String::new(), operator: Operator::Exists, values: vec![] };
+        assert_eq!(
+            matcher("l gt 1"),
+            Err(MatcherError::UnsupportedOperator("gt".into()))
+        );
+        assert_eq!(
+            matcher("l lt 1"),
+            Err(MatcherError::UnsupportedOperator("lt".into()))
+        );
+        let empty_key = Requirement {
+            key: String::new(),
+            operator: Operator::Exists,
+            values: vec![],
+        };
         assert_eq!(requirement_matcher(&empty_key), Err(MatcherError::NoLabel));
-        let multi_eq = Requirement { key: "l".into(), operator: Operator::Equals, values: vec!["a".into(), "b".into()] };
+        let multi_eq = Requirement {
+            key: "l".into(),
+            operator: Operator::Equals,
+            values: vec!["a".into(), "b".into()],
+        };
         assert_eq!(requirement_matcher(&multi_eq).unwrap().0, r#"l=~"a|b""#);
-        let exists_with_value = Requirement { key: "l".into(), operator: Operator::Exists, values: vec!["a".into()] };
+        let exists_with_value = Requirement {
+            key: "l".into(),
+            operator: Operator::Exists,
+            values: vec!["a".into()],
+        };
         assert!(requirement_matcher(&exists_with_value).is_err());
-        let eq_without_value = Requirement { key: "l".into(), operator: Operator::Equals, values: vec![] };
+        let eq_without_value = Requirement {
+            key: "l".into(),
+            operator: Operator::Equals,
+            values: vec![],
+        };
         assert!(requirement_matcher(&eq_without_value).is_err());
     }
 }

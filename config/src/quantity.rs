@@ -142,6 +142,9 @@ mod tests {
         for value in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1e16, -1e16] {
             assert!(Milli::from_f64(value).is_err(), "{value}");
         }
-        assert_eq!(Milli::from_f64(9.2e15), Ok(Milli(9_200_000_000_000_000_000)));
+        assert_eq!(
+            Milli::from_f64(9.2e15),
+            Ok(Milli(9_200_000_000_000_000_000))
+        );
     }
 }

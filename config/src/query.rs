@@ -69,13 +69,23 @@ impl QueryArgs {
     pub fn render(&self, template: &Template) -> Result<String, Error> {
         let data = template::data([
             ("Series", Value::String(self.series.as_str().into())),
-            ("LabelMatchers", Value::String(self.label_matchers.join(",").into())),
-            ("LabelValuesByName", template::string_map(&self.label_values_by_name)),
+            (
+                "LabelMatchers",
+                Value::String(self.label_matchers.join(",").into()),
+            ),
+            (
+                "LabelValuesByName",
+                template::string_map(&self.label_values_by_name),
+            ),
             ("GroupBy", Value::String(self.group_by.join(",").into())),
             ("GroupBySlice", template::string_list(&self.group_by)),
         ]);
         let query = template.render(&data)?;
-        if query.trim().is_empty() { Err(Error::Empty) } else { Ok(query) }
+        if query.trim().is_empty() {
+            Err(Error::Empty)
+        } else {
+            Ok(query)
+        }
     }
 
     /// Adds the metric selector's matchers (they come first, sorted by key).
@@ -88,7 +98,8 @@ impl QueryArgs {
     }
 
     fn push_equal(&mut self, label: String, value: &str) {
-        self.label_matchers.push(format!("{label}={}", promql::quote(value)));
+        self.label_matchers
+            .push(format!("{label}={}", promql::quote(value)));
         self.label_values_by_name.insert(label, value.to_string());
     }
 
@@ -98,8 +109,13 @@ impl QueryArgs {
             self.push_equal(label, name);
             return;
         }
-        let alternation = names.iter().map(|n| promql::escape_regex(n)).collect::<Vec<_>>().join("|");
-        self.label_matchers.push(format!("{label}=~{}", promql::quote(&alternation)));
+        let alternation = names
+            .iter()
+            .map(|n| promql::escape_regex(n))
+            .collect::<Vec<_>>()
+            .join("|");
+        self.label_matchers
+            .push(format!("{label}=~{}", promql::quote(&alternation)));
         self.label_values_by_name.insert(label, alternation);
     }
 }
@@ -120,13 +136,26 @@ pub struct CustomRequest<'a> {
 }
 
 /// The queries for a custom-metrics request: usually one; several when the names had to be split.
-pub fn custom(rule: &DiscoveryRule, map: &ResourceMap, req: CustomRequest<'_>, budget: usize) -> Result<Vec<String>, Error> {
+pub fn custom(
+    rule: &DiscoveryRule,
+    map: &ResourceMap,
+    req: CustomRequest<'_>,
+    budget: usize,
+) -> Result<Vec<String>, Error> {
     let resource_label = rule.resources.label_for(req.resource, map)?;
     let namespace = match req.namespace {
-        Some(ns) => Some((rule.resources.label_for(&GroupResource::new("", "namespaces"), map)?, ns)),
+        Some(ns) => Some((
+            rule.resources
+                .label_for(&GroupResource::new("", "namespaces"), map)?,
+            ns,
+        )),
         None => None,
     };
-    let base = QueryArgs { series: req.series.to_string(), ..QueryArgs::default() }.with_selector(req.metric_selector)?;
+    let base = QueryArgs {
+        series: req.series.to_string(),
+        ..QueryArgs::default()
+    }
+    .with_selector(req.metric_selector)?;
     render_split(&rule.metrics_query, req.names, budget, |names| {
         let mut args = base.clone();
         if let Some((label, ns)) = &namespace {
@@ -147,9 +176,17 @@ pub fn external(
     selector: &Selector,
     budget: usize,
 ) -> Result<String, Error> {
-    let mut args = QueryArgs { series: series.to_string(), ..QueryArgs::default() }.with_selector(selector)?;
+    let mut args = QueryArgs {
+        series: series.to_string(),
+        ..QueryArgs::default()
+    }
+    .with_selector(selector)?;
     if let Some(ns) = namespace.filter(|ns| rule.namespaced && !ns.is_empty()) {
-        args.push_equal(rule.resources.label_for(&GroupResource::new("", "namespaces"), map)?, ns);
+        args.push_equal(
+            rule.resources
+                .label_for(&GroupResource::new("", "namespaces"), map)?,
+            ns,
+        );
     }
     let query = args.render(&rule.metrics_query)?;
     check_budget(query, budget, ": external queries cannot be split")
@@ -175,7 +212,9 @@ pub fn resource(
     names: &[&str],
     budget: usize,
 ) -> Result<Vec<String>, Error> {
-    let label = |mapping: &ResourceMapping, resource: &str| mapping.label_for(&GroupResource::new("", resource), map);
+    let label = |mapping: &ResourceMapping, resource: &str| {
+        mapping.label_for(&GroupResource::new("", resource), map)
+    };
     let (template, namespace, resource_label, extra) = match target {
         ResourceTarget::Pods { namespace } => (
             &rule.container_query,
@@ -183,7 +222,12 @@ pub fn resource(
             label(&rule.resources, "pods")?,
             Some(rule.container_label.clone()),
         ),
-        ResourceTarget::Nodes => (&rule.node_query, None, label(&rule.resources, "nodes")?, None),
+        ResourceTarget::Nodes => (
+            &rule.node_query,
+            None,
+            label(&rule.resources, "nodes")?,
+            None,
+        ),
     };
     render_split(template, names, budget, |names| {
         let mut args = QueryArgs::default();
@@ -191,7 +235,9 @@ pub fn resource(
             args.push_equal(label.clone(), ns);
         }
         args.push_names(resource_label.clone(), names);
-        args.group_by = std::iter::once(resource_label.clone()).chain(extra.clone()).collect();
+        args.group_by = std::iter::once(resource_label.clone())
+            .chain(extra.clone())
+            .collect();
         Ok(args)
     })
 }
@@ -226,13 +272,25 @@ fn render_split(
                 continue;
             }
         };
-        return Err(Error::OverBudget { bytes: query.len(), budget, why });
+        return Err(Error::OverBudget {
+            bytes: query.len(),
+            budget,
+            why,
+        });
     }
     Ok(out)
 }
 
 fn check_budget(query: String, budget: usize, why: &'static str) -> Result<String, Error> {
-    if query.len() <= budget { Ok(query) } else { Err(Error::OverBudget { bytes: query.len(), budget, why }) }
+    if query.len() <= budget {
+        Ok(query)
+    } else {
+        Err(Error::OverBudget {
+            bytes: query.len(),
+            budget,
+            why,
+        })
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,10 @@ pub struct GroupResource {
 impl GroupResource {
     /// Builds a group-resource.
     pub fn new(group: &str, resource: &str) -> Self {
-        Self { group: Arc::from(group), resource: Arc::from(resource) }
+        Self {
+            group: Arc::from(group),
+            resource: Arc::from(resource),
+        }
     }
 
     /// Parses `resource` or `resource.group` as in API paths (`deployments.apps`).
@@ -69,7 +72,11 @@ impl ResourceInfo {
 
     /// `group/version`, or `version` for the core group.
     pub fn api_version(&self) -> String {
-        if self.group.is_empty() { self.version.clone() } else { format!("{}/{}", self.group, self.version) }
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
     }
 }
 
@@ -102,7 +109,7 @@ impl ResourceMap {
 
     /// The standard Kubernetes resources, for use without a cluster.
     pub fn standard() -> Self {
-        Self::from_yaml(include_str!("../rules/standard-resources.yaml")).unwrap_or_default()
+        Self::from_yaml(include_str!("../resources/standard.yaml")).unwrap_or_default()
     }
 
     /// Reads a YAML or JSON list of [`ResourceInfo`].
@@ -113,9 +120,17 @@ impl ResourceMap {
     /// Resolves a singular or plural name (any case) in `group`, or in any group by priority when `group`
     /// is empty and the name is not a core resource.
     pub fn resolve(&self, group: &str, name: &str) -> Result<&ResourceInfo, UnknownResource> {
-        let candidates = self.by_name.get(&name.to_lowercase()).map(Vec::as_slice).unwrap_or_default();
+        let candidates = self
+            .by_name
+            .get(&name.to_lowercase())
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         let mut found = candidates.iter().map(|&i| &self.resources[i]);
-        let hit = if group.is_empty() { found.next() } else { found.find(|info| info.group == group) };
+        let hit = if group.is_empty() {
+            found.next()
+        } else {
+            found.find(|info| info.group == group)
+        };
         hit.ok_or_else(|| UnknownResource(GroupResource::new(group, name).to_string()))
     }
 
@@ -141,11 +156,20 @@ mod tests {
         let map = ResourceMap::standard();
         for name in ["pods", "pod", "Pod", "POD"] {
             let info = map.resolve("", name).unwrap();
-            assert_eq!((info.resource.as_str(), info.group.as_str(), info.namespaced), ("pods", "", true));
+            assert_eq!(
+                (info.resource.as_str(), info.group.as_str(), info.namespaced),
+                ("pods", "", true)
+            );
         }
         let deployment = map.resolve("apps", "deployment").unwrap();
-        assert_eq!((deployment.kind.as_str(), deployment.api_version()), ("Deployment", "apps/v1".to_string()));
-        assert_eq!(map.resolve("", "ingress").unwrap().group, "networking.k8s.io");
+        assert_eq!(
+            (deployment.kind.as_str(), deployment.api_version()),
+            ("Deployment", "apps/v1".to_string())
+        );
+        assert_eq!(
+            map.resolve("", "ingress").unwrap().group,
+            "networking.k8s.io"
+        );
         assert!(!map.resolve("", "namespace").unwrap().namespaced);
         assert!(!map.resolve("", "storageclasses").unwrap().namespaced);
         assert_eq!(map.resolve("", "pods").unwrap().api_version(), "v1");
@@ -159,7 +183,10 @@ mod tests {
             "unable to normalize group-resource widgets: no such resource is known"
         );
         assert!(map.resolve("batch", "pods").is_err());
-        assert!(map.resolve("", "po").is_err(), "short names are not accepted, as upstream");
+        assert!(
+            map.resolve("", "po").is_err(),
+            "short names are not accepted, as upstream"
+        );
     }
 
     #[test]
@@ -168,6 +195,11 @@ mod tests {
         assert_eq!((&*gr.group, &*gr.resource), ("apps", "deployments"));
         assert_eq!(gr.to_string(), "deployments.apps");
         assert_eq!(GroupResource::parse("pods").to_string(), "pods");
-        assert_eq!(GroupResource::parse("ingresses.networking.k8s.io").group.as_ref(), "networking.k8s.io");
+        assert_eq!(
+            GroupResource::parse("ingresses.networking.k8s.io")
+                .group
+                .as_ref(),
+            "networking.k8s.io"
+        );
     }
 }

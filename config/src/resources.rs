@@ -46,7 +46,8 @@ pub struct NoLabel(pub String);
 impl LabelTemplate {
     /// Compiles a label template; it must read `.Resource`.
     pub fn compile(source: &str) -> Result<Self, String> {
-        let template = Template::compile(source, &LABEL_TEMPLATE_FIELDS).map_err(|e| e.to_string())?;
+        let template =
+            Template::compile(source, &LABEL_TEMPLATE_FIELDS).map_err(|e| e.to_string())?;
         if !template.uses("Resource") {
             return Err("must include at least `<<.Resource>>` in the label template".into());
         }
@@ -61,15 +62,24 @@ impl LabelTemplate {
             if i % 2 == 0 {
                 pattern.push_str(&regex::escape(part));
             } else if part == "G" {
-                pattern.push_str(if named_group { "(?:.+?)" } else { "(?P<group>.+?)" });
+                pattern.push_str(if named_group {
+                    "(?:.+?)"
+                } else {
+                    "(?P<group>.+?)"
+                });
                 named_group = true;
             } else {
-                pattern.push_str(if named_resource { "(?:.+?)" } else { "(?P<resource>.+?)" });
+                pattern.push_str(if named_resource {
+                    "(?:.+?)"
+                } else {
+                    "(?P<resource>.+?)"
+                });
                 named_resource = true;
             }
         }
         pattern.push('$');
-        let reverse = Regex::new(&pattern).map_err(|e| format!("label template has no reverse pattern: {e}"))?;
+        let reverse = Regex::new(&pattern)
+            .map_err(|e| format!("label template has no reverse pattern: {e}"))?;
         Ok(Self { template, reverse })
     }
 
@@ -118,10 +128,17 @@ impl ResourceMapping {
     }
 
     /// The label that holds names of `resource` in series: an override first, then the template.
-    pub fn label_for(&self, resource: &GroupResource, map: &ResourceMap) -> Result<String, NoLabel> {
+    pub fn label_for(
+        &self,
+        resource: &GroupResource,
+        map: &ResourceMap,
+    ) -> Result<String, NoLabel> {
         let no_label = || NoLabel(resource.to_string());
         for o in &self.overrides {
-            if map.resolve(&o.group, &o.resource).is_ok_and(|info| info.group_resource() == *resource) {
+            if map
+                .resolve(&o.group, &o.resource)
+                .is_ok_and(|info| info.group_resource() == *resource)
+            {
                 return Ok(o.label.clone());
             }
         }
@@ -139,7 +156,11 @@ mod tests {
         ResourceMapping {
             overrides: overrides
                 .iter()
-                .map(|(l, g, r)| Override { label: l.to_string(), group: g.to_string(), resource: r.to_string() })
+                .map(|(l, g, r)| Override {
+                    label: l.to_string(),
+                    group: g.to_string(),
+                    resource: r.to_string(),
+                })
                 .collect(),
             template: template.map(|t| LabelTemplate::compile(t).unwrap()),
         }
@@ -148,13 +169,34 @@ mod tests {
     #[test]
     fn overrides_map_labels_to_resources_both_ways() {
         let map = ResourceMap::standard();
-        let m = mapping(None, &[("kubernetes_namespace", "", "namespace"), ("kubernetes_pod_name", "", "pods")]);
-        assert_eq!(m.resource_for("kubernetes_pod_name", &map).unwrap().resource, "pods");
-        assert_eq!(m.resource_for("kubernetes_namespace", &map).unwrap().resource, "namespaces");
-        assert!(m.resource_for("pod", &map).is_none());
-        assert_eq!(m.label_for(&GroupResource::new("", "pods"), &map).unwrap(), "kubernetes_pod_name");
+        let m = mapping(
+            None,
+            &[
+                ("kubernetes_namespace", "", "namespace"),
+                ("kubernetes_pod_name", "", "pods"),
+            ],
+        );
         assert_eq!(
-            m.label_for(&GroupResource::new("", "nodes"), &map).unwrap_err().to_string(),
+            m.resource_for("kubernetes_pod_name", &map)
+                .unwrap()
+                .resource,
+            "pods"
+        );
+        assert_eq!(
+            m.resource_for("kubernetes_namespace", &map)
+                .unwrap()
+                .resource,
+            "namespaces"
+        );
+        assert!(m.resource_for("pod", &map).is_none());
+        assert_eq!(
+            m.label_for(&GroupResource::new("", "pods"), &map).unwrap(),
+            "kubernetes_pod_name"
+        );
+        assert_eq!(
+            m.label_for(&GroupResource::new("", "nodes"), &map)
+                .unwrap_err()
+                .to_string(),
             "no generic resource label form specified for this metric (resource nodes)"
         );
     }
@@ -165,20 +207,52 @@ mod tests {
         let plain = mapping(Some("<<.Resource>>"), &[]);
         assert_eq!(plain.resource_for("pod", &map).unwrap().resource, "pods");
         assert_eq!(plain.resource_for("pods", &map).unwrap().resource, "pods");
-        assert_eq!(plain.resource_for("deployment", &map).unwrap().group, "apps");
+        assert_eq!(
+            plain.resource_for("deployment", &map).unwrap().group,
+            "apps"
+        );
         assert!(plain.resource_for("instance", &map).is_none());
-        assert_eq!(plain.label_for(&GroupResource::new("", "pods"), &map).unwrap(), "pod");
+        assert_eq!(
+            plain
+                .label_for(&GroupResource::new("", "pods"), &map)
+                .unwrap(),
+            "pod"
+        );
 
         let prefixed = mapping(Some("kube_<<.Resource>>"), &[]);
-        assert_eq!(prefixed.resource_for("kube_namespace", &map).unwrap().resource, "namespaces");
+        assert_eq!(
+            prefixed
+                .resource_for("kube_namespace", &map)
+                .unwrap()
+                .resource,
+            "namespaces"
+        );
         assert!(prefixed.resource_for("namespace", &map).is_none());
-        assert_eq!(prefixed.label_for(&GroupResource::new("apps", "deployments"), &map).unwrap(), "kube_deployment");
+        assert_eq!(
+            prefixed
+                .label_for(&GroupResource::new("apps", "deployments"), &map)
+                .unwrap(),
+            "kube_deployment"
+        );
 
         let grouped = mapping(Some("kube_<<.Group>>_<<.Resource>>"), &[]);
-        assert_eq!(grouped.label_for(&GroupResource::new("networking.k8s.io", "ingresses"), &map).unwrap(), "kube_networking_k8s_io_ingress");
-        let ingress = grouped.resource_for("kube_networking_k8s_io_ingress", &map).unwrap();
-        assert_eq!((ingress.group.as_str(), ingress.resource.as_str()), ("networking.k8s.io", "ingresses"));
-        assert!(grouped.resource_for("kube__pod", &map).is_none(), "core resources cannot match a group template");
+        assert_eq!(
+            grouped
+                .label_for(&GroupResource::new("networking.k8s.io", "ingresses"), &map)
+                .unwrap(),
+            "kube_networking_k8s_io_ingress"
+        );
+        let ingress = grouped
+            .resource_for("kube_networking_k8s_io_ingress", &map)
+            .unwrap();
+        assert_eq!(
+            (ingress.group.as_str(), ingress.resource.as_str()),
+            ("networking.k8s.io", "ingresses")
+        );
+        assert!(
+            grouped.resource_for("kube__pod", &map).is_none(),
+            "core resources cannot match a group template"
+        );
     }
 
     #[test]
@@ -186,17 +260,41 @@ mod tests {
         let map = ResourceMap::standard();
         let m = mapping(Some("<<.Resource>>"), &[("instance", "", "node")]);
         assert_eq!(m.resource_for("instance", &map).unwrap().resource, "nodes");
-        assert_eq!(m.label_for(&GroupResource::new("", "nodes"), &map).unwrap(), "instance");
-        assert_eq!(m.label_for(&GroupResource::new("", "pods"), &map).unwrap(), "pod");
+        assert_eq!(
+            m.label_for(&GroupResource::new("", "nodes"), &map).unwrap(),
+            "instance"
+        );
+        assert_eq!(
+            m.label_for(&GroupResource::new("", "pods"), &map).unwrap(),
+            "pod"
+        );
     }
 
     #[test]
     fn label_templates_are_checked() {
-        assert!(LabelTemplate::compile("<<.Group>>").unwrap_err().contains("<<.Resource>>"));
-        assert!(LabelTemplate::compile("<<.Kind>>").unwrap_err().contains("unknown field"));
+        assert!(
+            LabelTemplate::compile("<<.Group>>")
+                .unwrap_err()
+                .contains("<<.Resource>>")
+        );
+        assert!(
+            LabelTemplate::compile("<<.Kind>>")
+                .unwrap_err()
+                .contains("unknown field")
+        );
         assert!(LabelTemplate::compile("<<if .Resource>>").is_err());
-        assert!(LabelTemplate::compile("a.b_<<.Resource>>").unwrap().reverse.is_match("a.b_pod"));
-        assert!(!LabelTemplate::compile("a.b_<<.Resource>>").unwrap().reverse.is_match("axb_pod"));
+        assert!(
+            LabelTemplate::compile("a.b_<<.Resource>>")
+                .unwrap()
+                .reverse
+                .is_match("a.b_pod")
+        );
+        assert!(
+            !LabelTemplate::compile("a.b_<<.Resource>>")
+                .unwrap()
+                .reverse
+                .is_match("axb_pod")
+        );
         assert!(LabelTemplate::compile("<<.Resource>>_<<.Resource>>").is_ok());
     }
 }

@@ -14,7 +14,13 @@ use crate::template::Template;
 use crate::{duration, naming::NameMatcher};
 
 /// The fields a metrics query template may read.
-pub const QUERY_TEMPLATE_FIELDS: [&str; 5] = ["Series", "LabelMatchers", "LabelValuesByName", "GroupBy", "GroupBySlice"];
+pub const QUERY_TEMPLATE_FIELDS: [&str; 5] = [
+    "Series",
+    "LabelMatchers",
+    "LabelValuesByName",
+    "GroupBy",
+    "GroupBySlice",
+];
 
 /// Which API a discovery rule serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -97,7 +103,11 @@ pub struct ResourceRule {
 /// Parses and compiles a rules file's text; `file` names it in errors. Every problem is reported.
 pub fn load(file: &str, text: &str) -> Result<Config, ConfigErrors> {
     let raw = raw::parse(text).map_err(|e| {
-        ConfigErrors(vec![ConfigError { file: file.to_string(), location: "yaml".into(), message: e.to_string() }])
+        ConfigErrors(vec![ConfigError {
+            file: file.to_string(),
+            location: "yaml".into(),
+            message: e.to_string(),
+        }])
     })?;
     compile(file, &raw)
 }
@@ -107,19 +117,46 @@ pub fn compile(file: &str, raw: &raw::MetricsDiscoveryConfig) -> Result<Config, 
     let mut errors = Collector::new(file);
     let rules = compile_rules(&mut errors, RuleKind::Custom, &raw.rules);
     let external_rules = compile_rules(&mut errors, RuleKind::External, &raw.external_rules);
-    let resource_rules = raw.resource_rules.as_ref().and_then(|r| compile_resource_rules(&mut errors, r));
-    errors.finish(|| Config { file: file.to_string(), rules, external_rules, resource_rules })
+    let resource_rules = raw
+        .resource_rules
+        .as_ref()
+        .and_then(|r| compile_resource_rules(&mut errors, r));
+    errors.finish(|| Config {
+        file: file.to_string(),
+        rules,
+        external_rules,
+        resource_rules,
+    })
 }
 
-fn compile_rules(errors: &mut Collector<'_>, kind: RuleKind, raw: &[raw::DiscoveryRule]) -> Vec<DiscoveryRule> {
-    raw.iter().enumerate().filter_map(|(index, rule)| compile_rule(errors, kind, index, rule)).collect()
+fn compile_rules(
+    errors: &mut Collector<'_>,
+    kind: RuleKind,
+    raw: &[raw::DiscoveryRule],
+) -> Vec<DiscoveryRule> {
+    raw.iter()
+        .enumerate()
+        .filter_map(|(index, rule)| compile_rule(errors, kind, index, rule))
+        .collect()
 }
 
-fn compile_rule(errors: &mut Collector<'_>, kind: RuleKind, index: usize, raw: &raw::DiscoveryRule) -> Option<DiscoveryRule> {
-    let list = if kind == RuleKind::Custom { "rules" } else { "externalRules" };
+fn compile_rule(
+    errors: &mut Collector<'_>,
+    kind: RuleKind,
+    index: usize,
+    raw: &raw::DiscoveryRule,
+) -> Option<DiscoveryRule> {
+    let list = if kind == RuleKind::Custom {
+        "rules"
+    } else {
+        "externalRules"
+    };
     let at = |field: &str| format!("{list}[{index}].{field}");
     let series_selector = if raw.series_query.trim().is_empty() {
-        errors.push(at("seriesQuery"), "must not be empty (Prometheus rejects an empty match[])");
+        errors.push(
+            at("seriesQuery"),
+            "must not be empty (Prometheus rejects an empty match[])",
+        );
         None
     } else {
         errors.check(&at("seriesQuery"), SeriesSelector::parse(&raw.series_query))
@@ -128,8 +165,16 @@ fn compile_rule(errors: &mut Collector<'_>, kind: RuleKind, index: usize, raw: &
     for (i, filter) in raw.series_filters.iter().enumerate() {
         let here = at(&format!("seriesFilters[{i}]"));
         match (filter.is.is_empty(), filter.is_not.is_empty()) {
-            (false, true) => filters.extend(errors.check(&here, compile_regex(&filter.is)).map(|r| (r, true))),
-            (true, false) => filters.extend(errors.check(&here, compile_regex(&filter.is_not)).map(|r| (r, false))),
+            (false, true) => filters.extend(
+                errors
+                    .check(&here, compile_regex(&filter.is))
+                    .map(|r| (r, true)),
+            ),
+            (true, false) => filters.extend(
+                errors
+                    .check(&here, compile_regex(&filter.is_not))
+                    .map(|r| (r, false)),
+            ),
             (false, false) => errors.push(here, "must have exactly one of is and isNot, not both"),
             (true, true) => errors.push(here, "must have exactly one of is and isNot"),
         }
@@ -150,7 +195,7 @@ fn compile_rule(errors: &mut Collector<'_>, kind: RuleKind, index: usize, raw: &
 }
 
 fn compile_regex(source: &str) -> Result<Regex, String> {
-    Regex::new(source).map_err(|e| format!("invalid regex {source:?}: {e}"))
+    Regex::new(source).map_err(|e| crate::error::regex_error(source, &e))
 }
 
 fn compile_name(
@@ -159,7 +204,11 @@ fn compile_name(
     raw: &raw::NameMapping,
     filters: Vec<(Regex, bool)>,
 ) -> Option<NameMatcher> {
-    let matches = if raw.matches.is_empty() { ".*" } else { raw.matches.as_str() };
+    let matches = if raw.matches.is_empty() {
+        ".*"
+    } else {
+        raw.matches.as_str()
+    };
     let regex = errors.check(&format!("{at}.matches"), compile_regex(matches))?;
     let as_ = if raw.as_.is_empty() {
         match regex.captures_len() - 1 {
@@ -179,51 +228,92 @@ fn compile_name(
     Some(NameMatcher::new(filters, regex, as_))
 }
 
-fn compile_mapping(errors: &mut Collector<'_>, at: &str, raw: &raw::ResourceMapping) -> Option<ResourceMapping> {
+fn compile_mapping(
+    errors: &mut Collector<'_>,
+    at: &str,
+    raw: &raw::ResourceMapping,
+) -> Option<ResourceMapping> {
     let mut ok = true;
     let mut overrides = Vec::new();
     for (label, target) in &raw.overrides {
         if target.resource.is_empty() {
-            errors.push(format!("{at}.overrides.{label}.resource"), "must not be empty");
+            errors.push(
+                format!("{at}.overrides.{label}.resource"),
+                "must not be empty",
+            );
             ok = false;
         }
-        overrides.push(Override { label: label.clone(), group: target.group.clone(), resource: target.resource.clone() });
+        overrides.push(Override {
+            label: label.clone(),
+            group: target.group.clone(),
+            resource: target.resource.clone(),
+        });
     }
     let template = if raw.template.is_empty() {
         None
     } else {
-        let compiled = errors.check(&format!("{at}.template"), LabelTemplate::compile(&raw.template));
+        let compiled = errors.check(
+            &format!("{at}.template"),
+            LabelTemplate::compile(&raw.template),
+        );
         ok &= compiled.is_some();
         compiled
     };
-    ok.then_some(ResourceMapping { overrides, template })
+    ok.then_some(ResourceMapping {
+        overrides,
+        template,
+    })
 }
 
 fn compile_query(errors: &mut Collector<'_>, at: &str, source: &str) -> Option<Template> {
     if source.trim().is_empty() {
-        errors.push(at, "must not be empty (every request would fail with an empty query)");
+        errors.push(
+            at,
+            "must not be empty (every request would fail with an empty query)",
+        );
         return None;
     }
     errors.check(at, Template::compile(source, &QUERY_TEMPLATE_FIELDS))
 }
 
-fn compile_resource_rules(errors: &mut Collector<'_>, raw: &raw::ResourceRules) -> Option<ResourceRules> {
+fn compile_resource_rules(
+    errors: &mut Collector<'_>,
+    raw: &raw::ResourceRules,
+) -> Option<ResourceRules> {
     let cpu = compile_resource_rule(errors, "resourceRules.cpu", &raw.cpu);
     let memory = compile_resource_rule(errors, "resourceRules.memory", &raw.memory);
     let window = if raw.window.is_empty() {
         Some(Duration::ZERO)
     } else {
-        errors.check("resourceRules.window", duration::parse_prometheus(&raw.window))
+        errors.check(
+            "resourceRules.window",
+            duration::parse_prometheus(&raw.window),
+        )
     };
-    Some(ResourceRules { cpu: cpu?, memory: memory?, window: window? })
+    Some(ResourceRules {
+        cpu: cpu?,
+        memory: memory?,
+        window: window?,
+    })
 }
 
-fn compile_resource_rule(errors: &mut Collector<'_>, at: &str, raw: &raw::ResourceRule) -> Option<ResourceRule> {
-    let container_query = compile_query(errors, &format!("{at}.containerQuery"), &raw.container_query);
+fn compile_resource_rule(
+    errors: &mut Collector<'_>,
+    at: &str,
+    raw: &raw::ResourceRule,
+) -> Option<ResourceRule> {
+    let container_query = compile_query(
+        errors,
+        &format!("{at}.containerQuery"),
+        &raw.container_query,
+    );
     let node_query = compile_query(errors, &format!("{at}.nodeQuery"), &raw.node_query);
     let resources = compile_mapping(errors, &format!("{at}.resources"), &raw.resources);
     if raw.container_label.is_empty() {
-        errors.push(format!("{at}.containerLabel"), "must name the label that holds container names");
+        errors.push(
+            format!("{at}.containerLabel"),
+            "must name the label that holds container names",
+        );
     }
     Some(ResourceRule {
         container_query: container_query?,
@@ -240,7 +330,12 @@ impl Config {
     pub fn check_resources(&self, map: &ResourceMap) -> Vec<ConfigError> {
         let mut errors = Collector::new(&self.file);
         for rule in self.rules.iter().chain(&self.external_rules) {
-            check_overrides(&mut errors, &format!("{}.resources", rule.location()), &rule.resources, map);
+            check_overrides(
+                &mut errors,
+                &format!("{}.resources", rule.location()),
+                &rule.resources,
+                map,
+            );
         }
         if let Some(rr) = &self.resource_rules {
             for (name, rule) in [("cpu", &rr.cpu), ("memory", &rr.memory)] {
@@ -256,9 +351,17 @@ impl Config {
     }
 }
 
-fn check_overrides(errors: &mut Collector<'_>, at: &str, mapping: &ResourceMapping, map: &ResourceMap) {
+fn check_overrides(
+    errors: &mut Collector<'_>,
+    at: &str,
+    mapping: &ResourceMapping,
+    map: &ResourceMap,
+) {
     for o in &mapping.overrides {
-        errors.check(&format!("{at}.overrides.{}", o.label), map.resolve(&o.group, &o.resource));
+        errors.check(
+            &format!("{at}.overrides.{}", o.label),
+            map.resolve(&o.group, &o.resource),
+        );
     }
 }
 

@@ -97,7 +97,10 @@ impl Selector {
     /// Parses a selector string; the empty string selects everything.
     pub fn parse(input: &str) -> Result<Self, Error> {
         let tokens = tokenize(input)?;
-        let mut parser = Parser { tokens: &tokens, pos: 0 };
+        let mut parser = Parser {
+            tokens: &tokens,
+            pos: 0,
+        };
         let mut requirements = Vec::new();
         if !tokens.is_empty() {
             loop {
@@ -109,7 +112,12 @@ impl Selector {
                             return Err(Error("found '', expected: identifier after ','".into()));
                         }
                     }
-                    Some(t) => return Err(Error(format!("found '{}', expected: ',' or 'end of string'", show(t)))),
+                    Some(t) => {
+                        return Err(Error(format!(
+                            "found '{}', expected: ',' or 'end of string'",
+                            show(t)
+                        )));
+                    }
                 }
             }
         }
@@ -145,7 +153,11 @@ impl Requirement {
                 ) else {
                     return false;
                 };
-                if self.operator == Operator::GreaterThan { actual > bound } else { actual < bound }
+                if self.operator == Operator::GreaterThan {
+                    actual > bound
+                } else {
+                    actual < bound
+                }
             }
         }
     }
@@ -219,12 +231,20 @@ impl<'a> Parser<'_, 'a> {
         if self.peek() == Some(&Token::Not) {
             self.pos += 1;
             let key = self.key()?;
-            return Ok(Requirement { key, operator: Operator::DoesNotExist, values: Vec::new() });
+            return Ok(Requirement {
+                key,
+                operator: Operator::DoesNotExist,
+                values: Vec::new(),
+            });
         }
         let key = self.key()?;
         let operator = match self.peek() {
             None | Some(Token::Comma) => {
-                return Ok(Requirement { key, operator: Operator::Exists, values: Vec::new() });
+                return Ok(Requirement {
+                    key,
+                    operator: Operator::Exists,
+                    values: Vec::new(),
+                });
             }
             Some(Token::Equals) => Operator::Equals,
             Some(Token::DoubleEquals) => Operator::DoubleEquals,
@@ -250,7 +270,9 @@ impl<'a> Parser<'_, 'a> {
         }
         match operator {
             Operator::In | Operator::NotIn if values.is_empty() => {
-                return Err(Error(format!("{key}: for 'in', 'notin' operators, values set can't be empty")));
+                return Err(Error(format!(
+                    "{key}: for 'in', 'notin' operators, values set can't be empty"
+                )));
             }
             Operator::GreaterThan | Operator::LessThan if values[0].parse::<i64>().is_err() => {
                 return Err(Error(format!(
@@ -261,7 +283,11 @@ impl<'a> Parser<'_, 'a> {
         }
         values.sort();
         values.dedup();
-        Ok(Requirement { key, operator, values })
+        Ok(Requirement {
+            key,
+            operator,
+            values,
+        })
     }
 
     fn single_value(&mut self) -> Result<String, Error> {
@@ -301,7 +327,12 @@ impl<'a> Parser<'_, 'a> {
                     }
                     return Ok(values);
                 }
-                Some(t) => return Err(Error(format!("found '{}', expected: ',', ')' or identifier", show(t)))),
+                Some(t) => {
+                    return Err(Error(format!(
+                        "found '{}', expected: ',', ')' or identifier",
+                        show(t)
+                    )));
+                }
                 None => return Err(Error("found '', expected: ')'".into())),
             }
         }
@@ -319,12 +350,16 @@ fn validate_key(key: &str) -> Result<(), Error> {
             && prefix.len() <= 253
             && prefix.split('.').all(|part| {
                 !part.is_empty()
-                    && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && part
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
                     && !part.starts_with('-')
                     && !part.ends_with('-')
             });
         if !ok {
-            return Err(Error(format!("invalid label key {key:?}: prefix part must be a DNS subdomain")));
+            return Err(Error(format!(
+                "invalid label key {key:?}: prefix part must be a DNS subdomain"
+            )));
         }
     }
     if name.is_empty() || !is_label_token(name) {
@@ -353,7 +388,9 @@ fn is_label_token(text: &str) -> bool {
     bytes.len() <= 63
         && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
         && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
-        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
 }
 
 #[cfg(test)]
@@ -361,7 +398,11 @@ mod tests {
     use super::*;
 
     fn req(key: &str, operator: Operator, values: &[&str]) -> Requirement {
-        Requirement { key: key.into(), operator, values: values.iter().map(|v| v.to_string()).collect() }
+        Requirement {
+            key: key.into(),
+            operator,
+            values: values.iter().map(|v| v.to_string()).collect(),
+        }
     }
 
     #[test]
@@ -377,18 +418,32 @@ mod tests {
             ("a gt 5", req("a", Operator::GreaterThan, &["5"])),
             ("a lt 5", req("a", Operator::LessThan, &["5"])),
             ("a=", req("a", Operator::Equals, &[""])),
-            ("example.com/app-name=v1.2_3", req("example.com/app-name", Operator::Equals, &["v1.2_3"])),
-            ("  a  in ( x , y , x )  ", req("a", Operator::In, &["x", "y"])),
+            (
+                "example.com/app-name=v1.2_3",
+                req("example.com/app-name", Operator::Equals, &["v1.2_3"]),
+            ),
+            (
+                "  a  in ( x , y , x )  ",
+                req("a", Operator::In, &["x", "y"]),
+            ),
         ];
         for (input, want) in cases {
-            assert_eq!(Selector::parse(input).unwrap().requirements, vec![want], "{input}");
+            assert_eq!(
+                Selector::parse(input).unwrap().requirements,
+                vec![want],
+                "{input}"
+            );
         }
     }
 
     #[test]
     fn requirements_are_sorted_by_key() {
         let selector = Selector::parse("z=1,a in (y,x),m").unwrap();
-        let keys: Vec<_> = selector.requirements.iter().map(|r| r.key.as_str()).collect();
+        let keys: Vec<_> = selector
+            .requirements
+            .iter()
+            .map(|r| r.key.as_str())
+            .collect();
         assert_eq!(keys, ["a", "m", "z"]);
         assert_eq!(selector.to_string(), "a in (x,y),m,z=1");
     }
@@ -403,8 +458,25 @@ mod tests {
     #[test]
     fn malformed_selectors_are_rejected() {
         for input in [
-            "a in ()", "a in (b", "a=b,", ",a", "a=b c", "a b", "=b", "a gt x", "a=b=c", "!", "a in b",
-            "a=\"b\"", "a=b}", "a=b\nor", "-a=b", "a=-b", "a/=b", "Bad_Prefix/a=b", "a=é",
+            "a in ()",
+            "a in (b",
+            "a=b,",
+            ",a",
+            "a=b c",
+            "a b",
+            "=b",
+            "a gt x",
+            "a=b=c",
+            "!",
+            "a in b",
+            "a=\"b\"",
+            "a=b}",
+            "a=b\nor",
+            "-a=b",
+            "a=-b",
+            "a/=b",
+            "Bad_Prefix/a=b",
+            "a=é",
             &format!("a={}", "x".repeat(64)),
         ] {
             assert!(Selector::parse(input).is_err(), "{input:?} should fail");
@@ -414,7 +486,9 @@ mod tests {
     #[test]
     fn matching_follows_kubernetes_semantics() {
         let labels: BTreeMap<String, String> =
-            [("app", "web"), ("tier", "front"), ("replicas", "3")].map(|(k, v)| (k.into(), v.into())).into();
+            [("app", "web"), ("tier", "front"), ("replicas", "3")]
+                .map(|(k, v)| (k.into(), v.into()))
+                .into();
         let cases = [
             ("app=web", true),
             ("app==web", true),
@@ -434,7 +508,11 @@ mod tests {
             ("app=web,tier=back", false),
         ];
         for (input, want) in cases {
-            assert_eq!(Selector::parse(input).unwrap().matches(&labels), want, "{input}");
+            assert_eq!(
+                Selector::parse(input).unwrap().matches(&labels),
+                want,
+                "{input}"
+            );
         }
     }
 }

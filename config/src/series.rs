@@ -141,16 +141,27 @@ pub enum AnswerError {
 /// Reads a `/api/v1/series` answer into `set`, keeping only names and label names.
 pub fn read_answer(body: &[u8], set: &mut SeriesSet) -> Result<(), AnswerError> {
     let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let outcome = Envelope { set }.deserialize(&mut deserializer).map_err(|e| AnswerError::Decode(e.to_string()))?;
-    deserializer.end().map_err(|e| AnswerError::Decode(e.to_string()))?;
+    let outcome = Envelope { set }
+        .deserialize(&mut deserializer)
+        .map_err(|e| AnswerError::Decode(e.to_string()))?;
+    deserializer
+        .end()
+        .map_err(|e| AnswerError::Decode(e.to_string()))?;
     outcome
 }
 
 /// Reads a `/api/v1/series` answer from a reader (a file or a response body), keeping only names and label names.
-pub fn read_answer_from<R: std::io::Read>(reader: R, set: &mut SeriesSet) -> Result<(), AnswerError> {
+pub fn read_answer_from<R: std::io::Read>(
+    reader: R,
+    set: &mut SeriesSet,
+) -> Result<(), AnswerError> {
     let mut deserializer = serde_json::Deserializer::from_reader(reader);
-    let outcome = Envelope { set }.deserialize(&mut deserializer).map_err(|e| AnswerError::Decode(e.to_string()))?;
-    deserializer.end().map_err(|e| AnswerError::Decode(e.to_string()))?;
+    let outcome = Envelope { set }
+        .deserialize(&mut deserializer)
+        .map_err(|e| AnswerError::Decode(e.to_string()))?;
+    deserializer
+        .end()
+        .map_err(|e| AnswerError::Decode(e.to_string()))?;
     outcome
 }
 
@@ -184,7 +195,9 @@ impl<'de> Visitor<'de> for Envelope<'_> {
                 "errorType" => error_type = map.next_value()?,
                 "error" => error = map.next_value()?,
                 "data" => {
-                    map.next_value_seed(SeriesList { set: &mut *self.set })?;
+                    map.next_value_seed(SeriesList {
+                        set: &mut *self.set,
+                    })?;
                     saw_data = true;
                 }
                 _ => {
@@ -226,7 +239,10 @@ impl<'de> Visitor<'de> for SeriesList<'_> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut labels = Vec::new();
-        while let Some(name) = seq.next_element_seed(LabelSet { set: &mut *self.set, labels: &mut labels })? {
+        while let Some(name) = seq.next_element_seed(LabelSet {
+            set: &mut *self.set,
+            labels: &mut labels,
+        })? {
             let name = name.ok_or_else(|| de::Error::custom("series without __name__"))?;
             self.set.insert_interned(name, &mut labels);
         }
@@ -314,15 +330,21 @@ pub fn read_answer_labeled(body: &[u8]) -> Result<Vec<LabeledSeries>, AnswerErro
         #[serde(default)]
         error: String,
     }
-    let answer: Answer = serde_json::from_slice(body).map_err(|e| AnswerError::Decode(e.to_string()))?;
+    let answer: Answer =
+        serde_json::from_slice(body).map_err(|e| AnswerError::Decode(e.to_string()))?;
     if answer.status != "success" {
-        return Err(AnswerError::Prometheus { error_type: answer.error_type, error: answer.error });
+        return Err(AnswerError::Prometheus {
+            error_type: answer.error_type,
+            error: answer.error,
+        });
     }
     answer
         .data
         .into_iter()
         .map(|mut labels| {
-            let name = labels.remove("__name__").ok_or_else(|| AnswerError::Decode("series without __name__".into()))?;
+            let name = labels
+                .remove("__name__")
+                .ok_or_else(|| AnswerError::Decode("series without __name__".into()))?;
             Ok(LabeledSeries { name, labels })
         })
         .collect()
@@ -346,13 +368,27 @@ mod tests {
         let entries: Vec<_> = set
             .entries()
             .iter()
-            .map(|e| (e.name.to_string(), e.labels.iter().map(|l| l.to_string()).collect::<Vec<_>>(), e.count))
+            .map(|e| {
+                (
+                    e.name.to_string(),
+                    e.labels.iter().map(|l| l.to_string()).collect::<Vec<_>>(),
+                    e.count,
+                )
+            })
             .collect();
         assert_eq!(
             entries,
             vec![
-                ("http_requests_total".into(), vec!["method".into(), "namespace".into(), "pod".into()], 2),
-                ("http_requests_total".into(), vec!["namespace".into(), "pod".into()], 1),
+                (
+                    "http_requests_total".into(),
+                    vec!["method".into(), "namespace".into(), "pod".into()],
+                    2
+                ),
+                (
+                    "http_requests_total".into(),
+                    vec!["namespace".into(), "pod".into()],
+                    1
+                ),
                 ("queue_depth".into(), vec!["queue".into()], 1),
             ]
         );
@@ -364,10 +400,25 @@ mod tests {
     #[test]
     fn error_answers_and_garbage_are_errors() {
         let mut set = SeriesSet::new();
-        let err = read_answer(br#"{"status":"error","errorType":"bad_data","error":"parse error"}"#, &mut set);
-        assert_eq!(err, Err(AnswerError::Prometheus { error_type: "bad_data".into(), error: "parse error".into() }));
-        assert!(matches!(read_answer(b"<html>", &mut set), Err(AnswerError::Decode(_))));
-        assert!(matches!(read_answer(br#"{"status":"success","data":[{"a":"b"}]}"#, &mut set), Err(AnswerError::Decode(_))));
+        let err = read_answer(
+            br#"{"status":"error","errorType":"bad_data","error":"parse error"}"#,
+            &mut set,
+        );
+        assert_eq!(
+            err,
+            Err(AnswerError::Prometheus {
+                error_type: "bad_data".into(),
+                error: "parse error".into()
+            })
+        );
+        assert!(matches!(
+            read_answer(b"<html>", &mut set),
+            Err(AnswerError::Decode(_))
+        ));
+        assert!(matches!(
+            read_answer(br#"{"status":"success","data":[{"a":"b"}]}"#, &mut set),
+            Err(AnswerError::Decode(_))
+        ));
         assert!(read_answer(br#"{"status":"success","data":null}"#, &mut set).is_ok());
     }
 

@@ -77,7 +77,11 @@ impl SeriesSelector {
                     break;
                 }
                 let at = p.pos;
-                let label = if p.peek() == Some('"') { p.string()? } else { p.ident().to_string() };
+                let label = if p.peek() == Some('"') {
+                    p.string()?
+                } else {
+                    p.ident().to_string()
+                };
                 if label.is_empty() {
                     return Err(p.error("expected a label name"));
                 }
@@ -111,7 +115,10 @@ impl SeriesSelector {
             return Err(p.error("unexpected text after the selector"));
         }
         if matchers.is_empty() || matchers.iter().all(|m| m.matches("")) {
-            return Err(Error { at: 0, reason: "vector selector must contain at least one non-empty matcher".into() });
+            return Err(Error {
+                at: 0,
+                reason: "vector selector must contain at least one non-empty matcher".into(),
+            });
         }
         Ok(Self { matchers })
     }
@@ -119,7 +126,11 @@ impl SeriesSelector {
     /// Whether a series with metric name `name` and labels looked up by `label` is selected.
     pub fn matches<'a>(&self, name: &str, label: impl Fn(&str) -> Option<&'a str>) -> bool {
         self.matchers.iter().all(|m| {
-            let value = if m.label == "__name__" { name } else { label(&m.label).unwrap_or("") };
+            let value = if m.label == "__name__" {
+                name
+            } else {
+                label(&m.label).unwrap_or("")
+            };
             m.matches(value)
         })
     }
@@ -128,13 +139,20 @@ impl SeriesSelector {
 impl Matcher {
     fn new(label: &str, op: MatchOp, value: &str, at: usize) -> Result<Self, Error> {
         let regex = match op {
-            MatchOp::Regex | MatchOp::NotRegex => Some(
-                Regex::new(&format!("^(?s:{value})$"))
-                    .map_err(|e| Error { at, reason: format!("invalid regex {value:?}: {e}") })?,
-            ),
+            MatchOp::Regex | MatchOp::NotRegex => {
+                Some(Regex::new(&format!("^(?s:{value})$")).map_err(|e| Error {
+                    at,
+                    reason: crate::error::regex_error(value, &e),
+                })?)
+            }
             _ => None,
         };
-        Ok(Self { label: label.to_string(), op, value: value.to_string(), regex })
+        Ok(Self {
+            label: label.to_string(),
+            op,
+            value: value.to_string(),
+            regex,
+        })
     }
 }
 
@@ -153,7 +171,10 @@ impl<'a> Cursor<'a> {
     }
 
     fn error(&self, reason: &str) -> Error {
-        Error { at: self.pos, reason: reason.to_string() }
+        Error {
+            at: self.pos,
+            reason: reason.to_string(),
+        }
     }
 
     fn skip_ws(&mut self) {
@@ -173,7 +194,9 @@ impl<'a> Cursor<'a> {
         let rest = self.rest();
         let len = rest
             .char_indices()
-            .find(|&(i, c)| !(c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit())))
+            .find(|&(i, c)| {
+                !(c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit()))
+            })
             .map_or(rest.len(), |(i, _)| i);
         self.pos += len;
         &rest[..len]
@@ -181,7 +204,9 @@ impl<'a> Cursor<'a> {
 
     /// A PromQL string: `"…"` or `'…'` with Go escapes, or a raw `` `…` ``.
     fn string(&mut self) -> Result<String, Error> {
-        let quote = self.peek().ok_or_else(|| self.error("expected a quoted string"))?;
+        let quote = self
+            .peek()
+            .ok_or_else(|| self.error("expected a quoted string"))?;
         if !matches!(quote, '"' | '\'' | '`') {
             return Err(self.error("expected a quoted string"));
         }
@@ -238,19 +263,45 @@ mod tests {
 
     fn selects(selector: &str, name: &str, labels: &[(&str, &str)]) -> bool {
         let labels: BTreeMap<&str, &str> = labels.iter().copied().collect();
-        SeriesSelector::parse(selector).unwrap().matches(name, |l| labels.get(l).copied())
+        SeriesSelector::parse(selector)
+            .unwrap()
+            .matches(name, |l| labels.get(l).copied())
     }
 
     #[test]
     fn selectors_match_like_prometheus() {
-        let pod = [("namespace", "prod"), ("pod", "web-1"), ("container", "app")];
+        let pod = [
+            ("namespace", "prod"),
+            ("pod", "web-1"),
+            ("container", "app"),
+        ];
         let cases = [
-            (r#"{__name__=~"^container_.*",container!="POD",namespace!="",pod!=""}"#, "container_cpu_usage_seconds_total", true),
-            (r#"{__name__=~"^container_.*",container!="POD",namespace!="",pod!=""}"#, "http_requests_total", false),
+            (
+                r#"{__name__=~"^container_.*",container!="POD",namespace!="",pod!=""}"#,
+                "container_cpu_usage_seconds_total",
+                true,
+            ),
+            (
+                r#"{__name__=~"^container_.*",container!="POD",namespace!="",pod!=""}"#,
+                "http_requests_total",
+                false,
+            ),
             (r#"{__name__=~"container_.*"}"#, "x_container_y", false),
-            (r#"http_requests_total{namespace!="",pod!=""}"#, "http_requests_total", true),
-            (r#"http_requests_total{namespace!="",pod!=""}"#, "http_requests", false),
-            (r#"{namespace!="",__name__!~"^container_.*"}"#, "http_requests_total", true),
+            (
+                r#"http_requests_total{namespace!="",pod!=""}"#,
+                "http_requests_total",
+                true,
+            ),
+            (
+                r#"http_requests_total{namespace!="",pod!=""}"#,
+                "http_requests",
+                false,
+            ),
+            (
+                r#"{namespace!="",__name__!~"^container_.*"}"#,
+                "http_requests_total",
+                true,
+            ),
             (r#"{namespace="prod", pod=~'web-.*'}"#, "m", true),
             (r#"{missing="",namespace="prod"}"#, "m", true),
             (r#"{__name__="m",missing!=""}"#, "m", false),
@@ -270,8 +321,22 @@ mod tests {
 
     #[test]
     fn malformed_selectors_are_rejected() {
-        for input in ["", "{}", r#"{a=""}"#, r#"{a="b""#, r#"{a~"b"}"#, r#"{a="b" c="d"}"#, r#"{a=~"("}"#, "m{", r#"m x"#, r#"{a="\q"}"#] {
-            assert!(SeriesSelector::parse(input).is_err(), "{input:?} should fail");
+        for input in [
+            "",
+            "{}",
+            r#"{a=""}"#,
+            r#"{a="b""#,
+            r#"{a~"b"}"#,
+            r#"{a="b" c="d"}"#,
+            r#"{a=~"("}"#,
+            "m{",
+            r#"m x"#,
+            r#"{a="\q"}"#,
+        ] {
+            assert!(
+                SeriesSelector::parse(input).is_err(),
+                "{input:?} should fail"
+            );
         }
     }
 }

@@ -60,7 +60,11 @@ impl Template {
         if let Some(tree) = inner.lookup("t") {
             refs.list(tree, true);
         }
-        if let Some(func) = refs.functions.iter().find(|f| !FUNCTIONS.contains(&f.as_str())) {
+        if let Some(func) = refs
+            .functions
+            .iter()
+            .find(|f| !FUNCTIONS.contains(&f.as_str()))
+        {
             return Err(Error::Parse(format!("function {func:?} not defined")));
         }
         let mut fields = refs.fields;
@@ -69,10 +73,18 @@ impl Template {
         if let Some(unknown) = fields.iter().find(|f| !allowed.contains(&f.as_str())) {
             return Err(Error::UnknownField {
                 field: unknown.clone(),
-                available: allowed.iter().map(|f| format!(".{f}")).collect::<Vec<_>>().join(" "),
+                available: allowed
+                    .iter()
+                    .map(|f| format!(".{f}"))
+                    .collect::<Vec<_>>()
+                    .join(" "),
             });
         }
-        Ok(Self { source: source.to_string(), inner: Arc::new(inner), fields })
+        Ok(Self {
+            source: source.to_string(),
+            inner: Arc::new(inner),
+            fields,
+        })
     }
 
     /// The template text as written.
@@ -87,37 +99,51 @@ impl Template {
 
     /// Renders with `data`, a map of the allowed fields.
     pub fn render(&self, data: &Value) -> Result<String, Error> {
-        self.inner.execute_to_string(data).map_err(|e| Error::Render(e.to_string()))
+        self.inner
+            .execute_to_string(data)
+            .map_err(|e| Error::Render(e.to_string()))
     }
 }
 
 /// Builds the template data map from field names and values.
 pub fn data<const N: usize>(fields: [(&str, Value); N]) -> Value {
-    Value::Map(Arc::new(fields.into_iter().map(|(k, v)| (Arc::from(k), v)).collect()))
+    Value::Map(Arc::new(
+        fields.into_iter().map(|(k, v)| (Arc::from(k), v)).collect(),
+    ))
 }
 
 /// A Go `[]string` as template data.
 pub fn string_list(items: &[String]) -> Value {
-    Value::List(items.iter().map(|s| Value::String(Arc::from(s.as_str()))).collect())
+    Value::List(
+        items
+            .iter()
+            .map(|s| Value::String(Arc::from(s.as_str())))
+            .collect(),
+    )
 }
 
 /// A Go `map[string]string` as template data.
 pub fn string_map(map: &BTreeMap<String, String>) -> Value {
     Value::Map(Arc::new(
-        map.iter().map(|(k, v)| (Arc::from(k.as_str()), Value::String(Arc::from(v.as_str())))).collect(),
+        map.iter()
+            .map(|(k, v)| (Arc::from(k.as_str()), Value::String(Arc::from(v.as_str()))))
+            .collect(),
     ))
 }
 
 /// Go's `index`: a missing map key yields the zero value (`""` for the adapter's string maps).
 fn go_index(args: &[Value]) -> gotmpl::Result<Value> {
     let exec = |m: String| gotmpl::TemplateError::Exec(m);
-    let (first, keys) = args.split_first().ok_or_else(|| exec("index of nothing".into()))?;
+    let (first, keys) = args
+        .split_first()
+        .ok_or_else(|| exec("index of nothing".into()))?;
     let mut current = first.clone();
     for key in keys {
         current = match (&current, key) {
-            (Value::Map(map), Value::String(k)) => {
-                map.get(k.as_ref()).cloned().unwrap_or_else(|| Value::String(Arc::from("")))
-            }
+            (Value::Map(map), Value::String(k)) => map
+                .get(k.as_ref())
+                .cloned()
+                .unwrap_or_else(|| Value::String(Arc::from(""))),
             (Value::List(list), Value::Int(i)) => usize::try_from(*i)
                 .ok()
                 .and_then(|i| list.get(i).cloned())
@@ -136,8 +162,8 @@ fn go_index(args: &[Value]) -> gotmpl::Result<Value> {
 
 /// The functions Go's `text/template` defines; gotmpl only finds an unknown one when it runs.
 const FUNCTIONS: [&str; 19] = [
-    "and", "or", "not", "len", "index", "slice", "print", "printf", "println", "eq", "ne", "lt", "le", "gt", "ge",
-    "html", "js", "urlquery", "call",
+    "and", "or", "not", "len", "index", "slice", "print", "printf", "println", "eq", "ne", "lt",
+    "le", "gt", "ge", "html", "js", "urlquery", "call",
 ];
 
 /// What a template refers to: `.Field`s read while dot is still the root data (outside `with`/`range`
@@ -188,7 +214,9 @@ impl References {
 
     fn expr(&mut self, expr: &Expr, dot_is_root: bool) {
         match expr {
-            Expr::Field(_, chain) if dot_is_root => self.fields.extend(chain.first().map(ToString::to_string)),
+            Expr::Field(_, chain) if dot_is_root => {
+                self.fields.extend(chain.first().map(ToString::to_string))
+            }
             Expr::Variable(_, name, chain) if name == "$" => {
                 self.fields.extend(chain.first().map(ToString::to_string))
             }
@@ -206,19 +234,25 @@ fn check_blocks(source: &str) -> Result<(), Error> {
     let mut rest = source;
     while let Some(start) = rest.find("<<") {
         let after = &rest[start + 2..];
-        let (body, consumed) = action_body(after).ok_or_else(|| Error::Parse("unclosed action: missing >>".into()))?;
+        let (body, consumed) =
+            action_body(after).ok_or_else(|| Error::Parse("unclosed action: missing >>".into()))?;
         rest = &after[consumed..];
         let body = body.strip_prefix('-').unwrap_or(body).trim_start();
         if body.starts_with("/*") {
             continue;
         }
-        let keyword: &str = &body[..body.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(body.len())];
+        let keyword: &str = &body[..body
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(body.len())];
         match keyword {
             "if" | "range" | "with" | "define" | "block" => open.push(keyword),
             "end" => {
-                open.pop().ok_or_else(|| Error::Unbalanced("<<end>> without an open block".into()))?;
+                open.pop()
+                    .ok_or_else(|| Error::Unbalanced("<<end>> without an open block".into()))?;
             }
-            "else" if open.is_empty() => return Err(Error::Unbalanced("<<else>> outside a block".into())),
+            "else" if open.is_empty() => {
+                return Err(Error::Unbalanced("<<else>> outside a block".into()));
+            }
             _ => {}
         }
     }
@@ -256,16 +290,31 @@ fn action_body(text: &str) -> Option<(&str, usize)> {
 mod tests {
     use super::*;
 
-    const FIELDS: [&str; 5] = ["Series", "LabelMatchers", "GroupBy", "GroupBySlice", "LabelValuesByName"];
+    const FIELDS: [&str; 5] = [
+        "Series",
+        "LabelMatchers",
+        "GroupBy",
+        "GroupBySlice",
+        "LabelValuesByName",
+    ];
 
     fn sample() -> Value {
-        let values: BTreeMap<String, String> =
-            [("pod".to_string(), "a|b".to_string()), ("namespace".to_string(), "prod".to_string())].into();
+        let values: BTreeMap<String, String> = [
+            ("pod".to_string(), "a|b".to_string()),
+            ("namespace".to_string(), "prod".to_string()),
+        ]
+        .into();
         data([
             ("Series", Value::String("http_requests_total".into())),
-            ("LabelMatchers", Value::String(r#"namespace="prod",pod=~"a|b""#.into())),
+            (
+                "LabelMatchers",
+                Value::String(r#"namespace="prod",pod=~"a|b""#.into()),
+            ),
             ("GroupBy", Value::String("pod,container".into())),
-            ("GroupBySlice", string_list(&["pod".into(), "container".into()])),
+            (
+                "GroupBySlice",
+                string_list(&["pod".into(), "container".into()]),
+            ),
             ("LabelValuesByName", string_map(&values)),
         ])
     }
@@ -277,8 +326,10 @@ mod tests {
     #[test]
     fn adapter_style_templates_render_like_go() {
         let cases = [
-            ("sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)",
-             r#"sum(rate(http_requests_total{namespace="prod",pod=~"a|b"}[2m])) by (pod,container)"#),
+            (
+                "sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)",
+                r#"sum(rate(http_requests_total{namespace="prod",pod=~"a|b"}[2m])) by (pod,container)"#,
+            ),
             ("<<.GroupBySlice>>", "[pod container]"),
             ("<<.LabelValuesByName>>", "map[namespace:prod pod:a|b]"),
             (r#"<<index .LabelValuesByName "pod">>"#, "a|b"),
@@ -288,9 +339,15 @@ mod tests {
             (r#"<<printf "%v" .GroupBySlice>>"#, "[pod container]"),
             (r#"<<print "a" 1 2 "b">>"#, "a1 2b"),
             ("<<len .GroupBySlice>>", "2"),
-            ("<<range $i, $l := .GroupBySlice>><<if $i>>,<<end>>x_<<$l>><<end>>", "x_pod,x_container"),
+            (
+                "<<range $i, $l := .GroupBySlice>><<if $i>>,<<end>>x_<<$l>><<end>>",
+                "x_pod,x_container",
+            ),
             ("<<with .Series>>[<<.>>]<<end>>", "[http_requests_total]"),
-            (r#"<<if eq .GroupBy "pod">>a<<else if ne .Series "">>b<<else>>c<<end>>"#, "b"),
+            (
+                r#"<<if eq .GroupBy "pod">>a<<else if ne .Series "">>b<<else>>c<<end>>"#,
+                "b",
+            ),
             ("<<if and .Series (not .GroupBy)>>a<<else>>b<<end>>", "b"),
             ("<<if or (lt 1 2) (gt 1 2)>>y<<end>>", "y"),
             ("<<$s := .Series>><<$s>>", "http_requests_total"),
@@ -305,15 +362,27 @@ mod tests {
 
     #[test]
     fn range_over_an_empty_list_takes_else() {
-        let template = Template::compile("<<range .GroupBySlice>>x<<else>>none<<end>>", &FIELDS).unwrap();
+        let template =
+            Template::compile("<<range .GroupBySlice>>x<<else>>none<<end>>", &FIELDS).unwrap();
         let empty = data([("GroupBySlice", string_list(&[]))]);
         assert_eq!(template.render(&empty).as_deref(), Ok("none"));
     }
 
     #[test]
     fn unbalanced_blocks_are_load_errors() {
-        for source in ["<<if .Series>>x", "a<<end>>b", "<<else>>", "<<range .GroupBySlice>>x<<if .Series>><<end>>"] {
-            assert!(matches!(Template::compile(source, &FIELDS), Err(Error::Unbalanced(_))), "{source}");
+        for source in [
+            "<<if .Series>>x",
+            "a<<end>>b",
+            "<<else>>",
+            "<<range .GroupBySlice>>x<<if .Series>><<end>>",
+        ] {
+            assert!(
+                matches!(
+                    Template::compile(source, &FIELDS),
+                    Err(Error::Unbalanced(_))
+                ),
+                "{source}"
+            );
         }
         assert!(Template::compile(r#"<<if eq .Series "<<end>>">>x<<end>>"#, &FIELDS).is_ok());
         assert!(Template::compile("<<.Series", &FIELDS).is_err());
@@ -321,8 +390,12 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_load_errors_even_in_untaken_branches() {
-        let err = Template::compile("<<if false>><<.LabelMatchersByName>><<end>>", &FIELDS).unwrap_err();
-        assert!(matches!(&err, Error::UnknownField { field, .. } if field == "LabelMatchersByName"), "{err}");
+        let err =
+            Template::compile("<<if false>><<.LabelMatchersByName>><<end>>", &FIELDS).unwrap_err();
+        assert!(
+            matches!(&err, Error::UnknownField { field, .. } if field == "LabelMatchersByName"),
+            "{err}"
+        );
         assert!(Template::compile("<<$.Nope>>", &FIELDS).is_err());
         // Inside range dot is an element, so fields there are not root fields.
         assert!(Template::compile("<<range .GroupBySlice>><<.>><<end>>", &FIELDS).is_ok());
@@ -330,8 +403,14 @@ mod tests {
 
     #[test]
     fn syntax_errors_are_load_errors() {
-        assert!(matches!(Template::compile("<<.Series | >>", &FIELDS), Err(Error::Parse(_))));
-        assert!(matches!(Template::compile("<<nofunc .Series>>", &FIELDS), Err(Error::Parse(_))));
+        assert!(matches!(
+            Template::compile("<<.Series | >>", &FIELDS),
+            Err(Error::Parse(_))
+        ));
+        assert!(matches!(
+            Template::compile("<<nofunc .Series>>", &FIELDS),
+            Err(Error::Parse(_))
+        ));
     }
 
     #[test]

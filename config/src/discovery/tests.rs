@@ -5,25 +5,75 @@ use crate::series_selector::SeriesSelector;
 
 /// Realistic cAdvisor (modern labels) and application series, with values.
 fn cluster_series() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
-    let pod = |ns, p, c| vec![("namespace", ns), ("pod", p), ("container", c), ("id", "/kubepods/x"), ("image", "nginx")];
+    let pod = |ns, p, c| {
+        vec![
+            ("namespace", ns),
+            ("pod", p),
+            ("container", c),
+            ("id", "/kubepods/x"),
+            ("image", "nginx"),
+        ]
+    };
     vec![
-        ("container_cpu_usage_seconds_total", pod("prod", "web-1", "app")),
-        ("container_cpu_usage_seconds_total", pod("prod", "web-2", "app")),
-        ("container_cpu_usage_seconds_total", pod("prod", "web-1", "POD")),
-        ("container_memory_working_set_bytes", pod("prod", "web-1", "app")),
-        ("container_network_receive_bytes_total", pod("prod", "web-1", "app")),
+        (
+            "container_cpu_usage_seconds_total",
+            pod("prod", "web-1", "app"),
+        ),
+        (
+            "container_cpu_usage_seconds_total",
+            pod("prod", "web-2", "app"),
+        ),
+        (
+            "container_cpu_usage_seconds_total",
+            pod("prod", "web-1", "POD"),
+        ),
+        (
+            "container_memory_working_set_bytes",
+            pod("prod", "web-1", "app"),
+        ),
+        (
+            "container_network_receive_bytes_total",
+            pod("prod", "web-1", "app"),
+        ),
         ("container_fs_reads_total", pod("prod", "web-1", "app")),
-        ("container_cpu_usage_seconds_total", vec![("id", "/"), ("instance", "node-1")]),
-        ("http_requests_total", vec![("namespace", "prod"), ("pod", "web-1"), ("method", "GET")]),
-        ("http_requests_total", vec![("namespace", "prod"), ("pod", "web-2"), ("method", "POST")]),
-        ("http_request_duration_seconds_total", vec![("namespace", "prod"), ("pod", "web-1")]),
-        ("app_queue_length", vec![("namespace", "prod"), ("deployment", "worker")]),
-        ("app_requests_total", vec![("namespace", "prod"), ("deployment", "worker")]),
-        ("queue_depth", vec![("queue", "orders"), ("namespace", "shop")]),
-        ("queue_depth", vec![("queue", "mail"), ("namespace", "shop")]),
+        (
+            "container_cpu_usage_seconds_total",
+            vec![("id", "/"), ("instance", "node-1")],
+        ),
+        (
+            "http_requests_total",
+            vec![("namespace", "prod"), ("pod", "web-1"), ("method", "GET")],
+        ),
+        (
+            "http_requests_total",
+            vec![("namespace", "prod"), ("pod", "web-2"), ("method", "POST")],
+        ),
+        (
+            "http_request_duration_seconds_total",
+            vec![("namespace", "prod"), ("pod", "web-1")],
+        ),
+        (
+            "app_queue_length",
+            vec![("namespace", "prod"), ("deployment", "worker")],
+        ),
+        (
+            "app_requests_total",
+            vec![("namespace", "prod"), ("deployment", "worker")],
+        ),
+        (
+            "queue_depth",
+            vec![("queue", "orders"), ("namespace", "shop")],
+        ),
+        (
+            "queue_depth",
+            vec![("queue", "mail"), ("namespace", "shop")],
+        ),
         ("cloud_sqs_messages_visible", vec![("queue_name", "q1")]),
         ("node_load1", vec![("instance", "node-1")]),
-        ("kube_storageclass_info", vec![("namespace", "kube-system"), ("storageclass", "fast")]),
+        (
+            "kube_storageclass_info",
+            vec![("namespace", "kube-system"), ("storageclass", "fast")],
+        ),
     ]
 }
 
@@ -41,7 +91,11 @@ fn answer_for(selector: &str) -> SeriesSet {
 }
 
 fn discover(file: &str) -> (Registry, Vec<RuleOutcome>) {
-    let text = crate::rules::tests::SHIPPED.iter().find(|(n, _)| *n == file).unwrap().1;
+    let text = crate::rules::tests::SHIPPED
+        .iter()
+        .find(|(n, _)| *n == file)
+        .unwrap()
+        .1;
     let config = load(file, text).unwrap();
     let map = ResourceMap::standard();
     let outcomes: Vec<RuleOutcome> = config
@@ -57,7 +111,14 @@ fn custom_names(registry: &Registry) -> Vec<String> {
     registry
         .custom
         .iter()
-        .map(|(k, s)| format!("{} {} {}", k.display(), if k.namespaced { "ns" } else { "cluster" }, s.series))
+        .map(|(k, s)| {
+            format!(
+                "{} {} {}",
+                k.display(),
+                if k.namespaced { "ns" } else { "cluster" },
+                s.series
+            )
+        })
         .collect()
 }
 
@@ -91,11 +152,34 @@ fn modern_default_rules_discover_cadvisor_and_application_metrics() {
     // The seconds-counter rule (0) keeps only *_seconds_total; the counter rule (1) filters them out.
     // Rule 0 sees 5 series (the POD container is excluded by the seriesQuery), 2 of them seconds counters.
     assert_eq!(outcomes[0].report.series, 5);
-    assert_eq!(outcomes[0].report.dropped.get(&DropReason::Name(Dropped::NameMismatch)), Some(&3));
-    assert_eq!(outcomes[1].report.dropped.get(&DropReason::Name(Dropped::Filtered)), Some(&2));
-    assert_eq!(outcomes[1].report.dropped.get(&DropReason::Name(Dropped::NameMismatch)), Some(&1));
+    assert_eq!(
+        outcomes[0]
+            .report
+            .dropped
+            .get(&DropReason::Name(Dropped::NameMismatch)),
+        Some(&3)
+    );
+    assert_eq!(
+        outcomes[1]
+            .report
+            .dropped
+            .get(&DropReason::Name(Dropped::Filtered)),
+        Some(&2)
+    );
+    assert_eq!(
+        outcomes[1]
+            .report
+            .dropped
+            .get(&DropReason::Name(Dropped::NameMismatch)),
+        Some(&1)
+    );
     // The generic gauge rule sees the http counters and drops them by filter.
-    assert!(outcomes[3].report.dropped.contains_key(&DropReason::Name(Dropped::Filtered)));
+    assert!(
+        outcomes[3]
+            .report
+            .dropped
+            .contains_key(&DropReason::Name(Dropped::Filtered))
+    );
     assert!(registry.collisions.is_empty(), "{:?}", registry.collisions);
 }
 
@@ -103,9 +187,22 @@ fn modern_default_rules_discover_cadvisor_and_application_metrics() {
 fn scope_comes_from_the_resource_map() {
     let (registry, _) = discover("default-modern.yaml");
     let storage = GroupResource::new("storage.k8s.io", "storageclasses");
-    assert!(registry.custom(&storage, false, "kube_storageclass_info").is_some(), "cluster-scoped resource is cluster-scoped");
-    assert!(registry.custom(&storage, true, "kube_storageclass_info").is_none());
-    assert!(registry.custom(&GroupResource::new("", "pods"), true, "http_requests").is_some());
+    assert!(
+        registry
+            .custom(&storage, false, "kube_storageclass_info")
+            .is_some(),
+        "cluster-scoped resource is cluster-scoped"
+    );
+    assert!(
+        registry
+            .custom(&storage, true, "kube_storageclass_info")
+            .is_none()
+    );
+    assert!(
+        registry
+            .custom(&GroupResource::new("", "pods"), true, "http_requests")
+            .is_some()
+    );
 }
 
 #[test]
@@ -113,8 +210,17 @@ fn legacy_default_rules_need_legacy_labels() {
     let (registry, outcomes) = discover("default.yaml");
     // No series here carry pod_name/container_name, so the cAdvisor rules find nothing.
     assert_eq!(outcomes[0].report.series, 0);
-    assert!(registry.custom.keys().all(|k| !k.metric.starts_with("cpu_usage")));
-    assert!(registry.custom(&GroupResource::new("", "pods"), true, "http_requests").is_some());
+    assert!(
+        registry
+            .custom
+            .keys()
+            .all(|k| !k.metric.starts_with("cpu_usage"))
+    );
+    assert!(
+        registry
+            .custom(&GroupResource::new("", "pods"), true, "http_requests")
+            .is_some()
+    );
 }
 
 #[test]
@@ -129,11 +235,27 @@ fn example_rules_discover_custom_and_external_metrics() {
             "deployments.apps/queue_length ns app_queue_length",
         ]
     );
-    let external: Vec<_> = registry.external.iter().map(|(k, s)| format!("{k} {}", s.series)).collect();
-    assert_eq!(external, ["queue_depth queue_depth", "sqs_backlog cloud_sqs_messages_visible"]);
+    let external: Vec<_> = registry
+        .external
+        .iter()
+        .map(|(k, s)| format!("{k} {}", s.series))
+        .collect();
+    assert_eq!(
+        external,
+        [
+            "queue_depth queue_depth",
+            "sqs_backlog cloud_sqs_messages_visible"
+        ]
+    );
     assert_eq!(outcomes[2].report.series, 2);
     assert_eq!(outcomes[2].report.named, 2);
-    assert_eq!(outcomes[1].report.dropped.get(&DropReason::Name(Dropped::Filtered)), Some(&1));
+    assert_eq!(
+        outcomes[1]
+            .report
+            .dropped
+            .get(&DropReason::Name(Dropped::Filtered)),
+        Some(&1)
+    );
 }
 
 #[test]
@@ -150,7 +272,10 @@ fn series_without_resource_labels_are_dropped_and_counted() {
     // `job` names batch/jobs through `<<.Resource>>`, as it does upstream.
     set.insert("up", ["job"]);
     let outcome = name_rule(&config.rules[0], &set, &ResourceMap::standard());
-    assert_eq!(outcome.report.dropped.get(&DropReason::NoResource), Some(&3));
+    assert_eq!(
+        outcome.report.dropped.get(&DropReason::NoResource),
+        Some(&3)
+    );
     assert_eq!(outcome.report.series, 4);
     let names: Vec<String> = outcome.custom.keys().map(CustomMetric::display).collect();
     assert_eq!(names, ["jobs.batch/up"]);
@@ -169,14 +294,29 @@ fn collisions_are_reported_and_the_later_rule_wins() {
     b.insert("b_requests", ["pod"]);
     b.insert("b_x_requests", ["pod"]);
     b.insert("b_x_requests", ["pod", "extra"]);
-    let outcomes = [name_rule(&config.rules[0], &a, &map), name_rule(&config.rules[1], &b, &map)];
+    let outcomes = [
+        name_rule(&config.rules[0], &a, &map),
+        name_rule(&config.rules[1], &b, &map),
+    ];
     let registry = Registry::assemble(&outcomes);
     assert_eq!(registry.collisions.len(), 1, "{:?}", registry.collisions);
     let collision = &registry.collisions[0];
     assert_eq!(collision.metric, "pods/requests");
-    assert_eq!((collision.lost.rule, &*collision.lost.series), (0, "a_requests"));
-    assert_eq!((collision.kept.rule, &*collision.kept.series), (1, "b_requests"));
-    assert_eq!(registry.custom(&GroupResource::new("", "pods"), true, "requests").unwrap().rule, 1);
+    assert_eq!(
+        (collision.lost.rule, &*collision.lost.series),
+        (0, "a_requests")
+    );
+    assert_eq!(
+        (collision.kept.rule, &*collision.kept.series),
+        (1, "b_requests")
+    );
+    assert_eq!(
+        registry
+            .custom(&GroupResource::new("", "pods"), true, "requests")
+            .unwrap()
+            .rule,
+        1
+    );
 }
 
 #[test]

@@ -3,8 +3,14 @@ use super::*;
 /// The shipped rule files, by name.
 pub(crate) const SHIPPED: [(&str, &str); 4] = [
     ("default.yaml", include_str!("../../rules/default.yaml")),
-    ("default-modern.yaml", include_str!("../../rules/default-modern.yaml")),
-    ("resource-metrics.yaml", include_str!("../../rules/resource-metrics.yaml")),
+    (
+        "default-modern.yaml",
+        include_str!("../../rules/default-modern.yaml"),
+    ),
+    (
+        "resource-metrics.yaml",
+        include_str!("../../rules/resource-metrics.yaml"),
+    ),
     ("example.yaml", include_str!("../../rules/example.yaml")),
 ];
 
@@ -30,30 +36,50 @@ fn every_shipped_rule_file_loads_and_resolves_its_resources() {
     }
     let default = load("default.yaml", SHIPPED[0].1).unwrap();
     assert_eq!((default.rules.len(), default.external_rules.len()), (6, 0));
-    assert_eq!(default.resource_rules.unwrap().window, Duration::from_secs(300));
+    assert_eq!(
+        default.resource_rules.unwrap().window,
+        Duration::from_secs(300)
+    );
     let example = load("example.yaml", SHIPPED[3].1).unwrap();
     assert_eq!(example.external_rules.len(), 2);
     assert!(!example.external_rules[1].namespaced);
-    assert!(example.external_rules[0].namespaced, "namespaced defaults to true");
+    assert!(
+        example.external_rules[0].namespaced,
+        "namespaced defaults to true"
+    );
 }
 
 #[test]
 fn empty_and_null_files_load_as_empty_configs() {
     for text in ["", "\n", "rules:\n", "rules: []\nexternalRules: null\n"] {
         let config = load("c.yaml", text).unwrap();
-        assert!(config.rules.is_empty() && config.external_rules.is_empty() && config.resource_rules.is_none());
+        assert!(
+            config.rules.is_empty()
+                && config.external_rules.is_empty()
+                && config.resource_rules.is_none()
+        );
     }
-    assert!(load("c.yaml", "resourceRules:\n  cpu: null\n").is_err(), "resourceRules present needs its queries");
+    assert!(
+        load("c.yaml", "resourceRules:\n  cpu: null\n").is_err(),
+        "resourceRules present needs its queries"
+    );
 }
 
 #[test]
 fn unknown_and_duplicate_keys_are_rejected_with_their_line() {
-    let unknown = load("c.yaml", "rules:\n- seriesQuery: m\n  metricQuery: x\n").unwrap_err().to_string();
+    let unknown = load("c.yaml", "rules:\n- seriesQuery: m\n  metricQuery: x\n")
+        .unwrap_err()
+        .to_string();
     assert!(unknown.starts_with("c.yaml: yaml: "), "{unknown}");
     assert!(unknown.contains("metricQuery"), "{unknown}");
     assert!(unknown.contains("line 3"), "{unknown}");
-    let duplicate = load("c.yaml", "rules: []\nrules: []\n").unwrap_err().to_string();
-    assert!(duplicate.to_lowercase().contains("duplicate"), "{duplicate}");
+    let duplicate = load("c.yaml", "rules: []\nrules: []\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        duplicate.to_lowercase().contains("duplicate"),
+        "{duplicate}"
+    );
     assert!(load("c.yaml", "rule: []\n").is_err());
     assert!(load("c.yaml", "rules:\n- name: {matches: a, as: b, extra: c}\n").is_err());
 }
@@ -102,7 +128,9 @@ fn rule_errors_name_the_rule_and_field() {
     for (text, location, message) in cases {
         let found = errors(&text);
         assert!(
-            found.iter().any(|(l, m)| l == location && m.contains(message)),
+            found
+                .iter()
+                .any(|(l, m)| l == location && m.contains(message)),
             "expected {location}: …{message}… in {found:?} for\n{text}"
         );
     }
@@ -115,27 +143,55 @@ fn all_errors_are_collected_not_just_the_first() {
     let locations: Vec<String> = errors(text).into_iter().map(|(l, _)| l).collect();
     assert_eq!(
         locations,
-        ["rules[0].seriesQuery", "rules[0].metricsQuery", "rules[1].metricsQuery", "externalRules[0].name.as"]
+        [
+            "rules[0].seriesQuery",
+            "rules[0].metricsQuery",
+            "rules[1].metricsQuery",
+            "externalRules[0].name.as"
+        ]
     );
 }
 
 #[test]
 fn default_name_expansion_follows_capture_groups() {
-    let config = load("c.yaml", &format!("{}{}", rule("  name: {matches: '^(.*)_total$'}\n"), "")).unwrap();
-    assert_eq!(config.rules[0].name.metric_name("a_total").as_deref(), Ok("a"));
+    let config = load(
+        "c.yaml",
+        &format!("{}{}", rule("  name: {matches: '^(.*)_total$'}\n"), ""),
+    )
+    .unwrap();
+    assert_eq!(
+        config.rules[0].name.metric_name("a_total").as_deref(),
+        Ok("a")
+    );
     let config = load("c.yaml", &rule("  name: {matches: '_total$'}\n")).unwrap();
-    assert_eq!(config.rules[0].name.metric_name("a_total").as_deref(), Ok("_total"));
+    assert_eq!(
+        config.rules[0].name.metric_name("a_total").as_deref(),
+        Ok("_total")
+    );
     let config = load("c.yaml", &rule("")).unwrap();
-    assert_eq!(config.rules[0].name.metric_name("a_total").as_deref(), Ok("a_total"));
+    assert_eq!(
+        config.rules[0].name.metric_name("a_total").as_deref(),
+        Ok("a_total")
+    );
 }
 
 #[test]
 fn unknown_override_resources_are_reported_against_the_map() {
-    let config = load("c.yaml", &rule("  resources: {overrides: {widget: {group: example.com, resource: widgets}}}\n")).unwrap();
+    let config = load(
+        "c.yaml",
+        &rule("  resources: {overrides: {widget: {group: example.com, resource: widgets}}}\n"),
+    )
+    .unwrap();
     let errors = config.check_resources(&ResourceMap::standard());
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].location, "rules[0].resources.overrides.widget");
-    assert!(errors[0].message.contains("unable to normalize group-resource widgets.example.com"), "{}", errors[0]);
+    assert!(
+        errors[0]
+            .message
+            .contains("unable to normalize group-resource widgets.example.com"),
+        "{}",
+        errors[0]
+    );
     let with_crd = ResourceMap::new(vec![crate::ResourceInfo {
         group: "example.com".into(),
         version: "v1".into(),
@@ -155,6 +211,9 @@ fn resource_rules_without_required_labels_are_reported() {
     let errors = config.check_resources(&ResourceMap::standard());
     let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
     assert_eq!(messages.len(), 2, "{messages:?}");
-    assert!(messages[0].contains("resourceRules.cpu.resources") && messages[0].contains("resource namespaces"));
+    assert!(
+        messages[0].contains("resourceRules.cpu.resources")
+            && messages[0].contains("resource namespaces")
+    );
     assert!(messages[1].contains("resource nodes"));
 }
