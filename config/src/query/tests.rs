@@ -55,7 +55,9 @@ fn custom_query(
 
 #[test]
 fn custom_queries_follow_the_worked_example() {
-    let cases: [(Option<&str>, &str, &[&str], &str, &str); 5] = [
+    /// (namespace, resource, names, metric selector, expected query)
+    type Case<'a> = (Option<&'a str>, &'a str, &'a [&'a str], &'a str, &'a str);
+    let cases: [Case<'_>; 5] = [
         (
             Some("prod"),
             "pods",

@@ -88,8 +88,8 @@ fn unknown_and_duplicate_keys_are_rejected_with_their_line() {
 fn rule_errors_name_the_rule_and_field() {
     let cases: Vec<(String, &str, &str)> = vec![
         ("rules:\n- metricsQuery: x\n".into(), "rules[0].seriesQuery", "must not be empty"),
-        (format!("rules:\n- seriesQuery: 'm'\n"), "rules[0].metricsQuery", "must not be empty"),
-        (format!("rules:\n- seriesQuery: '{{a=\"\"}}'\n  metricsQuery: x\n"), "rules[0].seriesQuery", "non-empty matcher"),
+        ("rules:\n- seriesQuery: 'm'\n".into(), "rules[0].metricsQuery", "must not be empty"),
+        ("rules:\n- seriesQuery: '{a=\"\"}'\n  metricsQuery: x\n".into(), "rules[0].seriesQuery", "non-empty matcher"),
         (rule("  seriesFilters: [{is: a, isNot: b}]\n"), "rules[0].seriesFilters[0]", "exactly one of is and isNot"),
         (rule("  seriesFilters: [{}]\n"), "rules[0].seriesFilters[0]", "exactly one of is and isNot"),
         (rule("  seriesFilters: [{is: '('}]\n"), "rules[0].seriesFilters[0]", "invalid regex"),
