@@ -140,28 +140,27 @@ pub enum AnswerError {
 
 /// Reads a `/api/v1/series` answer into `set`, keeping only names and label names.
 pub fn read_answer(body: &[u8], set: &mut SeriesSet) -> Result<(), AnswerError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
-    let outcome = Envelope { set }
-        .deserialize(&mut deserializer)
-        .map_err(|e| AnswerError::Decode(e.to_string()))?;
-    deserializer
-        .end()
-        .map_err(|e| AnswerError::Decode(e.to_string()))?;
-    outcome
+    read_with(serde_json::Deserializer::from_slice(body), set)
 }
 
-/// Reads a `/api/v1/series` answer from a reader (a file or a response body), keeping only names and label names.
+/// Reads a `/api/v1/series` answer from a reader (a file or a response body), keeping only names and
+/// label names; memory stays bounded by the distinct entries, not the answer's size.
 pub fn read_answer_from<R: std::io::Read>(
     reader: R,
     set: &mut SeriesSet,
 ) -> Result<(), AnswerError> {
-    let mut deserializer = serde_json::Deserializer::from_reader(reader);
+    read_with(serde_json::Deserializer::from_reader(reader), set)
+}
+
+fn read_with<'de, R: serde_json::de::Read<'de>>(
+    mut deserializer: serde_json::Deserializer<R>,
+    set: &mut SeriesSet,
+) -> Result<(), AnswerError> {
+    let decode = |e: serde_json::Error| AnswerError::Decode(e.to_string());
     let outcome = Envelope { set }
         .deserialize(&mut deserializer)
-        .map_err(|e| AnswerError::Decode(e.to_string()))?;
-    deserializer
-        .end()
-        .map_err(|e| AnswerError::Decode(e.to_string()))?;
+        .map_err(decode)?;
+    deserializer.end().map_err(decode)?;
     outcome
 }
 

@@ -35,6 +35,17 @@ fn custom_query(
     names: &[&str],
     selector: &str,
 ) -> Result<Vec<String>, Error> {
+    custom_query_within(rule, resource, namespace, names, selector, DEFAULT_BUDGET)
+}
+
+fn custom_query_within(
+    rule: usize,
+    resource: &str,
+    namespace: Option<&str>,
+    names: &[&str],
+    selector: &str,
+    budget: usize,
+) -> Result<Vec<String>, Error> {
     let config = config();
     let selector = Selector::parse(selector).unwrap();
     let resource = GroupResource::parse(resource);
@@ -45,12 +56,7 @@ fn custom_query(
         names,
         metric_selector: &selector,
     };
-    custom(
-        &config.rules[rule],
-        &ResourceMap::standard(),
-        req,
-        DEFAULT_BUDGET,
-    )
+    custom(&config.rules[rule], &ResourceMap::standard(), req, budget)
 }
 
 #[test]
@@ -154,27 +160,11 @@ fn hostile_values_cannot_change_query_structure() {
 
 #[test]
 fn long_name_lists_are_split_under_the_budget() {
-    let config = config();
     let names: Vec<String> = (0..5000)
         .map(|i| format!("web-deployment-7d9f8c6b5-{i:05}"))
         .collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let selector = Selector::default();
-    let resource = GroupResource::new("", "pods");
-    let req = CustomRequest {
-        series: "http_requests_total",
-        resource: &resource,
-        namespace: Some("prod"),
-        names: &refs,
-        metric_selector: &selector,
-    };
-    let queries = custom(
-        &config.rules[0],
-        &ResourceMap::standard(),
-        req,
-        DEFAULT_BUDGET,
-    )
-    .unwrap();
+    let queries = custom_query(0, "pods", Some("prod"), &refs, "").unwrap();
     assert!(queries.len() > 1);
     assert!(
         queries.iter().all(|q| q.len() <= DEFAULT_BUDGET),
@@ -198,7 +188,7 @@ fn long_name_lists_are_split_under_the_budget() {
     seen.sort();
     assert_eq!(seen, names, "every name queried exactly once");
     // A tiny budget that a single name cannot meet is an error, not a silent drop.
-    let err = custom(&config.rules[0], &ResourceMap::standard(), req, 40).unwrap_err();
+    let err = custom_query_within(0, "pods", Some("prod"), &refs, "", 40).unwrap_err();
     assert!(
         err.to_string()
             .contains("even a single object's query is too large"),
@@ -208,25 +198,9 @@ fn long_name_lists_are_split_under_the_budget() {
 
 #[test]
 fn queries_that_do_not_group_by_the_resource_are_not_split() {
-    let config = config();
     let names: Vec<String> = (0..2000).map(|i| format!("pod-{i}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let selector = Selector::default();
-    let resource = GroupResource::new("", "pods");
-    let req = CustomRequest {
-        series: "http_requests_total",
-        resource: &resource,
-        namespace: Some("prod"),
-        names: &refs,
-        metric_selector: &selector,
-    };
-    let err = custom(
-        &config.rules[1],
-        &ResourceMap::standard(),
-        req,
-        DEFAULT_BUDGET,
-    )
-    .unwrap_err();
+    let err = custom_query(1, "pods", Some("prod"), &refs, "").unwrap_err();
     assert!(matches!(err, Error::OverBudget { why, .. } if why.contains("does not group by")));
 }
 
