@@ -150,9 +150,39 @@ pub fn selector_matchers(
         .collect()
 }
 
+/// The window of the first range selector in a query (`rate(x[2m])` → 2 minutes; `x[5m:30s]` → 5
+/// minutes), reported as the metric's window. `None` for instant-vector queries.
+pub fn range_window(query: &str) -> Option<std::time::Duration> {
+    let mut rest = query;
+    while let Some(open) = rest.find('[') {
+        let inner = &rest[open + 1..];
+        let close = inner.find(']')?;
+        let range = inner[..close].split(':').next().unwrap_or_default().trim();
+        if let Ok(window) = crate::duration::parse_prometheus(range) {
+            return Some(window);
+        }
+        rest = &inner[close..];
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn range_windows_are_found() {
+        use std::time::Duration;
+        let cases = [
+            ("sum(rate(x{a=\"[b]\"}[2m])) by (pod)", Some(Duration::from_secs(120))),
+            ("max_over_time(x[5m:30s])", Some(Duration::from_secs(300))),
+            ("sum(x) by (pod)", None),
+            ("irate(x[1h30m])", Some(Duration::from_secs(5400))),
+        ];
+        for (query, want) in cases {
+            assert_eq!(range_window(query), want, "{query}");
+        }
+    }
 
     #[test]
     fn quote_matches_go_percent_q() {

@@ -1,0 +1,52 @@
+//! What the adapter needs of Kubernetes, as a trait with two implementations: the real kube client
+//! (serving issue) and the simulated one in [`crate::sim`]. Only metadata: names, labels, phase.
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use adapter_config::{GroupResource, ResourceMap, Selector};
+use futures_util::future::LocalBoxFuture;
+
+/// The metadata of one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// Namespace, empty for cluster-scoped objects.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// Labels.
+    pub labels: BTreeMap<String, String>,
+    /// Pod phase (`Running`, …); empty for other kinds.
+    pub phase: String,
+}
+
+/// Why a Kubernetes call failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KubeError {
+    /// The API server could not be reached or refused.
+    #[error("kubernetes unavailable: {0}")]
+    Unavailable(String),
+    /// No answer within the deadline.
+    #[error("kubernetes did not answer within {0:?}")]
+    Timeout(std::time::Duration),
+    /// The lister actor was restarting or gone.
+    #[error("object lister unavailable: {0}")]
+    Mailbox(String),
+}
+
+/// The Kubernetes API, reduced to what the adapter reads.
+pub trait ObjectBackend {
+    /// Discovery: every resource with its scope, kind and preferred version.
+    fn resources(&self) -> LocalBoxFuture<'static, Result<ResourceMap, KubeError>>;
+    /// Objects of `resource` in `namespace` (all namespaces when `None`) matching `selector`, in the
+    /// API's order (by namespace, then name).
+    fn list(
+        &self,
+        resource: &GroupResource,
+        namespace: Option<&str>,
+        selector: &Selector,
+    ) -> LocalBoxFuture<'static, Result<Vec<ObjectMeta>, KubeError>>;
+}
+
+/// Shared handle to a backend.
+pub type SharedObjectBackend = Rc<dyn ObjectBackend>;

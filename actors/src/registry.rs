@@ -1,0 +1,104 @@
+//! The registry of discovered metrics as the request path reads it: an immutable [`Snapshot`] swapped
+//! atomically once per relist. One [`RegistryWriter`] (the relister's, not `Clone`), many cheap
+//! [`RegistryReader`]s; a read is one atomic load, no lock.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use adapter_config::discovery::RuleReport;
+use adapter_config::{Registry, RuleKind};
+use arc_swap::ArcSwap;
+
+/// One rule's relist state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleStatus {
+    /// Which list.
+    pub kind: RuleKind,
+    /// Which rule.
+    pub index: usize,
+    /// Its `seriesQuery`.
+    pub series_query: String,
+    /// When its series were last fetched and named.
+    pub last_success: Option<SystemTime>,
+    /// The last failure, if the last attempt failed (its previous metrics are still served).
+    pub error: Option<String>,
+    /// Counts from the last success.
+    pub report: RuleReport,
+}
+
+/// A discovery entry, in the order discovery documents list them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiscoveryEntry {
+    /// `pods/http_requests`, `deployments.apps/hits`, or the external metric name.
+    pub name: String,
+    /// Served under `namespaces/{ns}/`.
+    pub namespaced: bool,
+}
+
+/// What was discovered, as of one relist.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// The metrics and where they come from.
+    pub registry: Registry,
+    /// Per-rule state.
+    pub rules: Vec<RuleStatus>,
+    /// When the relist that made this finished; `None` before the first.
+    pub relisted_at: Option<SystemTime>,
+    /// The rules generation it was made with.
+    pub generation: u64,
+    /// Custom discovery entries, sorted, computed once here rather than per request.
+    pub custom_entries: Vec<DiscoveryEntry>,
+    /// External discovery entries, sorted.
+    pub external_entries: Vec<DiscoveryEntry>,
+}
+
+impl Snapshot {
+    /// Builds a snapshot, precomputing the discovery entries.
+    pub fn new(registry: Registry, rules: Vec<RuleStatus>, relisted_at: Option<SystemTime>, generation: u64) -> Self {
+        let custom_entries = registry
+            .custom
+            .keys()
+            .map(|m| DiscoveryEntry { name: m.display(), namespaced: m.namespaced })
+            .collect();
+        let external_entries =
+            registry.external.keys().map(|m| DiscoveryEntry { name: m.clone(), namespaced: true }).collect();
+        Self { registry, rules, relisted_at, generation, custom_entries, external_entries }
+    }
+
+    /// Whether a relist has completed.
+    pub fn ready(&self) -> bool {
+        self.relisted_at.is_some()
+    }
+}
+
+/// The relister's handle: publishes snapshots.
+pub struct RegistryWriter(Arc<ArcSwap<Snapshot>>);
+
+/// A reader's handle: loads the current snapshot.
+#[derive(Clone)]
+pub struct RegistryReader(Arc<ArcSwap<Snapshot>>);
+
+/// A new, empty registry.
+pub fn registry() -> (RegistryWriter, RegistryReader) {
+    let shared = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
+    (RegistryWriter(shared.clone()), RegistryReader(shared))
+}
+
+impl RegistryWriter {
+    /// Replaces the snapshot readers see.
+    pub fn publish(&self, snapshot: Snapshot) {
+        self.0.store(Arc::new(snapshot));
+    }
+
+    /// The snapshot last published.
+    pub fn current(&self) -> Arc<Snapshot> {
+        self.0.load_full()
+    }
+}
+
+impl RegistryReader {
+    /// The current snapshot.
+    pub fn load(&self) -> Arc<Snapshot> {
+        self.0.load_full()
+    }
+}

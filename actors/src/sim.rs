@@ -1,0 +1,242 @@
+//! Simulated backends: a Prometheus holding series and answers, a Kubernetes holding objects, both able
+//! to be slowed, failed or hung. Series selectors and label selectors are evaluated for real (the same
+//! parsers the adapter uses), so simulations exercise the true matching semantics.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+use std::time::Duration;
+
+use adapter_config::series::LabeledSeries;
+use adapter_config::series_selector::SeriesSelector;
+use adapter_config::{GroupResource, ResourceMap, Selector, SeriesSet};
+use futures_util::future::LocalBoxFuture;
+
+use crate::objects::{KubeError, ObjectBackend, ObjectMeta};
+use crate::prom::{PromBackend, PromError, QueryResult, Sample};
+
+/// How a simulated backend behaves right now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Health {
+    /// Answers at once.
+    #[default]
+    Up,
+    /// Refuses at once.
+    Down,
+    /// Never answers.
+    Hang,
+    /// Answers after a delay.
+    Slow(Duration),
+}
+
+impl Health {
+    async fn apply<E>(self, down: impl FnOnce() -> E) -> Result<(), E> {
+        match self {
+            Health::Up => Ok(()),
+            Health::Down => Err(down()),
+            Health::Hang => futures_util::future::pending().await,
+            Health::Slow(delay) => {
+                tokio::time::sleep(delay).await;
+                Ok(())
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct PromState {
+    series: Vec<LabeledSeries>,
+    answers: HashMap<String, QueryResult>,
+    health: Health,
+    failing_matchers: Vec<String>,
+    series_calls: Vec<(String, f64, f64)>,
+    query_calls: Vec<String>,
+}
+
+/// A simulated Prometheus. Clones share state, so a test keeps one to steer and inspect.
+#[derive(Clone, Default)]
+pub struct SimPrometheus(Rc<RefCell<PromState>>);
+
+impl SimPrometheus {
+    /// An empty, healthy Prometheus.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a series.
+    pub fn add_series(&self, name: &str, labels: &[(&str, &str)]) {
+        let labels = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        self.0.borrow_mut().series.push(LabeledSeries { name: name.to_string(), labels });
+    }
+
+    /// Removes every series named `name`.
+    pub fn remove_series(&self, name: &str) {
+        self.0.borrow_mut().series.retain(|s| s.name != name);
+    }
+
+    /// Sets the answer to exactly this PromQL; other queries get an empty vector.
+    pub fn answer(&self, promql: &str, result: QueryResult) {
+        self.0.borrow_mut().answers.insert(promql.to_string(), result);
+    }
+
+    /// Sets how it behaves.
+    pub fn set_health(&self, health: Health) {
+        self.0.borrow_mut().health = health;
+    }
+
+    /// Makes series calls for this exact matcher fail (others keep working).
+    pub fn fail_matcher(&self, matcher: &str, failing: bool) {
+        let mut s = self.0.borrow_mut();
+        s.failing_matchers.retain(|m| m != matcher);
+        if failing {
+            s.failing_matchers.push(matcher.to_string());
+        }
+    }
+
+    /// Every series call so far: (matcher, start, end).
+    pub fn series_calls(&self) -> Vec<(String, f64, f64)> {
+        self.0.borrow().series_calls.clone()
+    }
+
+    /// Every instant query so far.
+    pub fn query_calls(&self) -> Vec<String> {
+        self.0.borrow().query_calls.clone()
+    }
+}
+
+/// A vector sample, for answers.
+pub fn sample(labels: &[(&str, &str)], value: f64, timestamp: f64) -> Sample {
+    Sample { labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), value, timestamp }
+}
+
+impl PromBackend for SimPrometheus {
+    fn series(&self, matcher: &str, start: f64, end: f64) -> LocalBoxFuture<'static, Result<SeriesSet, PromError>> {
+        let state = self.0.clone();
+        let matcher = matcher.to_string();
+        Box::pin(async move {
+            let health = {
+                let mut s = state.borrow_mut();
+                s.series_calls.push((matcher.clone(), start, end));
+                s.health
+            };
+            health.apply(|| PromError::Unavailable("connection refused".into())).await?;
+            let s = state.borrow();
+            if s.failing_matchers.contains(&matcher) {
+                return Err(PromError::Api { error_type: "bad_data".into(), message: "simulated failure".into() });
+            }
+            let selector = SeriesSelector::parse(&matcher)
+                .map_err(|e| PromError::Api { error_type: "bad_data".into(), message: e.to_string() })?;
+            let mut set = SeriesSet::new();
+            for series in &s.series {
+                if selector.matches(&series.name, |l| series.labels.get(l).map(String::as_str)) {
+                    set.insert(&series.name, series.labels.keys().map(String::as_str));
+                }
+            }
+            Ok(set)
+        })
+    }
+
+    fn query(&self, promql: &str, _time: f64, _timeout: Duration) -> LocalBoxFuture<'static, Result<QueryResult, PromError>> {
+        let state = self.0.clone();
+        let promql = promql.to_string();
+        Box::pin(async move {
+            let health = {
+                let mut s = state.borrow_mut();
+                s.query_calls.push(promql.clone());
+                s.health
+            };
+            health.apply(|| PromError::Unavailable("connection refused".into())).await?;
+            Ok(state.borrow().answers.get(&promql).cloned().unwrap_or(QueryResult::Vector(Vec::new())))
+        })
+    }
+}
+
+#[derive(Default)]
+struct KubeState {
+    map: ResourceMap,
+    objects: Vec<(GroupResource, ObjectMeta)>,
+    health: Health,
+    list_calls: usize,
+}
+
+/// A simulated Kubernetes API. Clones share state.
+#[derive(Clone, Default)]
+pub struct SimKube(Rc<RefCell<KubeState>>);
+
+impl SimKube {
+    /// A cluster knowing the standard resources and no objects.
+    pub fn new() -> Self {
+        let kube = Self::default();
+        kube.0.borrow_mut().map = ResourceMap::standard();
+        kube
+    }
+
+    /// Replaces the resource map (to add a CRD).
+    pub fn set_resources(&self, map: ResourceMap) {
+        self.0.borrow_mut().map = map;
+    }
+
+    /// Adds an object; pods get phase `Running` unless `phase` says otherwise.
+    pub fn add(&self, resource: &str, namespace: &str, name: &str, labels: &[(&str, &str)]) {
+        self.add_with_phase(resource, namespace, name, labels, if resource == "pods" { "Running" } else { "" });
+    }
+
+    /// Adds an object with a phase.
+    pub fn add_with_phase(&self, resource: &str, namespace: &str, name: &str, labels: &[(&str, &str)], phase: &str) {
+        let labels: BTreeMap<String, String> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let meta = ObjectMeta { namespace: namespace.into(), name: name.into(), labels, phase: phase.into() };
+        self.0.borrow_mut().objects.push((GroupResource::parse(resource), meta));
+    }
+
+    /// Sets how it behaves.
+    pub fn set_health(&self, health: Health) {
+        self.0.borrow_mut().health = health;
+    }
+
+    /// How many list calls were made.
+    pub fn list_calls(&self) -> usize {
+        self.0.borrow().list_calls
+    }
+}
+
+impl ObjectBackend for SimKube {
+    fn resources(&self) -> LocalBoxFuture<'static, Result<ResourceMap, KubeError>> {
+        let state = self.0.clone();
+        Box::pin(async move {
+            let health = state.borrow().health;
+            health.apply(|| KubeError::Unavailable("connection refused".into())).await?;
+            Ok(state.borrow().map.clone())
+        })
+    }
+
+    fn list(
+        &self,
+        resource: &GroupResource,
+        namespace: Option<&str>,
+        selector: &Selector,
+    ) -> LocalBoxFuture<'static, Result<Vec<ObjectMeta>, KubeError>> {
+        let (state, resource, namespace, selector) =
+            (self.0.clone(), resource.clone(), namespace.map(str::to_string), selector.clone());
+        Box::pin(async move {
+            let health = {
+                let mut s = state.borrow_mut();
+                s.list_calls += 1;
+                s.health
+            };
+            health.apply(|| KubeError::Unavailable("connection refused".into())).await?;
+            let s = state.borrow();
+            let mut found: Vec<ObjectMeta> = s
+                .objects
+                .iter()
+                .filter(|(r, o)| {
+                    *r == resource
+                        && namespace.as_ref().is_none_or(|ns| *ns == o.namespace)
+                        && selector.matches(&o.labels)
+                })
+                .map(|(_, o)| o.clone())
+                .collect();
+            found.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+            Ok(found)
+        })
+    }
+}
