@@ -15,7 +15,10 @@ pub struct Clock {
 impl Clock {
     /// A clock that reads `wall_at_start` now and advances with tokio's clock.
     pub fn starting_at(wall_at_start: SystemTime) -> Self {
-        Self { wall_at_start, start: Instant::now() }
+        Self {
+            wall_at_start,
+            start: Instant::now(),
+        }
     }
 
     /// The current wall-clock time.
@@ -25,6 +28,9 @@ impl Clock {
 
     /// The current time as Unix seconds, as Prometheus' API takes it.
     pub fn unix_seconds(&self) -> f64 {
-        self.now().duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs_f64()
+        self.now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_secs_f64()
     }
 }

@@ -19,7 +19,9 @@ use crate::objects::{KubeError, ObjectMeta};
 use crate::prom::{PromError, QueryResult, Sample};
 use crate::prom_querier::InstantQuery;
 use crate::registry::{RegistryReader, Snapshot};
-use crate::rule_namer::{BuildCustomQuery, BuildError, BuildExternalQuery, BuildResourceQuery, BuiltQueries, Usage};
+use crate::rule_namer::{
+    BuildCustomQuery, BuildError, BuildExternalQuery, BuildResourceQuery, BuiltQueries, Usage,
+};
 use crate::{Clock, Crash};
 
 /// Why an operation has no answer; the HTTP layer maps each to a Status code.
@@ -253,17 +255,36 @@ struct Flows {
 
 impl FrontDoor {
     /// A front door over `peers`, reading discovery from `reader`.
-    pub fn new(peers: FlowPeers, reader: RegistryReader, clock: Clock, options: FlowOptions) -> Self {
-        Self { flows: Rc::new(Flows { peers, reader, clock, options }) }
+    pub fn new(
+        peers: FlowPeers,
+        reader: RegistryReader,
+        clock: Clock,
+        options: FlowOptions,
+    ) -> Self {
+        Self {
+            flows: Rc::new(Flows {
+                peers,
+                reader,
+                clock,
+                options,
+            }),
+        }
     }
 
     fn run<T: 'static>(
         &self,
-        flow: impl FnOnce(Rc<Flows>) -> futures_util::future::LocalBoxFuture<'static, Result<T, FlowError>>,
+        flow: impl FnOnce(
+            Rc<Flows>,
+        )
+            -> futures_util::future::LocalBoxFuture<'static, Result<T, FlowError>>,
     ) -> ResponseFuture<Result<T, FlowError>> {
         let deadline = self.flows.options.deadline;
         let fut = flow(self.flows.clone());
-        Box::pin(async move { tokio::time::timeout(deadline, fut).await.unwrap_or(Err(FlowError::Timeout(deadline))) })
+        Box::pin(async move {
+            tokio::time::timeout(deadline, fut)
+                .await
+                .unwrap_or(Err(FlowError::Timeout(deadline)))
+        })
     }
 }
 
@@ -275,31 +296,53 @@ impl Supervised for FrontDoor {}
 
 impl Flows {
     async fn map(&self) -> Result<Arc<ResourceMap>, FlowError> {
-        Ok(self.peers.resources.send(Resources).await.map_err(mailbox)??)
+        Ok(self
+            .peers
+            .resources
+            .send(Resources)
+            .await
+            .map_err(mailbox)??)
     }
 
-    async fn list(&self, resource: GroupResource, namespace: Option<String>, selector: Selector) -> Result<Vec<ObjectMeta>, FlowError> {
-        let msg = ListObjects { resource, namespace, selector };
+    async fn list(
+        &self,
+        resource: GroupResource,
+        namespace: Option<String>,
+        selector: Selector,
+    ) -> Result<Vec<ObjectMeta>, FlowError> {
+        let msg = ListObjects {
+            resource,
+            namespace,
+            selector,
+        };
         Ok(self.peers.list.send(msg).await.map_err(mailbox)??)
     }
 
     /// Runs the queries (at most `parallelism` at once) and merges their samples.
     async fn samples(&self, built: &BuiltQueries) -> Result<Vec<Sample>, FlowError> {
         let time = self.clock.unix_seconds();
-        let results: Vec<Result<Arc<QueryResult>, FlowError>> = futures_util::stream::iter(built.queries.clone())
-            .map(|promql| async move {
-                let answer = self.peers.query.send(InstantQuery { promql, time }).await.map_err(mailbox)?;
-                Ok(answer?)
-            })
-            .buffered(self.options.parallelism.max(1))
-            .collect()
-            .await;
+        let results: Vec<Result<Arc<QueryResult>, FlowError>> =
+            futures_util::stream::iter(built.queries.clone())
+                .map(|promql| async move {
+                    let answer = self
+                        .peers
+                        .query
+                        .send(InstantQuery { promql, time })
+                        .await
+                        .map_err(mailbox)?;
+                    Ok(answer?)
+                })
+                .buffered(self.options.parallelism.max(1))
+                .collect()
+                .await;
         let mut samples = Vec::new();
         for result in results {
             match &*result? {
                 QueryResult::Vector(vector) => samples.extend(vector.iter().cloned()),
                 QueryResult::Scalar(..) | QueryResult::Unexpected(_) => {
-                    return Err(FlowError::QueryFailed("encountered an unexpected query result type".into()));
+                    return Err(FlowError::QueryFailed(
+                        "encountered an unexpected query result type".into(),
+                    ));
                 }
             }
         }
@@ -312,7 +355,14 @@ impl Flows {
             resource: msg.resource.to_string(),
             name,
         };
-        let info: ResourceInfo = match self.peers.resolve.send(ResolveResource { resource: msg.resource.clone() }).await {
+        let info: ResourceInfo = match self
+            .peers
+            .resolve
+            .send(ResolveResource {
+                resource: msg.resource.clone(),
+            })
+            .await
+        {
             Ok(Ok(info)) => info,
             Ok(Err(ResolveError::Unknown(_))) => return Err(not_found(msg.name.clone())),
             Ok(Err(ResolveError::Kube(error))) => return Err(error.into()),
@@ -328,7 +378,11 @@ impl Flows {
         let names: Vec<String> = match &msg.name {
             Some(name) => vec![name.clone()],
             None => self
-                .list(resource.clone(), msg.namespace.clone(), msg.selector.clone())
+                .list(
+                    resource.clone(),
+                    msg.namespace.clone(),
+                    msg.selector.clone(),
+                )
                 .await
                 .map_err(|e| match e {
                     FlowError::Unavailable(m) => FlowError::ListFailed(m),
@@ -353,7 +407,10 @@ impl Flows {
         };
         let built = match self.peers.custom_query.send(build).await.map_err(mailbox)? {
             Ok(built) => built,
-            Err(error @ (BuildError::Query(_) | BuildError::StaleRule | BuildError::NoResourceRules)) => {
+            Err(
+                error
+                @ (BuildError::Query(_) | BuildError::StaleRule | BuildError::NoResourceRules),
+            ) => {
                 tracing::info!(metric = %msg.metric, %error, "custom query could not be built");
                 return Err(not_found(msg.name.clone()));
             }
@@ -362,7 +419,15 @@ impl Flows {
         // A later sample for the same object overwrites an earlier one, as upstream.
         let by_name: HashMap<&str, &Sample> = samples
             .iter()
-            .map(|s| (s.labels.get(&built.object_label).map(String::as_str).unwrap_or(""), s))
+            .map(|s| {
+                (
+                    s.labels
+                        .get(&built.object_label)
+                        .map(String::as_str)
+                        .unwrap_or(""),
+                    s,
+                )
+            })
             .collect();
         let values: Vec<CustomValue> = names
             .iter()
@@ -391,10 +456,25 @@ impl Flows {
 
     async fn external(&self, msg: GetExternalMetric) -> Result<Vec<ExternalValue>, FlowError> {
         let snapshot = self.reader.load();
-        let not_found = || FlowError::MetricNotFound { metric: msg.metric.clone(), resource: String::new(), name: None };
-        let source = snapshot.registry.external.get(&msg.metric).cloned().ok_or_else(not_found)?;
+        let not_found = || FlowError::MetricNotFound {
+            metric: msg.metric.clone(),
+            resource: String::new(),
+            name: None,
+        };
+        let source = snapshot
+            .registry
+            .external
+            .get(&msg.metric)
+            .cloned()
+            .ok_or_else(not_found)?;
         let map = self.map().await.unwrap_or_default();
-        let build = BuildExternalQuery { source, namespace: msg.namespace, selector: msg.selector, map, budget: self.options.budget };
+        let build = BuildExternalQuery {
+            source,
+            namespace: msg.namespace,
+            selector: msg.selector,
+            map,
+            budget: self.options.budget,
+        };
         let built = self
             .peers
             .external_query
@@ -404,25 +484,47 @@ impl Flows {
             .map_err(|e| FlowError::QueryFailed(e.to_string()))?;
         let time = self.clock.unix_seconds();
         let promql = built.queries.into_iter().next().unwrap_or_default();
-        let answer = self.peers.query.send(InstantQuery { promql, time }).await.map_err(mailbox)??;
+        let answer = self
+            .peers
+            .query
+            .send(InstantQuery { promql, time })
+            .await
+            .map_err(mailbox)??;
         let metric = msg.metric;
         match &*answer {
             QueryResult::Vector(samples) => Ok(samples
                 .iter()
                 .filter(|s| s.value.is_finite())
-                .map(|s| ExternalValue { metric: metric.clone(), labels: Some(s.labels.clone()), value: s.value, timestamp: s.timestamp })
+                .map(|s| ExternalValue {
+                    metric: metric.clone(),
+                    labels: Some(s.labels.clone()),
+                    value: s.value,
+                    timestamp: s.timestamp,
+                })
                 .collect()),
             QueryResult::Scalar(value, timestamp) => Ok(value
                 .is_finite()
-                .then(|| ExternalValue { metric, labels: None, value: *value, timestamp: *timestamp })
+                .then_some(ExternalValue {
+                    metric,
+                    labels: None,
+                    value: *value,
+                    timestamp: *timestamp,
+                })
                 .into_iter()
                 .collect()),
-            QueryResult::Unexpected(_) => Err(FlowError::QueryFailed("encountered an unexpected query result type".into())),
+            QueryResult::Unexpected(_) => Err(FlowError::QueryFailed(
+                "encountered an unexpected query result type".into(),
+            )),
         }
     }
 
     /// cpu and memory for `names` (pods of `namespace`, or nodes), queried concurrently.
-    async fn usage(&self, namespace: Option<String>, names: Vec<String>, map: Arc<ResourceMap>) -> Result<(BuiltQueries, Vec<Sample>, Vec<Sample>), FlowError> {
+    async fn usage(
+        &self,
+        namespace: Option<String>,
+        names: Vec<String>,
+        map: Arc<ResourceMap>,
+    ) -> Result<(BuiltQueries, Vec<Sample>, Vec<Sample>), FlowError> {
         let build = |usage| BuildResourceQuery {
             usage,
             namespace: namespace.clone(),
@@ -438,30 +540,41 @@ impl Flows {
         let query_failed = |e: BuildError| FlowError::QueryFailed(e.to_string());
         let cpu = cpu.map_err(mailbox)?.map_err(query_failed)?;
         let memory = memory.map_err(mailbox)?.map_err(query_failed)?;
-        let (cpu_samples, memory_samples) = futures_util::future::join(self.samples(&cpu), self.samples(&memory)).await;
+        let (cpu_samples, memory_samples) =
+            futures_util::future::join(self.samples(&cpu), self.samples(&memory)).await;
         Ok((cpu, cpu_samples?, memory_samples?))
     }
 
     async fn pods(&self, msg: GetPodMetrics) -> Result<Vec<PodMetrics>, FlowError> {
-        let mut pods = self.list(GroupResource::new("", "pods"), msg.namespace.clone(), msg.selector.clone()).await?;
+        let mut pods = self
+            .list(
+                GroupResource::new("", "pods"),
+                msg.namespace.clone(),
+                msg.selector.clone(),
+            )
+            .await?;
         pods.retain(|p| p.phase == "Running" && msg.name.as_ref().is_none_or(|n| *n == p.name));
         if let (Some(name), true) = (&msg.name, pods.is_empty()) {
             return Err(FlowError::ObjectNotFound(format!("pods {name:?}")));
         }
         let mut by_namespace: BTreeMap<String, Vec<ObjectMeta>> = BTreeMap::new();
         for pod in pods {
-            by_namespace.entry(pod.namespace.clone()).or_default().push(pod);
+            by_namespace
+                .entry(pod.namespace.clone())
+                .or_default()
+                .push(pod);
         }
         let map = self.map().await?;
-        let results: Vec<(Vec<ObjectMeta>, Result<_, FlowError>)> = futures_util::stream::iter(by_namespace)
-            .map(|(namespace, pods)| {
-                let names = pods.iter().map(|p| p.name.clone()).collect();
-                let map = map.clone();
-                async move { (pods, self.usage(Some(namespace), names, map).await) }
-            })
-            .buffered(self.options.parallelism.max(1))
-            .collect()
-            .await;
+        let results: Vec<(Vec<ObjectMeta>, Result<_, FlowError>)> =
+            futures_util::stream::iter(by_namespace)
+                .map(|(namespace, pods)| {
+                    let names = pods.iter().map(|p| p.name.clone()).collect();
+                    let map = map.clone();
+                    async move { (pods, self.usage(Some(namespace), names, map).await) }
+                })
+                .buffered(self.options.parallelism.max(1))
+                .collect()
+                .await;
         let mut out = Vec::new();
         let mut last_error = None;
         for (pods, result) in results {
@@ -481,16 +594,21 @@ impl Flows {
         }
         if let (Some(name), true) = (&msg.name, out.is_empty()) {
             let namespace = msg.namespace.unwrap_or_default();
-            return Err(FlowError::ObjectNotFound(format!("podmetrics.metrics.k8s.io \"{namespace}/{name}\"")));
+            return Err(FlowError::ObjectNotFound(format!(
+                "podmetrics.metrics.k8s.io \"{namespace}/{name}\""
+            )));
         }
         Ok(out)
     }
 
     async fn nodes(&self, msg: GetNodeMetrics) -> Result<Vec<NodeMetrics>, FlowError> {
-        let mut nodes = self.list(GroupResource::new("", "nodes"), None, msg.selector.clone()).await?;
+        let mut nodes = self
+            .list(GroupResource::new("", "nodes"), None, msg.selector.clone())
+            .await?;
         nodes.retain(|n| msg.name.as_ref().is_none_or(|name| *name == n.name));
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
-        let not_found = |name: &str| FlowError::ObjectNotFound(format!("nodemetrics.metrics.k8s.io {name:?}"));
+        let not_found =
+            |name: &str| FlowError::ObjectNotFound(format!("nodemetrics.metrics.k8s.io {name:?}"));
         if nodes.is_empty() {
             return match &msg.name {
                 Some(name) => Err(not_found(name)),
@@ -504,8 +622,14 @@ impl Flows {
         let first = |samples: &[Sample]| {
             let mut by_node: HashMap<String, (f64, f64)> = HashMap::new();
             for s in samples {
-                let node = s.labels.get(&built.object_label).cloned().unwrap_or_default();
-                by_node.entry(node).or_insert((sanitize(s.value), s.timestamp));
+                let node = s
+                    .labels
+                    .get(&built.object_label)
+                    .cloned()
+                    .unwrap_or_default();
+                by_node
+                    .entry(node)
+                    .or_insert((sanitize(s.value), s.timestamp));
             }
             by_node
         };
@@ -515,7 +639,12 @@ impl Flows {
             .filter_map(|node| {
                 let (c, ct) = *cpu.get(&node.name)?;
                 let (m, mt) = *memory.get(&node.name)?;
-                Some(NodeMetrics { node, timestamp: ct.min(mt), window, usage: ResourceUsage { cpu: c, memory: m } })
+                Some(NodeMetrics {
+                    node,
+                    timestamp: ct.min(mt),
+                    window,
+                    usage: ResourceUsage { cpu: c, memory: m },
+                })
             })
             .collect();
         if let (Some(name), true) = (&msg.name, out.is_empty()) {
@@ -527,38 +656,72 @@ impl Flows {
 
 /// NaN and negative usage have no meaning: they count as 0, as upstream.
 fn sanitize(value: f64) -> f64 {
-    if value.is_nan() || value < 0.0 { 0.0 } else { value }
+    if value.is_nan() || value < 0.0 {
+        0.0
+    } else {
+        value
+    }
+}
+
+/// What the samples say about one pod.
+struct PodSamples {
+    containers: BTreeMap<String, ResourceUsage>,
+    earliest: f64,
+    has_cpu: bool,
+    has_memory: bool,
+}
+
+impl Default for PodSamples {
+    fn default() -> Self {
+        Self {
+            containers: BTreeMap::new(),
+            earliest: f64::INFINITY,
+            has_cpu: false,
+            has_memory: false,
+        }
+    }
 }
 
 /// Per pod: containers from the container label; a pod needs ≥ 1 cpu and ≥ 1 memory sample; a container
 /// missing one gets 0 for it; the timestamp is the earliest sample's.
-fn pod_usage(built: &BuiltQueries, pods: Vec<ObjectMeta>, cpu: &[Sample], memory: &[Sample]) -> Vec<PodMetrics> {
+fn pod_usage(
+    built: &BuiltQueries,
+    pods: Vec<ObjectMeta>,
+    cpu: &[Sample],
+    memory: &[Sample],
+) -> Vec<PodMetrics> {
     let container_label = built.container_label.as_deref().unwrap_or("container");
-    let mut usage: HashMap<&str, (BTreeMap<String, ResourceUsage>, f64, bool, bool)> = HashMap::new();
+    let mut usage: HashMap<&str, PodSamples> = HashMap::new();
     for (samples, is_cpu) in [(cpu, true), (memory, false)] {
         for s in samples {
-            let Some(pod) = s.labels.get(&built.object_label) else { continue };
+            let Some(pod) = s.labels.get(&built.object_label) else {
+                continue;
+            };
             let container = s.labels.get(container_label).cloned().unwrap_or_default();
-            let entry = usage.entry(pod.as_str()).or_insert_with(|| (BTreeMap::new(), f64::INFINITY, false, false));
-            let slot = entry.0.entry(container).or_default();
+            let entry = usage.entry(pod.as_str()).or_default();
+            let slot = entry.containers.entry(container).or_default();
             if is_cpu {
                 slot.cpu = sanitize(s.value);
-                entry.2 = true;
+                entry.has_cpu = true;
             } else {
                 slot.memory = sanitize(s.value);
-                entry.3 = true;
+                entry.has_memory = true;
             }
-            entry.1 = entry.1.min(s.timestamp);
+            entry.earliest = entry.earliest.min(s.timestamp);
         }
     }
     let window = built.window.unwrap_or_default();
     let mut out: Vec<PodMetrics> = pods
         .into_iter()
         .filter_map(|pod| {
-            let (containers, timestamp, has_cpu, has_memory) = usage.get(pod.name.as_str())?;
-            (*has_cpu && *has_memory).then(|| PodMetrics {
-                containers: containers.iter().map(|(n, u)| (n.clone(), *u)).collect(),
-                timestamp: *timestamp,
+            let samples = usage.get(pod.name.as_str())?;
+            (samples.has_cpu && samples.has_memory).then(|| PodMetrics {
+                containers: samples
+                    .containers
+                    .iter()
+                    .map(|(n, u)| (n.clone(), *u))
+                    .collect(),
+                timestamp: samples.earliest,
                 window,
                 pod,
             })

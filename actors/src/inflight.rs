@@ -10,28 +10,40 @@ use futures_util::FutureExt;
 use futures_util::future::{LocalBoxFuture, Shared};
 
 type SharedCall<T> = Shared<LocalBoxFuture<'static, T>>;
+/// Calls by key, each with the id of the call that created the entry.
+type Calls<K, T> = Rc<RefCell<HashMap<K, (u64, SharedCall<T>)>>>;
 
 /// In-flight calls by key. Cloning shares the table.
 pub struct Inflight<K, T: Clone> {
-    calls: Rc<RefCell<HashMap<K, (u64, SharedCall<T>)>>>,
+    calls: Calls<K, T>,
     next_id: Rc<RefCell<u64>>,
 }
 
 impl<K, T: Clone> Clone for Inflight<K, T> {
     fn clone(&self) -> Self {
-        Self { calls: self.calls.clone(), next_id: self.next_id.clone() }
+        Self {
+            calls: self.calls.clone(),
+            next_id: self.next_id.clone(),
+        }
     }
 }
 
 impl<K, T: Clone> Default for Inflight<K, T> {
     fn default() -> Self {
-        Self { calls: Rc::default(), next_id: Rc::default() }
+        Self {
+            calls: Rc::default(),
+            next_id: Rc::default(),
+        }
     }
 }
 
 impl<K: Hash + Eq + Clone + 'static, T: Clone + 'static> Inflight<K, T> {
     /// Joins the call in flight for `key`, or starts one with `start`.
-    pub fn join_or_start(&self, key: K, start: impl FnOnce() -> LocalBoxFuture<'static, T>) -> LocalBoxFuture<'static, T> {
+    pub fn join_or_start(
+        &self,
+        key: K,
+        start: impl FnOnce() -> LocalBoxFuture<'static, T>,
+    ) -> LocalBoxFuture<'static, T> {
         if let Some((_, call)) = self.calls.borrow().get(&key) {
             return call.clone().boxed_local();
         }
@@ -41,7 +53,9 @@ impl<K: Hash + Eq + Clone + 'static, T: Clone + 'static> Inflight<K, T> {
             *next
         };
         let call = start().shared();
-        self.calls.borrow_mut().insert(key.clone(), (id, call.clone()));
+        self.calls
+            .borrow_mut()
+            .insert(key.clone(), (id, call.clone()));
         let calls = self.calls.clone();
         async move {
             let result = call.await;

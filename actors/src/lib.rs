@@ -104,10 +104,18 @@ pub struct Adapter {
 }
 
 /// Starts every actor under a supervisor, on the current arbiter. Call inside a running actix System.
-pub fn start(config: Config, prom: SharedPromBackend, kube: SharedObjectBackend, clock: Clock, options: Options) -> Adapter {
+pub fn start(
+    config: Config,
+    prom: SharedPromBackend,
+    kube: SharedObjectBackend,
+    clock: Clock,
+    options: Options,
+) -> Adapter {
     let namer = Supervisor::start(move |_| RuleNamer::new(config));
     let querier = Supervisor::start(move |_| PromQuerier::new(prom, options.prom_timeout));
-    let lister = Supervisor::start(move |_| ObjectLister::new(kube, options.kube_timeout, options.discovery_refresh));
+    let lister = Supervisor::start(move |_| {
+        ObjectLister::new(kube, options.kube_timeout, options.discovery_refresh)
+    });
     let (writer, registry) = registry::registry();
     let peers = Peers {
         rules: namer.clone().recipient(),
@@ -126,6 +134,14 @@ pub fn start(config: Config, prom: SharedPromBackend, kube: SharedObjectBackend,
         query: querier.clone().recipient(),
     };
     let reader = registry.clone();
-    let front_door = Supervisor::start(move |_| FrontDoor::new(flow_peers, reader, clock, options.flows));
-    Adapter { front_door, relister, namer, querier, lister, registry }
+    let front_door =
+        Supervisor::start(move |_| FrontDoor::new(flow_peers, reader, clock, options.flows));
+    Adapter {
+        front_door,
+        relister,
+        namer,
+        querier,
+        lister,
+        registry,
+    }
 }

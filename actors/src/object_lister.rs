@@ -70,12 +70,28 @@ pub struct ObjectLister {
 impl ObjectLister {
     /// A lister over `backend`; discovery is refreshed every `refresh`, each call bounded by `timeout`.
     pub fn new(backend: SharedObjectBackend, timeout: Duration, refresh: Duration) -> Self {
-        Self { backend, timeout, refresh, state: Rc::new(RefCell::new(MapState { map: None, loaded_at: None })) }
+        Self {
+            backend,
+            timeout,
+            refresh,
+            state: Rc::new(RefCell::new(MapState {
+                map: None,
+                loaded_at: None,
+            })),
+        }
     }
 
     /// The current map, or a fresh one when stale (or when `force`); the last good map when discovery fails.
-    fn resources(&self, force: bool) -> LocalBoxFuture<'static, Result<Arc<ResourceMap>, KubeError>> {
-        let (backend, timeout, refresh, state) = (self.backend.clone(), self.timeout, self.refresh, self.state.clone());
+    fn resources(
+        &self,
+        force: bool,
+    ) -> LocalBoxFuture<'static, Result<Arc<ResourceMap>, KubeError>> {
+        let (backend, timeout, refresh, state) = (
+            self.backend.clone(),
+            self.timeout,
+            self.refresh,
+            self.state.clone(),
+        );
         Box::pin(async move {
             let cached = {
                 let s = state.borrow();
@@ -123,11 +139,16 @@ impl Handler<ResolveResource> for ObjectLister {
         let current = self.resources(false);
         let refreshed = self.resources(true);
         Box::pin(async move {
-            let resolve = |map: &ResourceMap| map.resolve(&msg.resource.group, &msg.resource.resource).ok().cloned();
+            let resolve = |map: &ResourceMap| {
+                map.resolve(&msg.resource.group, &msg.resource.resource)
+                    .ok()
+                    .cloned()
+            };
             if let Some(info) = resolve(&*current.await?) {
                 return Ok(info);
             }
-            resolve(&*refreshed.await?).ok_or_else(|| ResolveError::Unknown(msg.resource.to_string()))
+            resolve(&*refreshed.await?)
+                .ok_or_else(|| ResolveError::Unknown(msg.resource.to_string()))
         })
     }
 }
@@ -137,8 +158,14 @@ impl Handler<ListObjects> for ObjectLister {
 
     fn handle(&mut self, msg: ListObjects, _: &mut Context<Self>) -> Self::Result {
         let timeout = self.timeout;
-        let call = self.backend.list(&msg.resource, msg.namespace.as_deref(), &msg.selector);
-        Box::pin(async move { tokio::time::timeout(timeout, call).await.unwrap_or(Err(KubeError::Timeout(timeout))) })
+        let call = self
+            .backend
+            .list(&msg.resource, msg.namespace.as_deref(), &msg.selector);
+        Box::pin(async move {
+            tokio::time::timeout(timeout, call)
+                .await
+                .unwrap_or(Err(KubeError::Timeout(timeout)))
+        })
     }
 }
 

@@ -54,9 +54,19 @@ pub enum PromError {
 /// A Prometheus-compatible HTTP API, reduced to the two calls the adapter makes.
 pub trait PromBackend {
     /// `/api/v1/series?match[]=…&start=…&end=…`, reduced to names and label names.
-    fn series(&self, matcher: &str, start: f64, end: f64) -> LocalBoxFuture<'static, Result<SeriesSet, PromError>>;
+    fn series(
+        &self,
+        matcher: &str,
+        start: f64,
+        end: f64,
+    ) -> LocalBoxFuture<'static, Result<SeriesSet, PromError>>;
     /// `/api/v1/query?query=…&time=…&timeout=…`.
-    fn query(&self, promql: &str, time: f64, timeout: std::time::Duration) -> LocalBoxFuture<'static, Result<QueryResult, PromError>>;
+    fn query(
+        &self,
+        promql: &str,
+        time: f64,
+        timeout: std::time::Duration,
+    ) -> LocalBoxFuture<'static, Result<QueryResult, PromError>>;
 }
 
 /// Shared handle to a backend. Actors share one arbiter, so backends need not be `Send` (awc is not).

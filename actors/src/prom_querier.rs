@@ -49,7 +49,12 @@ pub struct PromQuerier {
 impl PromQuerier {
     /// A querier over `backend` whose calls each get at most `timeout`.
     pub fn new(backend: SharedPromBackend, timeout: Duration) -> Self {
-        Self { backend, timeout, series: Inflight::default(), queries: Inflight::default() }
+        Self {
+            backend,
+            timeout,
+            series: Inflight::default(),
+            queries: Inflight::default(),
+        }
     }
 }
 
@@ -84,7 +89,9 @@ impl Handler<Series> for PromQuerier {
     fn handle(&mut self, msg: Series, _: &mut Context<Self>) -> Self::Result {
         let (backend, timeout) = (self.backend.clone(), self.timeout);
         let key = msg.matcher.clone();
-        self.series.join_or_start(key, move || bounded(timeout, backend.series(&msg.matcher, msg.start, msg.end)))
+        self.series.join_or_start(key, move || {
+            bounded(timeout, backend.series(&msg.matcher, msg.start, msg.end))
+        })
     }
 }
 
@@ -95,7 +102,9 @@ impl Handler<InstantQuery> for PromQuerier {
     fn handle(&mut self, msg: InstantQuery, _: &mut Context<Self>) -> Self::Result {
         let (backend, timeout) = (self.backend.clone(), self.timeout);
         let key = msg.promql.clone();
-        self.queries.join_or_start(key, move || bounded(timeout, backend.query(&msg.promql, msg.time, timeout)))
+        self.queries.join_or_start(key, move || {
+            bounded(timeout, backend.query(&msg.promql, msg.time, timeout))
+        })
     }
 }
 

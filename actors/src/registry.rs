@@ -54,15 +54,36 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// Builds a snapshot, precomputing the discovery entries.
-    pub fn new(registry: Registry, rules: Vec<RuleStatus>, relisted_at: Option<SystemTime>, generation: u64) -> Self {
+    pub fn new(
+        registry: Registry,
+        rules: Vec<RuleStatus>,
+        relisted_at: Option<SystemTime>,
+        generation: u64,
+    ) -> Self {
         let custom_entries = registry
             .custom
             .keys()
-            .map(|m| DiscoveryEntry { name: m.display(), namespaced: m.namespaced })
+            .map(|m| DiscoveryEntry {
+                name: m.display(),
+                namespaced: m.namespaced,
+            })
             .collect();
-        let external_entries =
-            registry.external.keys().map(|m| DiscoveryEntry { name: m.clone(), namespaced: true }).collect();
-        Self { registry, rules, relisted_at, generation, custom_entries, external_entries }
+        let external_entries = registry
+            .external
+            .keys()
+            .map(|m| DiscoveryEntry {
+                name: m.clone(),
+                namespaced: true,
+            })
+            .collect();
+        Self {
+            registry,
+            rules,
+            relisted_at,
+            generation,
+            custom_entries,
+            external_entries,
+        }
     }
 
     /// Whether a relist has completed.

@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{
-    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, Recipient, ResponseFuture,
-    SpawnHandle, Supervised, WrapFuture,
+    Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, Recipient,
+    ResponseFuture, SpawnHandle, Supervised, WrapFuture,
 };
 use adapter_config::discovery::RuleOutcome;
 use adapter_config::{Registry, ResourceMap, RuleKind, SeriesSet};
@@ -123,8 +123,14 @@ impl Relister {
             ctx.cancel_future(handle);
         }
         self.running = true;
-        self.waiting_for_this_run.append(&mut self.waiting_for_next_run);
-        let run = relist(self.peers.clone(), self.state.clone(), self.clock, self.options);
+        self.waiting_for_this_run
+            .append(&mut self.waiting_for_next_run);
+        let run = relist(
+            self.peers.clone(),
+            self.state.clone(),
+            self.clock,
+            self.options,
+        );
         ctx.spawn(run.into_actor(self).map(|snapshot, act, ctx| {
             let summary = RelistSummary {
                 generation: snapshot.generation,
@@ -146,13 +152,23 @@ impl Relister {
 }
 
 /// One relist: fetch each distinct seriesQuery once, name every rule, keep old outcomes for failed ones.
-async fn relist(peers: Rc<Peers>, state: Rc<RefCell<State>>, clock: Clock, options: Options) -> Snapshot {
+async fn relist(
+    peers: Rc<Peers>,
+    state: Rc<RefCell<State>>,
+    clock: Clock,
+    options: Options,
+) -> Snapshot {
     let generation = match peers.rules.send(CurrentRules).await {
         Ok(generation) => generation,
         Err(error) => {
             tracing::warn!(%error, "relist skipped: rule namer unavailable");
             let s = state.borrow();
-            return Snapshot::new(assemble(&s), s.statuses.values().cloned().collect(), Some(clock.now()), s.generation);
+            return Snapshot::new(
+                assemble(&s),
+                s.statuses.values().cloned().collect(),
+                Some(clock.now()),
+                s.generation,
+            );
         }
     };
     let map = match peers.resources.send(Resources).await {
@@ -185,18 +201,27 @@ async fn relist(peers: Rc<Peers>, state: Rc<RefCell<State>>, clock: Clock, optio
 
     let end = clock.unix_seconds();
     let start = end - options.max_age.as_secs_f64();
-    let fetched: HashMap<&str, Result<Arc<SeriesSet>, PromError>> = futures_util::stream::iter(queries)
-        .map(|query| {
-            let peers = peers.clone();
-            async move {
-                let msg = Series { matcher: query.to_string(), start, end };
-                let result = peers.series.send(msg).await.unwrap_or_else(|e| Err(PromError::Mailbox(e.to_string())));
-                (query, result)
-            }
-        })
-        .buffer_unordered(options.parallelism.max(1))
-        .collect()
-        .await;
+    let fetched: HashMap<&str, Result<Arc<SeriesSet>, PromError>> =
+        futures_util::stream::iter(queries)
+            .map(|query| {
+                let peers = peers.clone();
+                async move {
+                    let msg = Series {
+                        matcher: query.to_string(),
+                        start,
+                        end,
+                    };
+                    let result = peers
+                        .series
+                        .send(msg)
+                        .await
+                        .unwrap_or_else(|e| Err(PromError::Mailbox(e.to_string())));
+                    (query, result)
+                }
+            })
+            .buffer_unordered(options.parallelism.max(1))
+            .collect()
+            .await;
 
     for rule in &rules {
         let key = (rule.kind, rule.index);
@@ -223,20 +248,27 @@ async fn relist(peers: Rc<Peers>, state: Rc<RefCell<State>>, clock: Clock, optio
                     Err(error) => Err(format!("rule namer unavailable: {error}")),
                 }
             }
-            Err(error) => Err(format!("unable to fetch series for {}: {error}", rule.series_query)),
+            Err(error) => Err(format!(
+                "unable to fetch series for {}: {error}",
+                rule.series_query
+            )),
         };
         let mut s = state.borrow_mut();
         match outcome {
             Ok(outcome) => {
                 let report = outcome.report.clone();
                 s.outcomes.insert(key, outcome);
-                s.statuses.insert(key, status(None, Some(clock.now()), report));
+                s.statuses
+                    .insert(key, status(None, Some(clock.now()), report));
             }
             Err(error) => {
                 tracing::warn!(rule = %rule.location(), %error, "relist of rule failed; its previous metrics are kept");
                 let previous = s.statuses.get(&key).cloned();
-                let (last_success, report) = previous.map(|p| (p.last_success, p.report)).unwrap_or_default();
-                s.statuses.insert(key, status(Some(error), last_success, report));
+                let (last_success, report) = previous
+                    .map(|p| (p.last_success, p.report))
+                    .unwrap_or_default();
+                s.statuses
+                    .insert(key, status(Some(error), last_success, report));
             }
         }
     }
@@ -245,7 +277,12 @@ async fn relist(peers: Rc<Peers>, state: Rc<RefCell<State>>, clock: Clock, optio
     for collision in &registry.collisions {
         tracing::warn!(metric = %collision.metric, lost = %collision.lost.series, kept = %collision.kept.series, "metric name claimed twice");
     }
-    Snapshot::new(registry, s.statuses.values().cloned().collect(), Some(clock.now()), s.generation)
+    Snapshot::new(
+        registry,
+        s.statuses.values().cloned().collect(),
+        Some(clock.now()),
+        s.generation,
+    )
 }
 
 /// Custom rules before external ones, each in file order: later rules win a name, as upstream.

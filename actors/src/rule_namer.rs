@@ -11,7 +11,9 @@ use std::time::Duration;
 use actix::{Actor, Context, Handler, Message, Supervised};
 use adapter_config::discovery::{MetricSource, RuleOutcome, name_rule};
 use adapter_config::query::{self, CustomRequest, ResourceTarget};
-use adapter_config::{Config, ConfigErrors, GroupResource, ResourceMap, RuleKind, Selector, SeriesSet, rules};
+use adapter_config::{
+    Config, ConfigErrors, GroupResource, ResourceMap, RuleKind, Selector, SeriesSet, rules,
+};
 
 use crate::Crash;
 
@@ -161,7 +163,9 @@ pub struct RuleNamer {
 impl RuleNamer {
     /// Starts with `config` as generation 1.
     pub fn new(config: Config) -> Self {
-        Self { generation: Arc::new(Generation { number: 1, config }) }
+        Self {
+            generation: Arc::new(Generation { number: 1, config }),
+        }
     }
 }
 
@@ -207,7 +211,10 @@ impl Handler<BuildCustomQuery> for RuleNamer {
     type Result = Result<BuiltQueries, BuildError>;
 
     fn handle(&mut self, msg: BuildCustomQuery, _: &mut Context<Self>) -> Self::Result {
-        let rule = self.generation.rule(RuleKind::Custom, msg.source.rule).ok_or(BuildError::StaleRule)?;
+        let rule = self
+            .generation
+            .rule(RuleKind::Custom, msg.source.rule)
+            .ok_or(BuildError::StaleRule)?;
         let names: Vec<&str> = msg.names.iter().map(String::as_str).collect();
         let req = CustomRequest {
             series: &msg.source.series,
@@ -217,7 +224,10 @@ impl Handler<BuildCustomQuery> for RuleNamer {
             metric_selector: &msg.metric_selector,
         };
         let queries = query::custom(rule, &msg.map, req, msg.budget)?;
-        let object_label = rule.resources.label_for(&msg.resource, &msg.map).map_err(query::Error::from)?;
+        let object_label = rule
+            .resources
+            .label_for(&msg.resource, &msg.map)
+            .map_err(query::Error::from)?;
         Ok(built(queries, object_label, None))
     }
 }
@@ -226,9 +236,18 @@ impl Handler<BuildExternalQuery> for RuleNamer {
     type Result = Result<BuiltQueries, BuildError>;
 
     fn handle(&mut self, msg: BuildExternalQuery, _: &mut Context<Self>) -> Self::Result {
-        let rule = self.generation.rule(RuleKind::External, msg.source.rule).ok_or(BuildError::StaleRule)?;
-        let query =
-            query::external(rule, &msg.map, &msg.source.series, Some(&msg.namespace), &msg.selector, msg.budget)?;
+        let rule = self
+            .generation
+            .rule(RuleKind::External, msg.source.rule)
+            .ok_or(BuildError::StaleRule)?;
+        let query = query::external(
+            rule,
+            &msg.map,
+            &msg.source.series,
+            Some(&msg.namespace),
+            &msg.selector,
+            msg.budget,
+        )?;
         Ok(built(vec![query], String::new(), None))
     }
 }
@@ -237,25 +256,51 @@ impl Handler<BuildResourceQuery> for RuleNamer {
     type Result = Result<BuiltQueries, BuildError>;
 
     fn handle(&mut self, msg: BuildResourceQuery, _: &mut Context<Self>) -> Self::Result {
-        let rules = self.generation.config.resource_rules.as_ref().ok_or(BuildError::NoResourceRules)?;
-        let rule = if msg.usage == Usage::Cpu { &rules.cpu } else { &rules.memory };
+        let rules = self
+            .generation
+            .config
+            .resource_rules
+            .as_ref()
+            .ok_or(BuildError::NoResourceRules)?;
+        let rule = if msg.usage == Usage::Cpu {
+            &rules.cpu
+        } else {
+            &rules.memory
+        };
         let names: Vec<&str> = msg.names.iter().map(String::as_str).collect();
         let (target, resource, container) = match &msg.namespace {
-            Some(namespace) => (ResourceTarget::Pods { namespace }, "pods", Some(rule.container_label.clone())),
+            Some(namespace) => (
+                ResourceTarget::Pods { namespace },
+                "pods",
+                Some(rule.container_label.clone()),
+            ),
             None => (ResourceTarget::Nodes, "nodes", None),
         };
         let queries = query::resource(rule, &msg.map, target, &names, msg.budget)?;
-        let object_label =
-            rule.resources.label_for(&GroupResource::new("", resource), &msg.map).map_err(query::Error::from)?;
+        let object_label = rule
+            .resources
+            .label_for(&GroupResource::new("", resource), &msg.map)
+            .map_err(query::Error::from)?;
         let mut out = built(queries, object_label, container);
         out.window = Some(rules.window);
         Ok(out)
     }
 }
 
-fn built(queries: Vec<String>, object_label: String, container_label: Option<String>) -> BuiltQueries {
-    let window = queries.first().and_then(|q| adapter_config::promql::range_window(q));
-    BuiltQueries { queries, object_label, container_label, window }
+fn built(
+    queries: Vec<String>,
+    object_label: String,
+    container_label: Option<String>,
+) -> BuiltQueries {
+    let window = queries
+        .first()
+        .and_then(|q| adapter_config::promql::range_window(q));
+    BuiltQueries {
+        queries,
+        object_label,
+        container_label,
+        window,
+    }
 }
 
 impl Handler<Crash> for RuleNamer {

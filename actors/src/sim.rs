@@ -65,8 +65,14 @@ impl SimPrometheus {
 
     /// Adds a series.
     pub fn add_series(&self, name: &str, labels: &[(&str, &str)]) {
-        let labels = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        self.0.borrow_mut().series.push(LabeledSeries { name: name.to_string(), labels });
+        let labels = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.0.borrow_mut().series.push(LabeledSeries {
+            name: name.to_string(),
+            labels,
+        });
     }
 
     /// Removes every series named `name`.
@@ -76,7 +82,10 @@ impl SimPrometheus {
 
     /// Sets the answer to exactly this PromQL; other queries get an empty vector.
     pub fn answer(&self, promql: &str, result: QueryResult) {
-        self.0.borrow_mut().answers.insert(promql.to_string(), result);
+        self.0
+            .borrow_mut()
+            .answers
+            .insert(promql.to_string(), result);
     }
 
     /// Sets how it behaves.
@@ -106,11 +115,23 @@ impl SimPrometheus {
 
 /// A vector sample, for answers.
 pub fn sample(labels: &[(&str, &str)], value: f64, timestamp: f64) -> Sample {
-    Sample { labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), value, timestamp }
+    Sample {
+        labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        value,
+        timestamp,
+    }
 }
 
 impl PromBackend for SimPrometheus {
-    fn series(&self, matcher: &str, start: f64, end: f64) -> LocalBoxFuture<'static, Result<SeriesSet, PromError>> {
+    fn series(
+        &self,
+        matcher: &str,
+        start: f64,
+        end: f64,
+    ) -> LocalBoxFuture<'static, Result<SeriesSet, PromError>> {
         let state = self.0.clone();
         let matcher = matcher.to_string();
         Box::pin(async move {
@@ -119,13 +140,20 @@ impl PromBackend for SimPrometheus {
                 s.series_calls.push((matcher.clone(), start, end));
                 s.health
             };
-            health.apply(|| PromError::Unavailable("connection refused".into())).await?;
+            health
+                .apply(|| PromError::Unavailable("connection refused".into()))
+                .await?;
             let s = state.borrow();
             if s.failing_matchers.contains(&matcher) {
-                return Err(PromError::Api { error_type: "bad_data".into(), message: "simulated failure".into() });
+                return Err(PromError::Api {
+                    error_type: "bad_data".into(),
+                    message: "simulated failure".into(),
+                });
             }
-            let selector = SeriesSelector::parse(&matcher)
-                .map_err(|e| PromError::Api { error_type: "bad_data".into(), message: e.to_string() })?;
+            let selector = SeriesSelector::parse(&matcher).map_err(|e| PromError::Api {
+                error_type: "bad_data".into(),
+                message: e.to_string(),
+            })?;
             let mut set = SeriesSet::new();
             for series in &s.series {
                 if selector.matches(&series.name, |l| series.labels.get(l).map(String::as_str)) {
@@ -136,7 +164,12 @@ impl PromBackend for SimPrometheus {
         })
     }
 
-    fn query(&self, promql: &str, _time: f64, _timeout: Duration) -> LocalBoxFuture<'static, Result<QueryResult, PromError>> {
+    fn query(
+        &self,
+        promql: &str,
+        _time: f64,
+        _timeout: Duration,
+    ) -> LocalBoxFuture<'static, Result<QueryResult, PromError>> {
         let state = self.0.clone();
         let promql = promql.to_string();
         Box::pin(async move {
@@ -145,8 +178,15 @@ impl PromBackend for SimPrometheus {
                 s.query_calls.push(promql.clone());
                 s.health
             };
-            health.apply(|| PromError::Unavailable("connection refused".into())).await?;
-            Ok(state.borrow().answers.get(&promql).cloned().unwrap_or(QueryResult::Vector(Vec::new())))
+            health
+                .apply(|| PromError::Unavailable("connection refused".into()))
+                .await?;
+            Ok(state
+                .borrow()
+                .answers
+                .get(&promql)
+                .cloned()
+                .unwrap_or(QueryResult::Vector(Vec::new())))
         })
     }
 }
@@ -178,14 +218,38 @@ impl SimKube {
 
     /// Adds an object; pods get phase `Running` unless `phase` says otherwise.
     pub fn add(&self, resource: &str, namespace: &str, name: &str, labels: &[(&str, &str)]) {
-        self.add_with_phase(resource, namespace, name, labels, if resource == "pods" { "Running" } else { "" });
+        self.add_with_phase(
+            resource,
+            namespace,
+            name,
+            labels,
+            if resource == "pods" { "Running" } else { "" },
+        );
     }
 
     /// Adds an object with a phase.
-    pub fn add_with_phase(&self, resource: &str, namespace: &str, name: &str, labels: &[(&str, &str)], phase: &str) {
-        let labels: BTreeMap<String, String> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let meta = ObjectMeta { namespace: namespace.into(), name: name.into(), labels, phase: phase.into() };
-        self.0.borrow_mut().objects.push((GroupResource::parse(resource), meta));
+    pub fn add_with_phase(
+        &self,
+        resource: &str,
+        namespace: &str,
+        name: &str,
+        labels: &[(&str, &str)],
+        phase: &str,
+    ) {
+        let labels: BTreeMap<String, String> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let meta = ObjectMeta {
+            namespace: namespace.into(),
+            name: name.into(),
+            labels,
+            phase: phase.into(),
+        };
+        self.0
+            .borrow_mut()
+            .objects
+            .push((GroupResource::parse(resource), meta));
     }
 
     /// Sets how it behaves.
@@ -204,7 +268,9 @@ impl ObjectBackend for SimKube {
         let state = self.0.clone();
         Box::pin(async move {
             let health = state.borrow().health;
-            health.apply(|| KubeError::Unavailable("connection refused".into())).await?;
+            health
+                .apply(|| KubeError::Unavailable("connection refused".into()))
+                .await?;
             Ok(state.borrow().map.clone())
         })
     }
@@ -215,15 +281,21 @@ impl ObjectBackend for SimKube {
         namespace: Option<&str>,
         selector: &Selector,
     ) -> LocalBoxFuture<'static, Result<Vec<ObjectMeta>, KubeError>> {
-        let (state, resource, namespace, selector) =
-            (self.0.clone(), resource.clone(), namespace.map(str::to_string), selector.clone());
+        let (state, resource, namespace, selector) = (
+            self.0.clone(),
+            resource.clone(),
+            namespace.map(str::to_string),
+            selector.clone(),
+        );
         Box::pin(async move {
             let health = {
                 let mut s = state.borrow_mut();
                 s.list_calls += 1;
                 s.health
             };
-            health.apply(|| KubeError::Unavailable("connection refused".into())).await?;
+            health
+                .apply(|| KubeError::Unavailable("connection refused".into()))
+                .await?;
             let s = state.borrow();
             let mut found: Vec<ObjectMeta> = s
                 .objects

@@ -12,6 +12,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let file = std::fs::File::open(&path)?;
     let mut set = SeriesSet::new();
     read_answer_from(BufReader::with_capacity(1 << 16, file), &mut set)?;
-    println!("{} series, {} distinct (name, label-name set) entries", set.total(), set.distinct());
+    println!(
+        "{} series, {} distinct (name, label-name set) entries",
+        set.total(),
+        set.distinct()
+    );
     Ok(())
 }

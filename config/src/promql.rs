@@ -174,7 +174,10 @@ mod tests {
     fn range_windows_are_found() {
         use std::time::Duration;
         let cases = [
-            ("sum(rate(x{a=\"[b]\"}[2m])) by (pod)", Some(Duration::from_secs(120))),
+            (
+                "sum(rate(x{a=\"[b]\"}[2m])) by (pod)",
+                Some(Duration::from_secs(120)),
+            ),
             ("max_over_time(x[5m:30s])", Some(Duration::from_secs(300))),
             ("sum(x) by (pod)", None),
             ("irate(x[1h30m])", Some(Duration::from_secs(5400))),
