@@ -1,15 +1,62 @@
-//! prometheus-adapter: wiring only. Flags → command → output.
+//! prometheus-adapter: wiring only. `check-config` and `explain` are offline tools; anything else is
+//! upstream's command line and serves.
 #![forbid(unsafe_code)]
 
+mod api;
 mod cli;
 mod commands;
+mod flags;
+mod objects_file;
+mod prometheus;
+mod serve;
+mod time;
+mod tls;
 
 use std::process::ExitCode;
 
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    // Exactly one crypto provider, before any TLS config is built (STACK trap 1).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let args: Vec<String> = std::env::args().collect();
+    if matches!(
+        args.get(1).map(String::as_str),
+        Some("check-config" | "explain")
+    ) {
+        return offline(cli::Cli::parse());
+    }
+    let flags = match flags::parse(args.into_iter().skip(1)) {
+        Ok(flags) => flags,
+        Err(error) => error.exit(),
+    };
+    init_logging(flags.verbosity);
+    match serve::run(flags) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!("{error:#}");
+            eprintln!("{error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--v` as upstream uses it: 0–1 info, 2–5 debug of the adapter, ≥ 6 every Prometheus request.
+fn init_logging(verbosity: u8) {
+    let default = match verbosity {
+        0..=1 => "info",
+        2..=5 => "info,adapter_actors=debug",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn offline(cli: cli::Cli) -> ExitCode {
     let result = match &cli.command {
         cli::Command::CheckConfig(args) => commands::check_config(args),
         cli::Command::Explain(args) => commands::explain(args),

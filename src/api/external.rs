@@ -1,0 +1,49 @@
+//! `external.metrics.k8s.io/v1beta1` (spec §10, §13.2).
+
+use actix_web::{HttpResponse, web};
+use adapter_actors::front_door::GetExternalMetric;
+
+use super::discovery::EXTERNAL;
+use super::status::ApiError;
+use super::wire::{self, ExternalMetricValue, List};
+use super::{Params, State};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/apis/external.metrics.k8s.io/v1beta1/namespaces/{namespace}/{metric}",
+        web::get().to(get),
+    );
+}
+
+async fn get(
+    state: web::Data<State>,
+    path: web::Path<(String, String)>,
+    params: web::Query<Params>,
+) -> Result<HttpResponse, ApiError> {
+    if !state.groups.external {
+        return Err(ApiError::NotFound(
+            "the server could not find the requested resource".into(),
+        ));
+    }
+    let (namespace, metric) = path.into_inner();
+    let msg = GetExternalMetric {
+        namespace,
+        metric,
+        selector: params.selector()?,
+    };
+    let values = state.front_door.send(msg).await??;
+    let items = values
+        .into_iter()
+        .map(|v| ExternalMetricValue {
+            metric_name: v.metric,
+            metric_labels: v.labels,
+            timestamp: wire::timestamp(v.timestamp),
+            value: wire::quantity(v.value, adapter_config::quantity::Format::DecimalSI),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(List::new(
+        "ExternalMetricValueList",
+        format!("{EXTERNAL}/v1beta1"),
+        items,
+    )))
+}

@@ -1,0 +1,101 @@
+//! The front door's HTTP side: routes, query parameters, wire JSON and Status errors. It only translates
+//! requests into front-door messages and their answers into JSON; `configure` is reused by tests without
+//! a socket.
+
+mod custom;
+mod discovery;
+mod embedded;
+mod external;
+mod health;
+mod resource;
+pub mod status;
+pub mod wire;
+
+use actix::Addr;
+use actix_web::web;
+use adapter_actors::Clock;
+use adapter_actors::front_door::FrontDoor;
+use adapter_config::Selector;
+
+use status::ApiError;
+
+/// Which API groups the rules enable.
+#[derive(Debug, Clone, Copy)]
+pub struct Groups {
+    /// `rules` non-empty.
+    pub custom: bool,
+    /// `externalRules` non-empty.
+    pub external: bool,
+    /// `resourceRules` present.
+    pub resource: bool,
+}
+
+/// What every handler reads.
+pub struct State {
+    /// Where requests go.
+    pub front_door: Addr<FrontDoor>,
+    /// With the embedded object source only: core objects are served read-only too (`/api/v1/nodes`,
+    /// `/api/v1/namespaces/{ns}/pods`), so `kubectl top` works without a cluster.
+    pub embedded_objects: Option<actix::Recipient<adapter_actors::object_lister::ListObjects>>,
+    /// Enabled groups.
+    pub groups: Groups,
+    /// For `creationTimestamp`.
+    pub clock: Clock,
+}
+
+/// Query parameters every route may carry; others (`pretty`, `limit`, …) are accepted and ignored.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Params {
+    /// Objects' label selector (external: the metric selector).
+    #[serde(default)]
+    pub label_selector: String,
+    /// Series label selector (custom).
+    #[serde(default)]
+    pub metric_label_selector: String,
+    /// Only `metadata.name=` (and `metadata.namespace=`) are understood.
+    #[serde(default)]
+    pub field_selector: String,
+}
+
+impl Params {
+    fn selector(&self) -> Result<Selector, ApiError> {
+        Selector::parse(&self.label_selector).map_err(|e| ApiError::BadRequest(e.to_string()))
+    }
+
+    fn metric_selector(&self) -> Result<Selector, ApiError> {
+        Selector::parse(&self.metric_label_selector)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))
+    }
+
+    /// `metadata.name=X` from the field selector, if given.
+    fn field_name(&self) -> Result<Option<String>, ApiError> {
+        let mut name = None;
+        for term in self.field_selector.split(',').filter(|t| !t.is_empty()) {
+            let (key, value) = term
+                .split_once("==")
+                .or_else(|| term.split_once('='))
+                .ok_or_else(|| ApiError::BadRequest(format!("invalid field selector: {term}")))?;
+            match key.trim() {
+                "metadata.name" => name = Some(value.trim().to_string()),
+                "metadata.namespace" => {}
+                other => {
+                    return Err(ApiError::BadRequest(format!(
+                        "field label not supported: {other}"
+                    )));
+                }
+            }
+        }
+        Ok(name)
+    }
+}
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    health::configure(cfg);
+    discovery::configure(cfg);
+    custom::configure(cfg);
+    external::configure(cfg);
+    resource::configure(cfg);
+    embedded::configure(cfg);
+}

@@ -1,0 +1,177 @@
+//! `metrics.k8s.io` v1beta1 and v1 (spec §11, §13.3): PodMetrics and NodeMetrics, lists and single GETs.
+
+use actix_web::{HttpResponse, web};
+use adapter_actors::front_door::{
+    GetNodeMetrics, GetPodMetrics, NodeMetrics as Node, PodMetrics as Pod,
+};
+
+use super::discovery::RESOURCE;
+use super::status::ApiError;
+use super::wire::{self, ContainerMetrics, List, NodeMetrics, ObjectMeta, PodMetrics, Usage};
+use super::{Params, State};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/apis/metrics.k8s.io/{version}/pods",
+        web::get().to(all_pods),
+    )
+    .route(
+        "/apis/metrics.k8s.io/{version}/namespaces/{namespace}/pods",
+        web::get().to(namespace_pods),
+    )
+    .route(
+        "/apis/metrics.k8s.io/{version}/namespaces/{namespace}/pods/{name}",
+        web::get().to(one_pod),
+    )
+    .route(
+        "/apis/metrics.k8s.io/{version}/nodes",
+        web::get().to(all_nodes),
+    )
+    .route(
+        "/apis/metrics.k8s.io/{version}/nodes/{name}",
+        web::get().to(one_node),
+    );
+}
+
+fn api_version(state: &State, version: &str) -> Result<String, ApiError> {
+    if state.groups.resource && (version == "v1beta1" || version == "v1") {
+        Ok(format!("{RESOURCE}/{version}"))
+    } else {
+        Err(ApiError::NotFound(
+            "the server could not find the requested resource".into(),
+        ))
+    }
+}
+
+fn pod_json(state: &State, api_version: &str, pod: Pod) -> PodMetrics {
+    PodMetrics {
+        kind: "PodMetrics",
+        api_version: api_version.to_string(),
+        metadata: ObjectMeta {
+            name: pod.pod.name,
+            namespace: Some(pod.pod.namespace),
+            creation_timestamp: wire::timestamp(state.clock.unix_seconds()),
+            labels: pod.pod.labels,
+        },
+        timestamp: wire::timestamp(pod.timestamp),
+        window: wire::window(pod.window),
+        containers: pod
+            .containers
+            .into_iter()
+            .map(|(name, usage)| ContainerMetrics {
+                name,
+                usage: Usage::new(usage.cpu, usage.memory),
+            })
+            .collect(),
+    }
+}
+
+fn node_json(state: &State, api_version: &str, node: Node) -> NodeMetrics {
+    NodeMetrics {
+        kind: "NodeMetrics",
+        api_version: api_version.to_string(),
+        metadata: ObjectMeta {
+            name: node.node.name,
+            namespace: None,
+            creation_timestamp: wire::timestamp(state.clock.unix_seconds()),
+            labels: node.node.labels,
+        },
+        timestamp: wire::timestamp(node.timestamp),
+        window: wire::window(node.window),
+        usage: Usage::new(node.usage.cpu, node.usage.memory),
+    }
+}
+
+async fn pods(
+    state: &State,
+    version: &str,
+    namespace: Option<String>,
+    params: &Params,
+) -> Result<HttpResponse, ApiError> {
+    let api_version = api_version(state, version)?;
+    let only = params.field_name()?;
+    let msg = GetPodMetrics {
+        namespace,
+        name: None,
+        selector: params.selector()?,
+    };
+    let pods = state.front_door.send(msg).await??;
+    let items = pods
+        .into_iter()
+        .filter(|p| only.as_ref().is_none_or(|n| *n == p.pod.name))
+        .map(|p| pod_json(state, &api_version, p))
+        .collect();
+    Ok(HttpResponse::Ok().json(List::new("PodMetricsList", api_version, items)))
+}
+
+async fn all_pods(
+    state: web::Data<State>,
+    path: web::Path<String>,
+    params: web::Query<Params>,
+) -> Result<HttpResponse, ApiError> {
+    pods(&state, &path.into_inner(), None, &params).await
+}
+
+async fn namespace_pods(
+    state: web::Data<State>,
+    path: web::Path<(String, String)>,
+    params: web::Query<Params>,
+) -> Result<HttpResponse, ApiError> {
+    let (version, namespace) = path.into_inner();
+    pods(&state, &version, Some(namespace), &params).await
+}
+
+async fn one_pod(
+    state: web::Data<State>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (version, namespace, name) = path.into_inner();
+    let api_version = api_version(&state, &version)?;
+    let msg = GetPodMetrics {
+        namespace: Some(namespace),
+        name: Some(name),
+        selector: Default::default(),
+    };
+    let pod = state.front_door.send(msg).await??.into_iter().next();
+    let pod = pod.ok_or_else(|| ApiError::NotFound("pod metrics not found".into()))?;
+    Ok(HttpResponse::Ok().json(pod_json(&state, &api_version, pod)))
+}
+
+async fn all_nodes(
+    state: web::Data<State>,
+    path: web::Path<String>,
+    params: web::Query<Params>,
+) -> Result<HttpResponse, ApiError> {
+    let api_version = api_version(&state, &path.into_inner())?;
+    let only = params.field_name()?;
+    let msg = GetNodeMetrics {
+        name: None,
+        selector: params.selector()?,
+    };
+    let nodes = state.front_door.send(msg).await??;
+    let items = nodes
+        .into_iter()
+        .filter(|n| only.as_ref().is_none_or(|name| *name == n.node.name))
+        .map(|n| node_json(&state, &api_version, n))
+        .collect();
+    Ok(HttpResponse::Ok().json(List::new("NodeMetricsList", api_version, items)))
+}
+
+async fn one_node(
+    state: web::Data<State>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (version, name) = path.into_inner();
+    let api_version = api_version(&state, &version)?;
+    let node = state
+        .front_door
+        .send(GetNodeMetrics {
+            name: Some(name),
+            selector: Default::default(),
+        })
+        .await??
+        .into_iter()
+        .next();
+    let node = node.ok_or_else(|| ApiError::NotFound("node metrics not found".into()))?;
+    Ok(HttpResponse::Ok().json(node_json(&state, &api_version, node)))
+}

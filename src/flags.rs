@@ -1,0 +1,323 @@
+//! Upstream's command line (spec §2): every adapter, framework, generic API server and logging flag, with
+//! upstream's defaults. Flags that do nothing here are accepted so existing manifests keep working; the
+//! klog flags upstream removed in v0.11.0 are accepted as warnings. Stray positional arguments (the Helm
+//! chart passes `/adapter`) are ignored, as upstream.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+/// Serving flags.
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "prometheus-adapter",
+    version,
+    about = "Serve the Kubernetes metrics APIs from Prometheus"
+)]
+pub struct ServeFlags {
+    /// Rules file (upstream's --config; required).
+    #[arg(long, default_value = "")]
+    pub config: String,
+    /// Base URL of Prometheus or a compatible API.
+    #[arg(long, default_value = "https://localhost")]
+    pub prometheus_url: String,
+    /// GET or POST (POST is used anyway when a query is long).
+    #[arg(long, default_value = "GET")]
+    pub prometheus_verb: String,
+    /// Extra request headers, `Name=Value`, repeatable.
+    #[arg(long = "prometheus-header")]
+    pub prometheus_headers: Vec<String>,
+    /// Bearer token file, re-read when it changes.
+    #[arg(long, default_value = "")]
+    pub prometheus_token_file: String,
+    /// CA bundle for Prometheus' certificate.
+    #[arg(long, default_value = "")]
+    pub prometheus_ca_file: String,
+    /// Client certificate for Prometheus.
+    #[arg(long, default_value = "")]
+    pub prometheus_client_tls_cert_file: String,
+    /// Client key for Prometheus.
+    #[arg(long, default_value = "")]
+    pub prometheus_client_tls_key_file: String,
+    /// Use the pod's service account for Prometheus (accepted; not implemented yet).
+    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
+    pub prometheus_auth_incluster: bool,
+    /// kubeconfig-style auth for Prometheus (accepted; not implemented yet).
+    #[arg(long, default_value = "")]
+    pub prometheus_auth_config: String,
+    /// Per-query timeout, also sent to Prometheus (ours; upstream has none).
+    #[arg(long, value_parser = parse_go_duration, default_value = "30s")]
+    pub prometheus_timeout: Duration,
+    /// Period between discovery relists.
+    #[arg(long, value_parser = parse_go_duration, default_value = "10m")]
+    pub metrics_relist_interval: Duration,
+    /// Discovery look-back; 0 means the relist interval.
+    #[arg(long, value_parser = parse_go_duration, default_value = "0s")]
+    pub metrics_max_age: Duration,
+    /// Serve HTTP/1.1 only.
+    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
+    pub disable_http2: bool,
+
+    /// Kubernetes objects (YAML manifests) to serve instead of a cluster: the embedded object source.
+    #[arg(long)]
+    pub objects: Option<PathBuf>,
+    /// kubeconfig of the cluster whose objects are listed (accepted; the kube client arrives later).
+    #[arg(long, default_value = "")]
+    pub lister_kubeconfig: String,
+    /// Accepted; discovery is refreshed every relist interval.
+    #[arg(long, value_parser = parse_go_duration, default_value = "0s")]
+    pub discovery_interval: Duration,
+    /// Kubernetes client rate limit.
+    #[arg(long, default_value_t = 5.0)]
+    pub client_qps: f32,
+    /// Kubernetes client burst.
+    #[arg(long, default_value_t = 10)]
+    pub client_burst: u32,
+
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0")]
+    pub bind_address: String,
+    /// HTTPS port; 0 disables serving.
+    #[arg(long, default_value_t = 443)]
+    pub secure_port: u16,
+    /// Where a self-signed certificate is kept when no serving pair is given.
+    #[arg(long, default_value = "apiserver.local.config/certificates")]
+    pub cert_dir: PathBuf,
+    /// Serving certificate (reloaded when it changes).
+    #[arg(long, default_value = "")]
+    pub tls_cert_file: String,
+    /// Serving key.
+    #[arg(long, default_value = "")]
+    pub tls_private_key_file: String,
+    /// Cipher suites (IANA names), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub tls_cipher_suites: Vec<String>,
+    /// VersionTLS12 or VersionTLS13.
+    #[arg(long, default_value = "")]
+    pub tls_min_version: String,
+
+    /// Verbosity (klog `-v`).
+    #[arg(short = 'v', long = "v", default_value_t = 0)]
+    pub verbosity: u8,
+
+    /// Flags accepted for compatibility and ignored (see `IGNORED_FLAGS`).
+    #[arg(skip)]
+    pub ignored: Vec<String>,
+    /// Stray positional arguments, ignored as upstream does.
+    #[arg(hide = true, num_args = 0..)]
+    pub positional: Vec<String>,
+}
+
+/// Upstream flags (generic API server, audit, authn/authz until implemented, and the removed klog flags)
+/// that are accepted with a warning and otherwise ignored.
+pub const IGNORED_FLAGS: &[&str] = &[
+    "logtostderr",
+    "alsologtostderr",
+    "log-dir",
+    "log-file",
+    "log-file-max-size",
+    "one-output",
+    "stderrthreshold",
+    "skip-headers",
+    "skip-log-headers",
+    "add-dir-header",
+    "log-backtrace-at",
+    "vmodule",
+    "log-flush-frequency",
+    "tls-sni-cert-key",
+    "http2-max-streams-per-connection",
+    "permit-port-sharing",
+    "permit-address-sharing",
+    "authentication-kubeconfig",
+    "authentication-token-webhook-cache-ttl",
+    "authentication-skip-lookup",
+    "authentication-tolerate-lookup-failure",
+    "client-ca-file",
+    "requestheader-client-ca-file",
+    "requestheader-username-headers",
+    "requestheader-group-headers",
+    "requestheader-extra-headers-prefix",
+    "requestheader-allowed-names",
+    "authorization-kubeconfig",
+    "authorization-webhook-cache-authorized-ttl",
+    "authorization-webhook-cache-unauthorized-ttl",
+    "authorization-always-allow-paths",
+    "profiling",
+    "contention-profiling",
+    "debug-socket-path",
+    "enable-priority-and-fairness",
+    "audit-policy-file",
+    "audit-log-path",
+    "audit-log-maxage",
+    "audit-log-maxbackup",
+    "audit-log-maxsize",
+    "audit-log-format",
+    "audit-log-version",
+    "audit-log-compress",
+    "audit-log-mode",
+    "audit-webhook-config-file",
+    "audit-webhook-initial-backoff",
+    "audit-webhook-mode",
+    "audit-webhook-version",
+];
+
+/// Parses `args` (without the program name), setting aside the ignored flags first.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<ServeFlags, clap::Error> {
+    let mut kept = vec!["prometheus-adapter".to_string()];
+    let mut ignored = Vec::new();
+    let mut args = args.into_iter().peekable();
+    while let Some(arg) = args.next() {
+        let name = arg
+            .trim_start_matches('-')
+            .split('=')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let is_ignored = arg.starts_with("--")
+            && (IGNORED_FLAGS.contains(&name.as_str())
+                || name.starts_with("audit-log-batch")
+                || name.starts_with("audit-log-truncate")
+                || name.starts_with("audit-webhook-batch")
+                || name.starts_with("audit-webhook-truncate"));
+        if !is_ignored {
+            kept.push(arg);
+            continue;
+        }
+        // `--flag value`: take the value too, unless it looks like the next flag or the flag is boolean-ish.
+        if !arg.contains('=')
+            && let Some(next) = args.peek()
+            && !next.starts_with('-')
+            && !matches!(
+                name.as_str(),
+                "logtostderr"
+                    | "alsologtostderr"
+                    | "one-output"
+                    | "skip-headers"
+                    | "skip-log-headers"
+                    | "add-dir-header"
+                    | "profiling"
+                    | "contention-profiling"
+                    | "permit-port-sharing"
+                    | "permit-address-sharing"
+                    | "authentication-skip-lookup"
+                    | "authentication-tolerate-lookup-failure"
+                    | "enable-priority-and-fairness"
+                    | "audit-log-compress"
+            )
+        {
+            args.next();
+        }
+        ignored.push(name);
+    }
+    let mut flags = ServeFlags::try_parse_from(kept)?;
+    flags.ignored = ignored;
+    if flags.metrics_max_age.is_zero() {
+        flags.metrics_max_age = flags.metrics_relist_interval;
+    }
+    Ok(flags)
+}
+
+/// Go durations: `30s`, `1m`, `1h30m`, `500ms`, `0`.
+fn parse_go_duration(text: &str) -> Result<Duration, String> {
+    if text == "0" {
+        return Ok(Duration::ZERO);
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = text;
+    if rest.is_empty() {
+        return Err("empty duration".into());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("invalid duration {text:?}"))?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let seconds = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(format!("invalid duration {text:?}: unknown unit")),
+        };
+        rest = &rest[unit_len..];
+        total += Duration::from_secs_f64(number * seconds);
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn upstream_manifests_parse() {
+        let flags = parse(args(
+            "/adapter --cert-dir=/var/run/serving-cert --config=/etc/adapter/config.yaml --logtostderr=true \
+             --metrics-relist-interval=1m --prometheus-url=https://prometheus.monitoring.svc:9090/ --secure-port=6443 \
+             --tls-cipher-suites=TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,TLS_AES_128_GCM_SHA256 --v=10 --logtostderr \
+             --requestheader-allowed-names front-proxy-client --profiling",
+        ))
+        .unwrap();
+        assert_eq!(flags.config, "/etc/adapter/config.yaml");
+        assert_eq!(flags.secure_port, 6443);
+        assert_eq!(flags.metrics_relist_interval, Duration::from_secs(60));
+        assert_eq!(
+            flags.metrics_max_age,
+            Duration::from_secs(60),
+            "max age defaults to the relist interval"
+        );
+        assert_eq!(flags.verbosity, 10);
+        assert_eq!(flags.tls_cipher_suites.len(), 2);
+        assert_eq!(flags.positional, ["/adapter"]);
+        assert_eq!(
+            flags.ignored,
+            [
+                "logtostderr",
+                "logtostderr",
+                "requestheader-allowed-names",
+                "profiling"
+            ]
+        );
+    }
+
+    #[test]
+    fn defaults_are_upstreams() {
+        let flags = parse(Vec::new()).unwrap();
+        assert_eq!(flags.prometheus_url, "https://localhost");
+        assert_eq!(flags.prometheus_verb, "GET");
+        assert_eq!(flags.secure_port, 443);
+        assert_eq!(flags.metrics_relist_interval, Duration::from_secs(600));
+        assert_eq!(
+            flags.cert_dir,
+            PathBuf::from("apiserver.local.config/certificates")
+        );
+    }
+
+    #[test]
+    fn unknown_flags_and_bad_values_are_errors() {
+        assert!(parse(args("--no-such-flag")).is_err());
+        assert!(parse(args("--metrics-relist-interval=5x")).is_err());
+        assert!(parse(args("--secure-port=-1")).is_err());
+    }
+
+    #[test]
+    fn go_durations_parse() {
+        assert_eq!(parse_go_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_go_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
+        assert!(parse_go_duration("5d").is_err());
+    }
+}

@@ -1,0 +1,184 @@
+//! The embedded object source (`--objects FILE`): Kubernetes manifests (YAML documents separated by
+//! `---`, or `kind: List`) standing in for a cluster, so the whole adapter runs on a laptop. Kinds map to
+//! resources through the standard resource map; label selectors are evaluated for real. Pods without
+//! `status.phase` count as Running. The file is read once at start-up.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use adapter_actors::objects::{KubeError, ObjectBackend, ObjectMeta};
+use adapter_config::{GroupResource, ResourceMap, Selector};
+use anyhow::{Context, bail};
+use futures_util::future::LocalBoxFuture;
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Manifest {
+    #[serde(default)]
+    api_version: String,
+    kind: String,
+    #[serde(default)]
+    metadata: Metadata,
+    #[serde(default)]
+    status: Option<Status>,
+    #[serde(default)]
+    items: Vec<Manifest>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct Metadata {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    namespace: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Status {
+    #[serde(default)]
+    phase: String,
+}
+
+/// Objects from a manifests file.
+#[derive(Debug)]
+pub struct ObjectsFile {
+    map: ResourceMap,
+    objects: Vec<(GroupResource, ObjectMeta)>,
+}
+
+impl ObjectsFile {
+    /// Reads and resolves every manifest; an unknown kind or a nameless object is an error naming it.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("unable to read --objects {}", path.display()))?;
+        Self::parse(&text).with_context(|| format!("--objects {}", path.display()))
+    }
+
+    /// Parses manifests text.
+    pub fn parse(text: &str) -> anyhow::Result<Self> {
+        let map = ResourceMap::standard();
+        let mut objects = Vec::new();
+        let mut documents = vec![String::new()];
+        for line in text.lines() {
+            if line.trim_end() == "---" {
+                documents.push(String::new());
+            } else if let Some(doc) = documents.last_mut() {
+                doc.push_str(line);
+                doc.push('\n');
+            }
+        }
+        for (i, doc) in documents
+            .iter()
+            .enumerate()
+            .filter(|(_, d)| !d.trim().is_empty())
+        {
+            let manifest: Manifest =
+                serde_saphyr::from_str(doc).with_context(|| format!("document {}", i + 1))?;
+            let mut pending = vec![manifest];
+            while let Some(m) = pending.pop() {
+                if m.kind.ends_with("List") {
+                    pending.extend(m.items.into_iter().rev());
+                    continue;
+                }
+                let group = m.api_version.rsplit_once('/').map(|(g, _)| g).unwrap_or("");
+                let info = map
+                    .resolve(group, &m.kind)
+                    .with_context(|| format!("document {}: kind {}", i + 1, m.kind))?;
+                if m.metadata.name.is_empty() {
+                    bail!("document {}: a {} without metadata.name", i + 1, m.kind);
+                }
+                let phase = match (&m.status, info.resource.as_str()) {
+                    (Some(s), _) if !s.phase.is_empty() => s.phase.clone(),
+                    (_, "pods") => "Running".to_string(),
+                    _ => String::new(),
+                };
+                let namespace = if info.namespaced && m.metadata.namespace.is_empty() {
+                    "default".to_string()
+                } else {
+                    m.metadata.namespace
+                };
+                objects.push((
+                    info.group_resource(),
+                    ObjectMeta {
+                        namespace,
+                        name: m.metadata.name,
+                        labels: m.metadata.labels,
+                        phase,
+                    },
+                ));
+            }
+        }
+        Ok(Self { map, objects })
+    }
+
+    /// How many objects were read.
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+}
+
+impl ObjectBackend for ObjectsFile {
+    fn resources(&self) -> LocalBoxFuture<'static, Result<ResourceMap, KubeError>> {
+        let map = self.map.clone();
+        Box::pin(async move { Ok(map) })
+    }
+
+    fn list(
+        &self,
+        resource: &GroupResource,
+        namespace: Option<&str>,
+        selector: &Selector,
+    ) -> LocalBoxFuture<'static, Result<Vec<ObjectMeta>, KubeError>> {
+        let mut found: Vec<ObjectMeta> = self
+            .objects
+            .iter()
+            .filter(|(r, o)| {
+                r == resource
+                    && namespace.is_none_or(|ns| ns == o.namespace)
+                    && selector.matches(&o.labels)
+            })
+            .map(|(_, o)| o.clone())
+            .collect();
+        found.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        Box::pin(async move { Ok(found) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifests_and_lists_load() {
+        let objects = ObjectsFile::parse(
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: prod}\n---\n\
+             apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Pod, metadata: {name: web-1, namespace: prod, labels: {app: web}}}\n\
+             - {apiVersion: v1, kind: Pod, metadata: {name: db-1, namespace: prod}, status: {phase: Pending}}\n---\n\
+             apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n",
+        )
+        .unwrap();
+        assert_eq!(objects.len(), 4);
+        let pods: Vec<_> = objects
+            .objects
+            .iter()
+            .filter(|(r, _)| &*r.resource == "pods")
+            .map(|(_, o)| (o.name.as_str(), o.phase.as_str()))
+            .collect();
+        assert_eq!(pods, [("web-1", "Running"), ("db-1", "Pending")]);
+        assert!(
+            objects
+                .objects
+                .iter()
+                .any(|(r, o)| &*r.group == "apps" && o.namespace == "default")
+        );
+        assert!(
+            ObjectsFile::parse("kind: Widget\nmetadata: {name: x}\n")
+                .unwrap_err()
+                .to_string()
+                .contains("kind Widget")
+        );
+    }
+}

@@ -1,0 +1,363 @@
+//! The real Prometheus backend: `/api/v1/series` and `/api/v1/query` over awc and rustls, GET or POST
+//! (POST whenever a query would make a long URL), extra headers, a bearer token file re-read on every call
+//! (so rotation is picked up), and `timeout=` sent with every query. Answers are decoded as upstream's
+//! client does, with its error texts.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use adapter_actors::prom::{PromBackend, PromError, QueryResult, Sample};
+use adapter_config::SeriesSet;
+use adapter_config::series::{AnswerError, read_answer};
+use anyhow::{Context, bail};
+use futures_util::future::LocalBoxFuture;
+use serde::Deserialize;
+
+/// Above this many bytes of parameters, GET becomes POST.
+const LONG_QUERY: usize = 4096;
+/// Largest answer read.
+const BODY_LIMIT: usize = 1 << 30;
+
+/// Connection settings from the flags.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `--prometheus-url`.
+    pub url: String,
+    /// `--prometheus-verb`.
+    pub verb: String,
+    /// `--prometheus-header`.
+    pub headers: Vec<String>,
+    /// `--prometheus-token-file`.
+    pub token_file: Option<PathBuf>,
+    /// `--prometheus-ca-file`.
+    pub ca_file: Option<PathBuf>,
+    /// `--prometheus-client-tls-cert-file` and key.
+    pub client_cert: Option<(PathBuf, PathBuf)>,
+    /// Per-call timeout.
+    pub timeout: Duration,
+}
+
+/// The awc-based backend. Not `Send` (awc is not): build it on the actors' thread.
+pub struct HttpPrometheus {
+    client: awc::Client,
+    base: url::Url,
+    post: bool,
+    headers: Arc<Vec<(String, String)>>,
+    token_file: Option<PathBuf>,
+}
+
+impl HttpPrometheus {
+    /// Validates the settings and builds the client (fatal errors as upstream: bad URL, verb, CA).
+    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+        let base = url::Url::parse(&settings.url)
+            .with_context(|| format!("invalid --prometheus-url {:?}", settings.url))?;
+        let post = match settings.verb.as_str() {
+            "GET" => false,
+            "POST" => true,
+            other => bail!("unsupported --prometheus-verb {other:?}: use GET or POST"),
+        };
+        let headers = settings
+            .headers
+            .iter()
+            .map(|h| {
+                let (name, value) = h.split_once('=').unwrap_or((h.as_str(), ""));
+                (name.to_string(), value.to_string())
+            })
+            .collect();
+        let tls = client_tls(settings)?;
+        let client = awc::Client::builder()
+            .connector(
+                awc::Connector::new()
+                    .rustls_0_23(Arc::new(tls))
+                    .timeout(settings.timeout),
+            )
+            .timeout(settings.timeout)
+            .finish();
+        if let Some(file) = &settings.token_file {
+            std::fs::read(file).with_context(|| {
+                format!("unable to read --prometheus-token-file {}", file.display())
+            })?;
+        }
+        Ok(Self {
+            client,
+            base,
+            post,
+            headers: Arc::new(headers),
+            token_file: settings.token_file.clone(),
+        })
+    }
+
+    fn url(&self, endpoint: &str) -> url::Url {
+        let mut url = self.base.clone();
+        let path = format!(
+            "{}/api/v1/{endpoint}",
+            self.base.path().trim_end_matches('/')
+        );
+        url.set_path(&path);
+        url.set_query(None);
+        url
+    }
+
+    fn call(
+        &self,
+        endpoint: &str,
+        params: Vec<(&'static str, String)>,
+    ) -> LocalBoxFuture<'static, Result<(u16, actix_web::web::Bytes), PromError>> {
+        let mut url = self.url(endpoint);
+        let long = params.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() > LONG_QUERY;
+        let post = self.post || long;
+        if !post {
+            url.query_pairs_mut()
+                .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        let mut request = if post {
+            self.client.post(url.as_str())
+        } else {
+            self.client.get(url.as_str())
+        };
+        for (name, value) in self.headers.iter() {
+            request = request.append_header((name.as_str(), value.as_str()));
+        }
+        let token = self
+            .token_file
+            .as_ref()
+            .and_then(|f| std::fs::read_to_string(f).ok());
+        if let Some(token) = token {
+            request =
+                request.insert_header(("Authorization", format!("Bearer {}", token.trim_end())));
+        }
+        let verb = if post { "POST" } else { "GET" };
+        Box::pin(async move {
+            let sent = if post {
+                request.send_form(&params).await
+            } else {
+                request.send().await
+            };
+            let mut response =
+                sent.map_err(|e| PromError::Unavailable(format!("{verb} {url}: {e}")))?;
+            let status = response.status().as_u16();
+            tracing::debug!(verb, %url, status, "prometheus request");
+            let body = response
+                .body()
+                .limit(BODY_LIMIT)
+                .await
+                .map_err(|e| PromError::Unavailable(format!("reading answer: {e}")))?;
+            Ok((status, body))
+        })
+    }
+}
+
+impl PromBackend for HttpPrometheus {
+    fn series(
+        &self,
+        matcher: &str,
+        start: f64,
+        end: f64,
+    ) -> LocalBoxFuture<'static, Result<SeriesSet, PromError>> {
+        let params = vec![
+            ("match[]", matcher.to_string()),
+            ("start", format!("{start:.3}")),
+            ("end", format!("{end:.3}")),
+        ];
+        let call = self.call("series", params);
+        Box::pin(async move {
+            let (status, body) = call.await?;
+            check_status(status)?;
+            let mut set = SeriesSet::new();
+            read_answer(&body, &mut set).map_err(|e| match e {
+                AnswerError::Decode(m) => PromError::Unavailable(format!("bad_response: {m}")),
+                AnswerError::Prometheus { error_type, error } => PromError::Api {
+                    error_type,
+                    message: error,
+                },
+            })?;
+            Ok(set)
+        })
+    }
+
+    fn query(
+        &self,
+        promql: &str,
+        time: f64,
+        timeout: Duration,
+    ) -> LocalBoxFuture<'static, Result<QueryResult, PromError>> {
+        let params = vec![
+            ("query", promql.to_string()),
+            ("time", format!("{time:.3}")),
+            ("timeout", format!("{}ms", timeout.as_millis())),
+        ];
+        let call = self.call("query", params);
+        Box::pin(async move {
+            let (status, body) = call.await?;
+            check_status(status)?;
+            decode_query(&body)
+        })
+    }
+}
+
+/// Upstream's client decodes 2xx, 400, 422 and 503 answers; anything else is an unknown code.
+fn check_status(status: u16) -> Result<(), PromError> {
+    match status {
+        200..=299 | 400 | 422 | 503 => Ok(()),
+        other => Err(PromError::Unavailable(format!(
+            "bad_response: unknown response code {other}"
+        ))),
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    status: String,
+    #[serde(default)]
+    data: Option<Data>,
+    #[serde(default, rename = "errorType")]
+    error_type: String,
+    #[serde(default)]
+    error: String,
+}
+
+#[derive(Deserialize)]
+struct Data {
+    #[serde(rename = "resultType")]
+    result_type: String,
+    result: serde_json::Value,
+}
+
+#[derive(Deserialize)]
+struct VectorSample {
+    metric: std::collections::BTreeMap<String, String>,
+    value: (f64, String),
+}
+
+/// Decodes an `/api/v1/query` answer.
+pub fn decode_query(body: &[u8]) -> Result<QueryResult, PromError> {
+    let bad = |e: serde_json::Error| PromError::Unavailable(format!("bad_response: {e}"));
+    let envelope: Envelope = serde_json::from_slice(body).map_err(bad)?;
+    if envelope.status != "success" {
+        return Err(PromError::Api {
+            error_type: envelope.error_type,
+            message: envelope.error,
+        });
+    }
+    let data = envelope
+        .data
+        .ok_or_else(|| PromError::Unavailable("bad_response: success without data".into()))?;
+    match data.result_type.as_str() {
+        "vector" => {
+            let samples: Vec<VectorSample> = serde_json::from_value(data.result).map_err(bad)?;
+            Ok(QueryResult::Vector(
+                samples
+                    .into_iter()
+                    .map(|s| Sample {
+                        labels: s.metric,
+                        value: parse_value(&s.value.1),
+                        timestamp: s.value.0,
+                    })
+                    .collect(),
+            ))
+        }
+        "scalar" => {
+            let (timestamp, value): (f64, String) =
+                serde_json::from_value(data.result).map_err(bad)?;
+            Ok(QueryResult::Scalar(parse_value(&value), timestamp))
+        }
+        "matrix" => Ok(QueryResult::Unexpected("matrix")),
+        _ => Ok(QueryResult::Unexpected("string")),
+    }
+}
+
+/// Prometheus values: decimal, `NaN`, `+Inf`, `-Inf`.
+fn parse_value(text: &str) -> f64 {
+    match text {
+        "NaN" => f64::NAN,
+        "+Inf" | "Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        other => other.parse().unwrap_or(f64::NAN),
+    }
+}
+
+fn client_tls(settings: &Settings) -> anyhow::Result<rustls::ClientConfig> {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let mut roots = rustls::RootCertStore::empty();
+    match &settings.ca_file {
+        Some(file) => {
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(file)
+                .with_context(|| format!("unable to read --prometheus-ca-file {}", file.display()))?
+                .collect::<Result<_, _>>()
+                .with_context(|| format!("{}: not PEM certificates", file.display()))?;
+            if certs.is_empty() {
+                bail!(
+                    "--prometheus-ca-file {} holds no certificate",
+                    file.display()
+                );
+            }
+            for cert in certs {
+                roots.add(cert)?;
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
+    Ok(match (&settings.ca_file, &settings.client_cert) {
+        (Some(_), Some((cert, key))) => {
+            let chain = CertificateDer::pem_file_iter(cert)?.collect::<Result<Vec<_>, _>>()?;
+            let key = PrivateKeyDer::from_pem_file(key)?;
+            builder.with_client_auth_cert(chain, key)?
+        }
+        _ => builder.with_no_client_auth(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_answers_decode() {
+        let vector = br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"pod":"a"},"value":[1700000000.5,"1.25"]},{"metric":{},"value":[1,"NaN"]}]}}"#;
+        let QueryResult::Vector(samples) = decode_query(vector).unwrap() else {
+            panic!("vector")
+        };
+        assert_eq!(
+            (
+                samples[0].labels["pod"].as_str(),
+                samples[0].value,
+                samples[0].timestamp
+            ),
+            ("a", 1.25, 1_700_000_000.5)
+        );
+        assert!(samples[1].value.is_nan());
+        assert_eq!(
+            decode_query(
+                br#"{"status":"success","data":{"resultType":"scalar","result":[2,"+Inf"]}}"#
+            )
+            .unwrap(),
+            QueryResult::Scalar(f64::INFINITY, 2.0)
+        );
+        assert_eq!(
+            decode_query(br#"{"status":"success","data":{"resultType":"matrix","result":[]}}"#)
+                .unwrap(),
+            QueryResult::Unexpected("matrix")
+        );
+        assert_eq!(
+            decode_query(
+                br#"{"status":"error","errorType":"bad_data","error":"parse error at char 3"}"#
+            ),
+            Err(PromError::Api {
+                error_type: "bad_data".into(),
+                message: "parse error at char 3".into()
+            })
+        );
+        assert!(
+            matches!(decode_query(b"<html>"), Err(PromError::Unavailable(m)) if m.contains("bad_response"))
+        );
+        assert!(check_status(414).is_err());
+        assert!(check_status(422).is_ok());
+    }
+}

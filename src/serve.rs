@@ -1,0 +1,109 @@
+//! Serving: flags → config, backends, actors, TLS, HTTP server. Wiring only.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use actix_web::{App, HttpServer, web};
+use adapter_actors::{Clock, Options};
+use anyhow::{Context, bail};
+
+use crate::api::{self, Groups, State};
+use crate::flags::ServeFlags;
+use crate::objects_file::ObjectsFile;
+use crate::prometheus::{HttpPrometheus, Settings};
+
+/// Runs the adapter until SIGTERM/SIGINT.
+pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
+    for flag in &flags.ignored {
+        tracing::warn!(flag = %flag, "flag accepted for compatibility and ignored");
+    }
+    if flags.config.is_empty() {
+        bail!("no metrics discovery configuration file specified (make sure to use --config)");
+    }
+    let text = std::fs::read_to_string(&flags.config).with_context(|| {
+        format!(
+            "unable to load metrics discovery config file {}",
+            flags.config
+        )
+    })?;
+    let config =
+        adapter_config::rules::load(&flags.config, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if flags.metrics_max_age < flags.metrics_relist_interval && !config.rules.is_empty() {
+        bail!("max age must not be less than relist interval");
+    }
+    let groups = Groups {
+        custom: !config.rules.is_empty(),
+        external: !config.external_rules.is_empty(),
+        resource: config.resource_rules.is_some(),
+    };
+    let Some(objects_path) = flags.objects.clone() else {
+        bail!("no object source: pass --objects FILE (the Kubernetes client is not built yet)");
+    };
+    let objects = ObjectsFile::load(&objects_path)?;
+    tracing::info!(objects = objects.len(), file = %objects_path.display(), "serving objects from a file instead of a cluster");
+    let problems = config.check_resources(&adapter_config::ResourceMap::standard());
+    for problem in &problems {
+        tracing::warn!(%problem, "rules refer to resources the object source does not know");
+    }
+    let tls = crate::tls::server_config(
+        &flags.tls_cert_file,
+        &flags.tls_private_key_file,
+        &flags.cert_dir,
+        !flags.disable_http2,
+    )?;
+    let settings = Settings {
+        url: flags.prometheus_url.clone(),
+        verb: flags.prometheus_verb.clone(),
+        headers: flags.prometheus_headers.clone(),
+        token_file: (!flags.prometheus_token_file.is_empty())
+            .then(|| flags.prometheus_token_file.clone().into()),
+        ca_file: (!flags.prometheus_ca_file.is_empty())
+            .then(|| flags.prometheus_ca_file.clone().into()),
+        client_cert: (!flags.prometheus_client_tls_cert_file.is_empty()
+            && !flags.prometheus_client_tls_key_file.is_empty())
+        .then(|| {
+            (
+                flags.prometheus_client_tls_cert_file.clone().into(),
+                flags.prometheus_client_tls_key_file.clone().into(),
+            )
+        }),
+        timeout: flags.prometheus_timeout,
+    };
+    let mut options = Options::default();
+    options.relist.interval = flags.metrics_relist_interval;
+    options.relist.max_age = flags.metrics_max_age;
+    options.discovery_refresh = flags.metrics_relist_interval;
+    options.prom_timeout = flags.prometheus_timeout;
+    options.flows.deadline = flags.prometheus_timeout + Duration::from_secs(5);
+    let address = (flags.bind_address.clone(), flags.secure_port);
+
+    actix_web::rt::System::new().block_on(async move {
+        // The one place the wall clock is read: everything else gets it through `Clock`.
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "the injection point of the wall clock"
+        )]
+        let clock = Clock::starting_at(std::time::SystemTime::now());
+        let prometheus = HttpPrometheus::new(&settings)?;
+        let adapter = adapter_actors::start(
+            config,
+            Rc::new(prometheus),
+            Rc::new(objects),
+            clock,
+            options,
+        );
+        let state = web::Data::new(State {
+            front_door: adapter.front_door.clone(),
+            embedded_objects: Some(adapter.lister.clone().recipient()),
+            groups,
+            clock,
+        });
+        tracing::info!(address = %address.0, port = address.1, "serving");
+        let server =
+            HttpServer::new(move || App::new().app_data(state.clone()).configure(api::configure))
+                .bind_rustls_0_23(address, tls)?
+                .run();
+        server.await?;
+        anyhow::Ok(())
+    })
+}
