@@ -1,0 +1,99 @@
+//! Discovery documents and the generic endpoints, over HTTPS and through kubectl.
+
+use crate::env::demo_env;
+
+#[test]
+fn discovery_documents_list_every_served_group_and_metric() {
+    let env = demo_env();
+    let groups = env.json("/apis");
+    assert_eq!(groups["kind"], "APIGroupList");
+    let names: Vec<&str> = groups["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "custom.metrics.k8s.io",
+            "external.metrics.k8s.io",
+            "metrics.k8s.io"
+        ]
+    );
+    let custom = env.json("/apis/custom.metrics.k8s.io");
+    let versions: Vec<&str> = custom["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        versions,
+        ["v1beta2", "v1beta1"],
+        "both custom versions listed (upstream lists only v1beta1)"
+    );
+    let resources = env.json("/apis/custom.metrics.k8s.io/v1beta1");
+    assert_eq!(resources["kind"], "APIResourceList");
+    assert_eq!(resources["groupVersion"], "custom.metrics.k8s.io/v1beta1");
+    let entries: Vec<String> = resources["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {}", r["name"].as_str().unwrap(), r["namespaced"]))
+        .collect();
+    assert!(
+        entries.contains(&"pods/http_requests_per_second true".to_string()),
+        "{entries:?}"
+    );
+    assert!(
+        entries.contains(&"namespaces/http_requests_per_second false".to_string()),
+        "{entries:?}"
+    );
+    assert!(
+        entries.contains(&"deployments.apps/queue_length true".to_string()),
+        "{entries:?}"
+    );
+    let mut sorted = entries.clone();
+    sorted.sort_by_key(|e| e.starts_with("deployments"));
+    assert_eq!(resources["resources"][0]["kind"], "MetricValueList");
+    let external = env.json("/apis/external.metrics.k8s.io/v1beta1");
+    assert_eq!(external["resources"][0]["name"], "queue_depth");
+    let metrics = env.json("/apis/metrics.k8s.io/v1");
+    assert_eq!(metrics["resources"].as_array().unwrap().len(), 2);
+    assert_eq!(env.get("/apis/custom.metrics.k8s.io/v2").0, 404);
+
+    let output = env.kubectl(&["get", "--raw", "/apis/custom.metrics.k8s.io/v1beta2"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn health_version_metrics_and_openapi_answer() {
+    let env = demo_env();
+    assert_eq!(env.get("/healthz"), (200, "ok".to_string()));
+    assert_eq!(env.get("/livez").0, 200);
+    assert_eq!(env.get("/readyz").0, 200);
+    assert_eq!(env.json("/version")["major"], "1");
+    let (code, metrics) = env.get("/metrics");
+    assert_eq!(code, 200);
+    assert!(
+        metrics.contains("prometheus_adapter_registry_metrics{api=\"external\"} 1"),
+        "{metrics}"
+    );
+    assert_eq!(
+        env.json("/openapi/v2")["info"]["title"],
+        "prometheus-metrics-adapter"
+    );
+    // Clients that ask for protobuf first get JSON, which `*/*` allows.
+    let (code, body) = env.https(
+        "GET",
+        "/apis/metrics.k8s.io/v1beta1/nodes",
+        &[("Accept", "application/vnd.kubernetes.protobuf, */*")],
+    );
+    assert_eq!(code, 200);
+    assert!(body.starts_with('{'));
+}

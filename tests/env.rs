@@ -1,0 +1,358 @@
+//! A real environment for end-to-end tests: Prometheus and Pushgateway from Debian's packages on
+//! loopback with their own data dirs, the adapter binary over HTTPS with its self-signed certificate, and
+//! clients that verify that certificate (a small rustls client, and `kubectl`). Everything stops on drop.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::support::root;
+
+/// A free loopback port.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until `check` holds, or panics naming `what`.
+pub fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < timeout,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Splits a raw HTTP/1.x answer into status and body, undoing chunked encoding.
+fn parse_http(raw: &[u8]) -> (u16, String) {
+    let text = String::from_utf8_lossy(raw);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    if !head.to_lowercase().contains("transfer-encoding: chunked") {
+        return (status, body.to_string());
+    }
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if size == 0 {
+            break;
+        }
+        out.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+    (status, out)
+}
+
+/// A plain-HTTP request on loopback.
+pub fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    parse_http(&raw)
+}
+
+/// URL-encodes a query value.
+pub fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub prom_port: u16,
+    pub push_port: u16,
+    pub port: u16,
+    prometheus: Option<Child>,
+    pushgateway: Child,
+    adapter: Option<Child>,
+}
+
+impl Env {
+    /// Prometheus scraping a Pushgateway every second, with `pushes` (`(group path, text)`) pushed and
+    /// visible, then the adapter serving `rules` over `objects`.
+    pub fn start(rules: &str, objects: &str, pushes: &[(&str, &str)]) -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        let (prom_port, push_port, port) = (free_port(), free_port(), free_port());
+        let pushgateway = Command::new("prometheus-pushgateway")
+            .arg(format!("--web.listen-address=127.0.0.1:{push_port}"))
+            .arg(format!(
+                "--persistence.file={}",
+                dir.path().join("push.db").display()
+            ))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus-pushgateway is installed (scripts/test.sh installs it)");
+        let config = dir.path().join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!("global: {{scrape_interval: 1s}}\nscrape_configs:\n- job_name: push\n  honor_labels: true\n  static_configs: [{{targets: ['127.0.0.1:{push_port}']}}]\n"),
+        )
+        .unwrap();
+        let mut env = Env {
+            dir,
+            prom_port,
+            push_port,
+            port,
+            prometheus: None,
+            pushgateway,
+            adapter: None,
+        };
+        env.start_prometheus();
+        wait_until("the pushgateway", Duration::from_secs(20), || {
+            http(push_port, "GET", "/-/ready", "").0 == 200
+        });
+        for (group, text) in pushes {
+            env.push(group, text);
+        }
+        // Two more scrapes, so rate() over the pushed counters has two samples.
+        std::thread::sleep(Duration::from_millis(2500));
+        env.start_adapter(rules, objects);
+        env
+    }
+
+    pub fn start_prometheus(&mut self) {
+        let child = Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                self.dir.path().join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                self.dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{}", self.prom_port))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus is installed (scripts/test.sh installs it)");
+        self.prometheus = Some(child);
+        let port = self.prom_port;
+        wait_until("prometheus", Duration::from_secs(30), || {
+            http(port, "GET", "/-/ready", "").0 == 200
+        });
+    }
+
+    pub fn stop_prometheus(&mut self) {
+        if let Some(mut child) = self.prometheus.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Pushes Prometheus text under `group` (`job/x/instance/y`) and waits until Prometheus scraped it.
+    pub fn push(&self, group: &str, text: &str) {
+        let (status, body) = http(self.push_port, "PUT", &format!("/metrics/{group}"), text);
+        assert!(
+            status == 200 || status == 202,
+            "push to {group}: {status} {body}"
+        );
+        let first = text
+            .lines()
+            .find(|l| !l.starts_with('#') && !l.is_empty())
+            .unwrap();
+        let name = first.split(['{', ' ']).next().unwrap();
+        let port = self.prom_port;
+        wait_until(
+            &format!("{name} in prometheus"),
+            Duration::from_secs(20),
+            || {
+                let (_, body) = http(
+                    port,
+                    "GET",
+                    &format!("/api/v1/series?match[]={}", encode(name)),
+                    "",
+                );
+                body.contains(name)
+            },
+        );
+    }
+
+    fn start_adapter(&mut self, rules: &str, objects: &str) {
+        let child = Command::new(env!("CARGO_BIN_EXE_prometheus-adapter"))
+            .current_dir(root())
+            .args([
+                "/adapter",
+                &format!("--config={rules}"),
+                &format!("--objects={objects}"),
+                &format!("--prometheus-url=http://127.0.0.1:{}/", self.prom_port),
+                &format!("--secure-port={}", self.port),
+                "--bind-address=127.0.0.1",
+                &format!("--cert-dir={}", self.dir.path().join("certs").display()),
+                "--metrics-relist-interval=2s",
+                "--prometheus-timeout=2s",
+                "--logtostderr=true",
+                "--v=4",
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.dir.path().join("adapter.log")).unwrap())
+            .spawn()
+            .unwrap();
+        self.adapter = Some(child);
+        wait_until("the adapter to be ready", Duration::from_secs(30), || {
+            self.get("/readyz").0 == 200
+        });
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("certs/apiserver.crt")
+    }
+
+    /// GET over HTTPS, verifying the adapter's certificate.
+    pub fn get(&self, path: &str) -> (u16, String) {
+        self.https("GET", path, &[])
+    }
+
+    /// A request over HTTPS with extra headers.
+    pub fn https(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        let ca = self.ca();
+        if !ca.exists() {
+            return (0, String::new());
+        }
+        let Ok(tcp) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return (0, String::new());
+        };
+        tcp.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        let tls = client_config(&ca);
+        let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let conn = rustls::ClientConnection::new(Arc::new(tls), name).unwrap();
+        let mut stream = rustls::StreamOwned::new(conn, tcp);
+        let extra: String = headers
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}\r\n"))
+            .collect();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{extra}\r\n"
+        );
+        if stream.write_all(request.as_bytes()).is_err() {
+            return (0, String::new());
+        }
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        parse_http(&raw)
+    }
+
+    /// GET that must succeed, parsed as JSON.
+    pub fn json(&self, path: &str) -> serde_json::Value {
+        let (status, body) = self.get(path);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+
+    /// `kubectl` against the adapter, verifying its certificate.
+    pub fn kubectl(&self, args: &[&str]) -> Output {
+        Command::new("kubectl")
+            .args([
+                &format!("--server=https://127.0.0.1:{}", self.port),
+                &format!("--certificate-authority={}", self.ca().display()),
+                "--token=e2e",
+                "--request-timeout=20s",
+            ])
+            .args(args)
+            .env("KUBECONFIG", self.dir.path().join("no-kubeconfig"))
+            .output()
+            .expect("kubectl is installed")
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("adapter.log")).unwrap_or_default()
+    }
+}
+
+fn client_config(ca: &Path) -> rustls::ClientConfig {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        for child in [
+            self.adapter.as_mut(),
+            self.prometheus.as_mut(),
+            Some(&mut self.pushgateway),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The demo world: pods web-1..3 in prod with counters and memory, a worker deployment's queue length, a
+/// shop queue, two nodes.
+pub fn demo_env() -> Env {
+    let mut pushes: Vec<(String, String)> = Vec::new();
+    for pod in ["web-1", "web-2", "web-3"] {
+        pushes.push((
+            format!("job/demo/instance/{pod}"),
+            format!(
+                "# TYPE http_requests_total counter\nhttp_requests_total{{namespace=\"prod\",pod=\"{pod}\"}} 100\n\
+                 # TYPE container_cpu_usage_seconds_total counter\ncontainer_cpu_usage_seconds_total{{namespace=\"prod\",pod=\"{pod}\",container=\"app\"}} 12.5\n\
+                 # TYPE container_memory_working_set_bytes gauge\ncontainer_memory_working_set_bytes{{namespace=\"prod\",pod=\"{pod}\",container=\"app\"}} 47185920\n"
+            ),
+        ));
+    }
+    pushes.push((
+        "job/demo/instance/worker".into(),
+        "# TYPE app_queue_length gauge\napp_queue_length{namespace=\"prod\",deployment=\"worker\"} 17\n\
+         # TYPE queue_depth gauge\nqueue_depth{namespace=\"shop\",queue=\"orders\"} 42\nqueue_depth{namespace=\"shop\",queue=\"mail\"} 3\n"
+            .into(),
+    ));
+    pushes.push((
+        "job/demo/instance/nodes".into(),
+        "# TYPE node_cpu_usage_seconds_total counter\nnode_cpu_usage_seconds_total{node=\"node-1\"} 100\nnode_cpu_usage_seconds_total{node=\"node-2\"} 50\n\
+         # TYPE node_memory_working_set_bytes gauge\nnode_memory_working_set_bytes{node=\"node-1\"} 2147483648\nnode_memory_working_set_bytes{node=\"node-2\"} 1073741824\n"
+            .into(),
+    ));
+    let refs: Vec<(&str, &str)> = pushes
+        .iter()
+        .map(|(g, t)| (g.as_str(), t.as_str()))
+        .collect();
+    Env::start(
+        "config/rules/example.yaml",
+        "deploy/demo/objects.yaml",
+        &refs,
+    )
+}
