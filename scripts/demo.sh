@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
-# The demo: a real Prometheus fed by a Pushgateway with sample application and cAdvisor-like series; the
-# adapter's rules core reads Prometheus' own /api/v1/series answer and shows what it would serve and the
-# PromQL each request would run, and Prometheus answers that PromQL. Stops what it started.
+# The demo: a real Prometheus fed by a Pushgateway, the adapter serving the shipped example rules over
+# HTTPS with the demo objects (deploy/demo/objects.yaml) standing in for a cluster, and kubectl as the
+# client: custom, external and resource metrics, then `kubectl top`. Stops what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v prometheus >/dev/null || ! command -v prometheus-pushgateway >/dev/null; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-pushgateway >/dev/null
+missing=()
+command -v prometheus >/dev/null || missing+=(prometheus)
+command -v prometheus-pushgateway >/dev/null || missing+=(prometheus-pushgateway)
+command -v kubectl >/dev/null || missing+=(kubectl)
+command -v curl >/dev/null || missing+=(curl)
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 cargo build --quiet
 adapter=target/debug/prometheus-adapter
@@ -18,7 +23,8 @@ trap cleanup EXIT
 
 prom_port=${PROM_PORT:-19090}
 push_port=${PUSH_PORT:-19091}
-prometheus-pushgateway --web.listen-address=127.0.0.1:$push_port >"$work/push.log" 2>&1 & pids+=($!)
+port=${ADAPTER_PORT:-16443}
+prometheus-pushgateway --web.listen-address=127.0.0.1:$push_port --persistence.file="$work/push.db" >"$work/push.log" 2>&1 & pids+=($!)
 cat >"$work/prometheus.yml" <<YAML
 global: {scrape_interval: 1s, evaluation_interval: 1s}
 scrape_configs:
@@ -29,21 +35,32 @@ YAML
 prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
   --web.listen-address=127.0.0.1:$prom_port >"$work/prom.log" 2>&1 & pids+=($!)
 
-wait_for() { for _ in $(seq 1 60); do curl -fsS "$1" >/dev/null 2>&1 && return 0; sleep 0.5; done; echo "timed out waiting for $1" >&2; return 1; }
+wait_for() { for _ in $(seq 1 60); do curl -fsS "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done; echo "timed out waiting for $*" >&2; return 1; }
 wait_for "http://127.0.0.1:$push_port/-/ready"
 wait_for "http://127.0.0.1:$prom_port/-/ready"
 
 push() { curl -fsS --data-binary @- "http://127.0.0.1:$push_port/metrics/job/demo/instance/$1"; }
-for pod in web-1 web-2 web-3; do
-  push "$pod" <<METRICS
+push_all() { # $1: request counter value, $2: cpu counter value
+  for pod in web-1 web-2 web-3; do
+    push "$pod" <<METRICS
 # TYPE http_requests_total counter
-http_requests_total{namespace="prod",pod="$pod",method="GET"} $((RANDOM % 1000 + 100))
+http_requests_total{namespace="prod",pod="$pod"} $1
 # TYPE container_cpu_usage_seconds_total counter
-container_cpu_usage_seconds_total{namespace="prod",pod="$pod",container="app"} 12.5
+container_cpu_usage_seconds_total{namespace="prod",pod="$pod",container="app"} $2
 # TYPE container_memory_working_set_bytes gauge
 container_memory_working_set_bytes{namespace="prod",pod="$pod",container="app"} 47185920
 METRICS
-done
+  done
+  push nodes <<METRICS
+# TYPE node_cpu_usage_seconds_total counter
+node_cpu_usage_seconds_total{node="node-1"} $2
+node_cpu_usage_seconds_total{node="node-2"} $2
+# TYPE node_memory_working_set_bytes gauge
+node_memory_working_set_bytes{node="node-1"} 2147483648
+node_memory_working_set_bytes{node="node-2"} 1073741824
+METRICS
+}
+push_all 100 10
 push worker <<'METRICS'
 # TYPE app_queue_length gauge
 app_queue_length{namespace="prod",deployment="worker"} 17
@@ -51,42 +68,49 @@ app_queue_length{namespace="prod",deployment="worker"} 17
 queue_depth{namespace="shop",queue="orders"} 42
 queue_depth{namespace="shop",queue="mail"} 3
 METRICS
-
-echo "== waiting for Prometheus to scrape the Pushgateway"
+# Prometheus applies new scrape targets a few seconds after start: wait for the first scrape.
 for _ in $(seq 1 60); do
-  n=$(curl -fsS "http://127.0.0.1:$prom_port/api/v1/series" --data-urlencode 'match[]=queue_depth' | grep -o '"queue_depth"' | wc -l || true)
-  [ "$n" -ge 2 ] && break; sleep 0.5
+  curl -fsS "http://127.0.0.1:$prom_port/api/v1/series" --data-urlencode 'match[]=queue_depth' | grep -q orders && break
+  sleep 0.5
 done
+sleep 2
+push_all 400 13   # the counters grow, so rate() has something to say
+sleep 3
 
-sleep 3 # two scrapes, so rate() has two samples
 echo "== check-config on every shipped rules file"
 for f in config/rules/*.yaml; do $adapter check-config --config "$f"; done
 
-curl -fsS "http://127.0.0.1:$prom_port/api/v1/series" --data-urlencode 'match[]={namespace!=""}' >"$work/series.json"
 echo
-echo "== what config/rules/example.yaml discovers from Prometheus' real /api/v1/series answer"
-$adapter explain --config config/rules/example.yaml --series "$work/series.json"
-
-run_query() {
-  echo "PromQL: $1"
-  curl -fsS "http://127.0.0.1:$prom_port/api/v1/query" --data-urlencode "query=$1" | head -c 600; echo
+echo "== the adapter: example rules, demo objects, Prometheus at 127.0.0.1:$prom_port, HTTPS on :$port"
+$adapter --config=config/rules/example.yaml --objects=deploy/demo/objects.yaml \
+  --prometheus-url="http://127.0.0.1:$prom_port/" --secure-port="$port" --bind-address=127.0.0.1 \
+  --cert-dir="$work/certs" --metrics-relist-interval=30s >"$work/adapter.log" 2>&1 & pids+=($!)
+for _ in $(seq 1 60); do
+  [ -f "$work/certs/apiserver.crt" ] && curl -fsS --cacert "$work/certs/apiserver.crt" "https://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
+  sleep 0.5
+done
+k() { kubectl --server="https://127.0.0.1:$port" --certificate-authority="$work/certs/apiserver.crt" --token=demo "$@"; }
+show() {
+  echo; echo "\$ kubectl get --raw '$1'"
+  k get --raw "$1" >"$work/answer.json"
+  python3 -m json.tool "$work/answer.json" | sed -n "1,${2:-40}p"
 }
+
+show '/apis/custom.metrics.k8s.io/v1beta2' 30
+show '/apis/custom.metrics.k8s.io/v1beta2/namespaces/prod/pods/*/http_requests_per_second?labelSelector=app%3Dweb' 30
+query=$($adapter explain --config config/rules/example.yaml --series <(curl -fsS "http://127.0.0.1:$prom_port/api/v1/series" --data-urlencode 'match[]={namespace!=""}') \
+  --custom pods/http_requests_per_second --namespace prod --names web-1,web-2,web-3)
+echo "(the PromQL behind it, as 'explain' prints it, and Prometheus' own answer to it:)"
+echo "$query"
+curl -fsS "http://127.0.0.1:$prom_port/api/v1/query" --data-urlencode "query=$query"; echo
+show '/apis/custom.metrics.k8s.io/v1beta2/namespaces/prod/deployments.apps/worker/queue_length' 25
+show '/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/queue_depth?labelSelector=queue%3Dorders' 25
 echo
-echo "== custom: pods/http_requests_per_second for web-1,web-2 in prod"
-q=$($adapter explain --config config/rules/example.yaml --series "$work/series.json" \
-  --custom pods/http_requests_per_second --namespace prod --names web-1,web-2)
-run_query "$q"
+echo "\$ kubectl top pod -n prod"
+k top pod -n prod
 echo
-echo "== custom: deployments.apps/queue_length for worker"
-q=$($adapter explain --config config/rules/example.yaml --series "$work/series.json" \
-  --custom deployments.apps/queue_length --namespace prod --names worker)
-run_query "$q"
+echo "\$ kubectl top node"
+k top node
 echo
-echo "== external: queue_depth in namespace shop, labelSelector queue=orders"
-q=$($adapter explain --config config/rules/example.yaml --series "$work/series.json" \
-  --external queue_depth --namespace shop --metric-selector queue=orders)
-run_query "$q"
-echo
-echo "== resource metrics: memory of web-1,web-2,web-3 in prod"
-q=$($adapter explain --config config/rules/example.yaml --resource-metric memory --namespace prod --names web-1,web-2,web-3)
-run_query "$q"
+echo "\$ kubectl get --raw '/apis/custom.metrics.k8s.io/v1beta1/namespaces/prod/pods/*/nope'"
+k get --raw '/apis/custom.metrics.k8s.io/v1beta1/namespaces/prod/pods/*/nope' || true
