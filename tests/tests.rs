@@ -1,4 +1,8 @@
 //! End-to-end tests of the binary, one module per user-visible feature.
+#![allow(
+    clippy::disallowed_methods,
+    reason = "end-to-end tests drive real processes in real time"
+)]
 
 mod config_compat;
 mod custom_metrics;
