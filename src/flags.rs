@@ -62,7 +62,7 @@ pub struct ServeFlags {
     /// Kubernetes objects (YAML manifests) to serve instead of a cluster: the embedded object source.
     #[arg(long)]
     pub objects: Option<PathBuf>,
-    /// kubeconfig of the cluster whose objects are listed (accepted; the kube client arrives later).
+    /// kubeconfig of the cluster whose objects are listed; empty means in-cluster (or `KUBECONFIG`).
     #[arg(long, default_value = "")]
     pub lister_kubeconfig: String,
     /// Accepted; discovery is refreshed every relist interval.

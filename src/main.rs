@@ -6,6 +6,7 @@ mod api;
 mod cli;
 mod commands;
 mod flags;
+mod kube_objects;
 mod objects_file;
 mod prometheus;
 mod serve;

@@ -131,18 +131,15 @@ impl ObjectBackend for ObjectsFile {
         resource: &GroupResource,
         namespace: Option<&str>,
         selector: &Selector,
+        running_only: bool,
     ) -> LocalBoxFuture<'static, Result<Vec<ObjectMeta>, KubeError>> {
-        let mut found: Vec<ObjectMeta> = self
-            .objects
-            .iter()
-            .filter(|(r, o)| {
-                r == resource
-                    && namespace.is_none_or(|ns| ns == o.namespace)
-                    && selector.matches(&o.labels)
-            })
-            .map(|(_, o)| o.clone())
-            .collect();
-        found.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+        let found = adapter_actors::objects::select(
+            &self.objects,
+            resource,
+            namespace,
+            selector,
+            running_only,
+        );
         Box::pin(async move { Ok(found) })
     }
 }

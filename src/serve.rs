@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 
 use crate::api::{self, Groups, State};
 use crate::flags::ServeFlags;
+use crate::kube_objects::KubeObjects;
 use crate::objects_file::ObjectsFile;
 use crate::prometheus::{HttpPrometheus, Settings};
 
@@ -36,15 +37,18 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
         external: !config.external_rules.is_empty(),
         resource: config.resource_rules.is_some(),
     };
-    let Some(objects_path) = flags.objects.clone() else {
-        bail!("no object source: pass --objects FILE (the Kubernetes client is not built yet)");
+    let embedded = match &flags.objects {
+        Some(path) => {
+            let objects = ObjectsFile::load(path)?;
+            tracing::info!(objects = objects.len(), file = %path.display(), "serving objects from a file instead of a cluster");
+            for problem in config.check_resources(&adapter_config::ResourceMap::standard()) {
+                tracing::warn!(%problem, "rules refer to resources the object source does not know");
+            }
+            Some(objects)
+        }
+        None => None,
     };
-    let objects = ObjectsFile::load(&objects_path)?;
-    tracing::info!(objects = objects.len(), file = %objects_path.display(), "serving objects from a file instead of a cluster");
-    let problems = config.check_resources(&adapter_config::ResourceMap::standard());
-    for problem in &problems {
-        tracing::warn!(%problem, "rules refer to resources the object source does not know");
-    }
+    let kubeconfig = flags.lister_kubeconfig.clone();
     let tls = crate::tls::server_config(
         &flags.tls_cert_file,
         &flags.tls_private_key_file,
@@ -85,16 +89,16 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
         )]
         let clock = Clock::starting_at(std::time::SystemTime::now());
         let prometheus = HttpPrometheus::new(&settings)?;
-        let adapter = adapter_actors::start(
-            config,
-            Rc::new(prometheus),
-            Rc::new(objects),
-            clock,
-            options,
-        );
+        let is_embedded = embedded.is_some();
+        let objects: Rc<dyn adapter_actors::objects::ObjectBackend> = match embedded {
+            Some(objects) => Rc::new(objects),
+            // Built here, on the actors' thread: the kube client lives with the runtime that made it.
+            None => Rc::new(KubeObjects::connect(&kubeconfig).await?),
+        };
+        let adapter = adapter_actors::start(config, Rc::new(prometheus), objects, clock, options);
         let state = web::Data::new(State {
             front_door: adapter.front_door.clone(),
-            embedded_objects: Some(adapter.lister.clone().recipient()),
+            embedded_objects: is_embedded.then(|| adapter.lister.clone().recipient()),
             groups,
             clock,
         });

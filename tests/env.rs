@@ -101,8 +101,9 @@ pub struct Env {
 
 impl Env {
     /// Prometheus scraping a Pushgateway every second, with `pushes` (`(group path, text)`) pushed and
-    /// visible, then the adapter serving `rules` over `objects`.
-    pub fn start(rules: &str, objects: &str, pushes: &[(&str, &str)]) -> Env {
+    /// visible, then the adapter serving `rules` with `object_source` (`--objects=…` or
+    /// `--lister-kubeconfig=…`).
+    pub fn start(rules: &str, object_source: &str, pushes: &[(&str, &str)]) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let (prom_port, push_port, port) = (free_port(), free_port(), free_port());
         let pushgateway = Command::new("prometheus-pushgateway")
@@ -139,7 +140,7 @@ impl Env {
         }
         // Two more scrapes, so rate() over the pushed counters has two samples.
         std::thread::sleep(Duration::from_millis(2500));
-        env.start_adapter(rules, objects);
+        env.start_adapter(rules, object_source);
         env
     }
 
@@ -200,13 +201,13 @@ impl Env {
         );
     }
 
-    fn start_adapter(&mut self, rules: &str, objects: &str) {
+    fn start_adapter(&mut self, rules: &str, object_source: &str) {
         let child = Command::new(env!("CARGO_BIN_EXE_prometheus-adapter"))
             .current_dir(root())
             .args([
                 "/adapter",
                 &format!("--config={rules}"),
-                &format!("--objects={objects}"),
+                object_source,
                 &format!("--prometheus-url=http://127.0.0.1:{}/", self.prom_port),
                 &format!("--secure-port={}", self.port),
                 "--bind-address=127.0.0.1",
@@ -352,7 +353,7 @@ pub fn demo_env() -> Env {
         .collect();
     Env::start(
         "config/rules/example.yaml",
-        "deploy/demo/objects.yaml",
+        "--objects=deploy/demo/objects.yaml",
         &refs,
     )
 }

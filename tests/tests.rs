@@ -9,6 +9,8 @@ mod custom_metrics;
 mod discovery;
 mod env;
 mod external_metrics;
+mod kube_api;
+mod kubernetes;
 mod outage;
 mod resource_metrics;
 mod support;

@@ -309,11 +309,13 @@ impl Flows {
         resource: GroupResource,
         namespace: Option<String>,
         selector: Selector,
+        running_only: bool,
     ) -> Result<Vec<ObjectMeta>, FlowError> {
         let msg = ListObjects {
             resource,
             namespace,
             selector,
+            running_only,
         };
         Ok(self.peers.list.send(msg).await.map_err(mailbox)??)
     }
@@ -382,6 +384,7 @@ impl Flows {
                     resource.clone(),
                     msg.namespace.clone(),
                     msg.selector.clone(),
+                    false,
                 )
                 .await
                 .map_err(|e| match e {
@@ -551,9 +554,10 @@ impl Flows {
                 GroupResource::new("", "pods"),
                 msg.namespace.clone(),
                 msg.selector.clone(),
+                true,
             )
             .await?;
-        pods.retain(|p| p.phase == "Running" && msg.name.as_ref().is_none_or(|n| *n == p.name));
+        pods.retain(|p| msg.name.as_ref().is_none_or(|n| *n == p.name));
         if let (Some(name), true) = (&msg.name, pods.is_empty()) {
             return Err(FlowError::ObjectNotFound(format!("pods {name:?}")));
         }
@@ -603,7 +607,12 @@ impl Flows {
 
     async fn nodes(&self, msg: GetNodeMetrics) -> Result<Vec<NodeMetrics>, FlowError> {
         let mut nodes = self
-            .list(GroupResource::new("", "nodes"), None, msg.selector.clone())
+            .list(
+                GroupResource::new("", "nodes"),
+                None,
+                msg.selector.clone(),
+                false,
+            )
             .await?;
         nodes.retain(|n| msg.name.as_ref().is_none_or(|name| *name == n.name));
         nodes.sort_by(|a, b| a.name.cmp(&b.name));

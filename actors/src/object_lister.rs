@@ -52,6 +52,8 @@ pub struct ListObjects {
     pub namespace: Option<String>,
     /// Label selector.
     pub selector: Selector,
+    /// Only pods in phase Running.
+    pub running_only: bool,
 }
 
 struct MapState {
@@ -158,9 +160,12 @@ impl Handler<ListObjects> for ObjectLister {
 
     fn handle(&mut self, msg: ListObjects, _: &mut Context<Self>) -> Self::Result {
         let timeout = self.timeout;
-        let call = self
-            .backend
-            .list(&msg.resource, msg.namespace.as_deref(), &msg.selector);
+        let call = self.backend.list(
+            &msg.resource,
+            msg.namespace.as_deref(),
+            &msg.selector,
+            msg.running_only,
+        );
         Box::pin(async move {
             tokio::time::timeout(timeout, call)
                 .await

@@ -39,13 +39,38 @@ pub trait ObjectBackend {
     /// Discovery: every resource with its scope, kind and preferred version.
     fn resources(&self) -> LocalBoxFuture<'static, Result<ResourceMap, KubeError>>;
     /// Objects of `resource` in `namespace` (all namespaces when `None`) matching `selector`, in the
-    /// API's order (by namespace, then name).
+    /// API's order (by namespace, then name). `running_only` keeps pods in phase Running (a
+    /// `status.phase=Running` field selector), as resource metrics need.
     fn list(
         &self,
         resource: &GroupResource,
         namespace: Option<&str>,
         selector: &Selector,
+        running_only: bool,
     ) -> LocalBoxFuture<'static, Result<Vec<ObjectMeta>, KubeError>>;
+}
+
+/// What an in-memory object store answers to a list: objects of `resource` in `namespace` matching
+/// `selector` (and Running, for `running_only`), sorted by namespace and name as the API server does.
+pub fn select<'a>(
+    objects: impl IntoIterator<Item = &'a (GroupResource, ObjectMeta)>,
+    resource: &GroupResource,
+    namespace: Option<&str>,
+    selector: &Selector,
+    running_only: bool,
+) -> Vec<ObjectMeta> {
+    let mut found: Vec<ObjectMeta> = objects
+        .into_iter()
+        .filter(|(r, o)| {
+            r == resource
+                && namespace.is_none_or(|ns| ns == o.namespace)
+                && selector.matches(&o.labels)
+                && (!running_only || o.phase == "Running")
+        })
+        .map(|(_, o)| o.clone())
+        .collect();
+    found.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    found
 }
 
 /// Shared handle to a backend.

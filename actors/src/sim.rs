@@ -280,6 +280,7 @@ impl ObjectBackend for SimKube {
         resource: &GroupResource,
         namespace: Option<&str>,
         selector: &Selector,
+        running_only: bool,
     ) -> LocalBoxFuture<'static, Result<Vec<ObjectMeta>, KubeError>> {
         let (state, resource, namespace, selector) = (
             self.0.clone(),
@@ -297,18 +298,13 @@ impl ObjectBackend for SimKube {
                 .apply(|| KubeError::Unavailable("connection refused".into()))
                 .await?;
             let s = state.borrow();
-            let mut found: Vec<ObjectMeta> = s
-                .objects
-                .iter()
-                .filter(|(r, o)| {
-                    *r == resource
-                        && namespace.as_ref().is_none_or(|ns| *ns == o.namespace)
-                        && selector.matches(&o.labels)
-                })
-                .map(|(_, o)| o.clone())
-                .collect();
-            found.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
-            Ok(found)
+            Ok(crate::objects::select(
+                &s.objects,
+                &resource,
+                namespace.as_deref(),
+                &selector,
+                running_only,
+            ))
         })
     }
 }

@@ -41,6 +41,7 @@ async fn list(
         resource: GroupResource::new("", resource),
         namespace,
         selector: params.selector()?,
+        running_only: false,
     };
     let objects = lister
         .send(msg)

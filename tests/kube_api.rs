@@ -1,0 +1,224 @@
+//! A small Kubernetes API server for tests: the real discovery and list paths and JSON shapes
+//! (`APIVersions`, `APIGroupList`, `APIResourceList`, typed lists and `PartialObjectMetadataList`),
+//! label selectors evaluated with real Kubernetes semantics, `status.phase` and `metadata.name` field
+//! selectors, and a log of every request. The adapter reaches it through the real kube client.
+
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use adapter_config::Selector;
+use serde_json::{Value, json};
+
+/// One object the server holds.
+#[derive(Clone)]
+pub struct Object {
+    pub group_version: &'static str,
+    pub plural: &'static str,
+    pub namespace: &'static str,
+    pub name: &'static str,
+    pub labels: Vec<(&'static str, &'static str)>,
+    pub phase: &'static str,
+}
+
+pub fn object(
+    gv: &'static str,
+    plural: &'static str,
+    namespace: &'static str,
+    name: &'static str,
+    labels: &[(&'static str, &'static str)],
+    phase: &'static str,
+) -> Object {
+    Object {
+        group_version: gv,
+        plural,
+        namespace,
+        name,
+        labels: labels.to_vec(),
+        phase,
+    }
+}
+
+/// The resources served: (group/version, plural, kind, namespaced).
+const RESOURCES: &[(&str, &str, &str, bool)] = &[
+    ("v1", "pods", "Pod", true),
+    ("v1", "namespaces", "Namespace", false),
+    ("v1", "nodes", "Node", false),
+    ("v1", "services", "Service", true),
+    ("apps/v1", "deployments", "Deployment", true),
+    ("example.com/v1", "widgets", "Widget", false),
+];
+
+pub struct KubeApi {
+    pub port: u16,
+    pub requests: Arc<Mutex<Vec<String>>>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Drop for KubeApi {
+    fn drop(&mut self) {
+        // The stop command is sent on the call; the future only waits for it to finish.
+        drop(self.handle.stop(false));
+    }
+}
+
+struct Shared {
+    objects: Vec<Object>,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl KubeApi {
+    pub fn start(objects: Vec<Object>) -> KubeApi {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let shared = web::Data::new(Shared {
+            objects,
+            requests: requests.clone(),
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let server = HttpServer::new(move || {
+                    App::new()
+                        .app_data(shared.clone())
+                        .default_service(web::to(handle))
+                })
+                .workers(1)
+                .listen(listener)
+                .unwrap()
+                .run();
+                tx.send(server.handle()).unwrap();
+                server.await
+            })
+        });
+        KubeApi {
+            port,
+            requests,
+            handle: rx.recv().unwrap(),
+        }
+    }
+
+    pub fn kubeconfig(&self, dir: &std::path::Path) -> std::path::PathBuf {
+        let path = dir.join("kubeconfig");
+        std::fs::write(
+            &path,
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster: {{server: 'http://127.0.0.1:{}'}}\nusers:\n- name: test\n  user: {{token: test}}\ncontexts:\n- name: test\n  context: {{cluster: test, user: test}}\ncurrent-context: test\n",
+                self.port
+            ),
+        )
+        .unwrap();
+        path
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+fn resource_list(group_version: &str) -> Value {
+    let resources: Vec<Value> = RESOURCES
+        .iter()
+        .filter(|(gv, ..)| *gv == group_version)
+        .flat_map(|(_, plural, kind, namespaced)| {
+            [
+                json!({"name": plural, "singularName": kind.to_lowercase(), "namespaced": namespaced, "kind": kind, "verbs": ["get", "list", "watch"]}),
+                json!({"name": format!("{plural}/status"), "singularName": "", "namespaced": namespaced, "kind": kind, "verbs": ["get", "patch", "update"]}),
+            ]
+        })
+        .collect();
+    json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources})
+}
+
+async fn handle(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
+    let path = req.path().to_string();
+    shared
+        .requests
+        .lock()
+        .unwrap()
+        .push(format!("{path}?{}", req.query_string()));
+    let query: std::collections::HashMap<String, String> =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .map(|q| q.into_inner())
+            .unwrap_or_default();
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match parts.as_slice() {
+        ["api"] => HttpResponse::Ok().json(json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}]})),
+        ["apis"] => HttpResponse::Ok().json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+            {"name": "apps", "versions": [{"groupVersion": "apps/v1", "version": "v1"}], "preferredVersion": {"groupVersion": "apps/v1", "version": "v1"}},
+            {"name": "example.com", "versions": [{"groupVersion": "example.com/v1", "version": "v1"}], "preferredVersion": {"groupVersion": "example.com/v1", "version": "v1"}},
+        ]})),
+        ["api", "v1"] => HttpResponse::Ok().json(resource_list("v1")),
+        ["apis", group, version] => HttpResponse::Ok().json(resource_list(&format!("{group}/{version}"))),
+        ["api", "v1", plural] => list(&req, &shared, &query, "v1", plural, None),
+        ["api", "v1", "namespaces", ns, plural] => list(&req, &shared, &query, "v1", plural, Some(ns)),
+        ["apis", group, version, plural] => list(&req, &shared, &query, &format!("{group}/{version}"), plural, None),
+        ["apis", group, version, "namespaces", ns, plural] => list(&req, &shared, &query, &format!("{group}/{version}"), plural, Some(ns)),
+        _ => HttpResponse::NotFound().json(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": "NotFound", "code": 404, "message": "the server could not find the requested resource"})),
+    }
+}
+
+fn list(
+    req: &HttpRequest,
+    shared: &Shared,
+    query: &std::collections::HashMap<String, String>,
+    gv: &str,
+    plural: &str,
+    namespace: Option<&str>,
+) -> HttpResponse {
+    let Some((_, _, kind, _)) = RESOURCES.iter().find(|(g, p, ..)| *g == gv && *p == plural) else {
+        return HttpResponse::NotFound().finish();
+    };
+    let selector = match Selector::parse(
+        query.get("labelSelector").map(String::as_str).unwrap_or(""),
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            return HttpResponse::BadRequest().json(json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "BadRequest", "code": 400, "message": e.to_string()}));
+        }
+    };
+    let fields: Vec<(String, String)> = query
+        .get("fieldSelector")
+        .map(|f| {
+            f.split(',')
+                .filter_map(|t| t.split_once('='))
+                .map(|(k, v)| (k.to_string(), v.trim_start_matches('=').to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let metadata_only = req
+        .headers()
+        .get("accept")
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("as=PartialObjectMetadataList"));
+    let items: Vec<Value> = shared
+        .objects
+        .iter()
+        .filter(|o| o.group_version == gv && o.plural == plural && namespace.is_none_or(|ns| ns == o.namespace))
+        .filter(|o| selector.matches(&o.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()))
+        .filter(|o| fields.iter().all(|(k, v)| match k.as_str() {
+            "status.phase" => o.phase == v,
+            "metadata.name" => o.name == v,
+            "metadata.namespace" => o.namespace == v,
+            _ => false,
+        }))
+        .map(|o| {
+            let labels: serde_json::Map<String, Value> = o.labels.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+            let mut metadata = json!({"name": o.name, "uid": format!("uid-{}", o.name), "resourceVersion": "1", "labels": labels});
+            if !o.namespace.is_empty() {
+                metadata["namespace"] = json!(o.namespace);
+            }
+            if metadata_only {
+                json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata})
+            } else {
+                json!({"metadata": metadata, "status": {"phase": o.phase}})
+            }
+        })
+        .collect();
+    if metadata_only {
+        HttpResponse::Ok().json(json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": "1"}, "items": items}))
+    } else {
+        HttpResponse::Ok().json(json!({"kind": format!("{kind}List"), "apiVersion": gv, "metadata": {"resourceVersion": "1"}, "items": items}))
+    }
+}

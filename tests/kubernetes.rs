@@ -1,0 +1,133 @@
+//! The Kubernetes side through the real kube client: discovery from a test API server (scope of a
+//! cluster-scoped CRD included), object lists with the label selector passed through and evaluated with
+//! Kubernetes semantics, and Running pods only for resource metrics.
+
+use crate::env::{Env, encode};
+use crate::kube_api::{KubeApi, object};
+
+#[test]
+fn objects_and_resources_come_from_the_api_server() {
+    let api = KubeApi::start(vec![
+        object("v1", "namespaces", "", "prod", &[], ""),
+        object("v1", "pods", "prod", "web-1", &[("app", "web")], "Running"),
+        object(
+            "v1",
+            "pods",
+            "prod",
+            "web-2",
+            &[("app", "web"), ("tier", "front")],
+            "Running",
+        ),
+        object(
+            "v1",
+            "pods",
+            "prod",
+            "web-3",
+            &[("app", "other")],
+            "Running",
+        ),
+        object("v1", "pods", "prod", "db-1", &[("app", "web")], "Pending"),
+        object("v1", "nodes", "", "node-1", &[], ""),
+        object("apps/v1", "deployments", "prod", "worker", &[], ""),
+        object("example.com/v1", "widgets", "", "w1", &[], ""),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = api.kubeconfig(dir.path());
+    let mut pushes: Vec<(String, String)> = ["web-1", "web-2", "web-3", "db-1"]
+        .iter()
+        .map(|pod| {
+            (
+                format!("job/k/instance/{pod}"),
+                format!(
+                    "# TYPE container_memory_working_set_bytes gauge\ncontainer_memory_working_set_bytes{{namespace=\"prod\",pod=\"{pod}\",container=\"app\"}} 1048576\n\
+                     # TYPE container_cpu_usage_seconds_total counter\ncontainer_cpu_usage_seconds_total{{namespace=\"prod\",pod=\"{pod}\",container=\"app\"}} 1\n\
+                     # TYPE http_requests_total counter\nhttp_requests_total{{namespace=\"prod\",pod=\"{pod}\"}} 1\n"
+                ),
+            )
+        })
+        .collect();
+    pushes.push((
+        "job/k/instance/widgets".into(),
+        "# TYPE app_widget_load gauge\napp_widget_load{namespace=\"prod\",deployment=\"worker\",widget=\"w1\"} 5\n".into(),
+    ));
+    let refs: Vec<(&str, &str)> = pushes
+        .iter()
+        .map(|(g, t)| (g.as_str(), t.as_str()))
+        .collect();
+    let env = Env::start(
+        "config/rules/example.yaml",
+        &format!("--lister-kubeconfig={}", kubeconfig.display()),
+        &refs,
+    );
+
+    // Discovery: the CRD's scope comes from the API server, so its metric is cluster-scoped.
+    let discovery = env.json("/apis/custom.metrics.k8s.io/v1beta1");
+    let entries: Vec<String> = discovery["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| format!("{} {}", r["name"].as_str().unwrap(), r["namespaced"]))
+        .collect();
+    assert!(
+        entries.contains(&"widgets.example.com/widget_load false".to_string()),
+        "{entries:?}"
+    );
+    assert!(
+        entries.contains(&"pods/http_requests_per_second true".to_string()),
+        "{entries:?}"
+    );
+
+    // Selector mode lists pods through the API with the selector; db-1 (Pending) is listed too, as
+    // upstream, and web-3 is not selected.
+    let path = format!(
+        "/apis/custom.metrics.k8s.io/v1beta1/namespaces/prod/pods/*/http_requests_per_second?labelSelector={}",
+        encode("app in (web)")
+    );
+    let values = env.json(&path);
+    let names: Vec<&str> = values["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["describedObject"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["db-1", "web-1", "web-2"]);
+    let requests = api.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.starts_with("/api/v1/namespaces/prod/pods?")
+                && r.contains("labelSelector=app+in+%28web%29")),
+        "{requests:?}"
+    );
+
+    // Resource metrics only for Running pods, asked of the API server with a field selector.
+    let pods = env.json("/apis/metrics.k8s.io/v1beta1/namespaces/prod/pods");
+    let names: Vec<&str> = pods["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["web-1", "web-2", "web-3"]);
+    assert_eq!(
+        pods["items"][1]["metadata"]["labels"]["tier"], "front",
+        "labels come from the API server"
+    );
+    assert!(
+        api.requests()
+            .iter()
+            .any(|r| r.contains("fieldSelector=status.phase%3DRunning")),
+        "{:?}",
+        api.requests()
+    );
+
+    // The cluster-scoped CRD's metric is served at the root path.
+    let widget = env.json("/apis/custom.metrics.k8s.io/v1beta1/widgets.example.com/w1/widget_load");
+    assert_eq!(widget["items"][0]["value"], "5");
+    assert_eq!(
+        widget["items"][0]["describedObject"],
+        serde_json::json!({"kind": "Widget", "name": "w1", "apiVersion": "example.com/v1"})
+    );
+    // Core objects are not served by the adapter when a real cluster is behind it.
+    assert_eq!(env.get("/api/v1/nodes").0, 404);
+}
