@@ -10,6 +10,7 @@ mod kube_objects;
 mod objects_file;
 mod prometheus;
 mod serve;
+mod telemetry;
 mod time;
 mod tls;
 
@@ -51,7 +52,9 @@ fn init_logging(verbosity: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Span-close events are what make tracing-actix-web print one line per request.
     tracing_subscriber::fmt()
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();

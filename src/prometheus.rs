@@ -45,11 +45,15 @@ pub struct HttpPrometheus {
     post: bool,
     headers: Arc<Vec<(String, String)>>,
     token_file: Option<PathBuf>,
+    telemetry: Arc<crate::telemetry::Telemetry>,
 }
 
 impl HttpPrometheus {
     /// Validates the settings and builds the client (fatal errors as upstream: bad URL, verb, CA).
-    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+    pub fn new(
+        settings: &Settings,
+        telemetry: Arc<crate::telemetry::Telemetry>,
+    ) -> anyhow::Result<Self> {
         let base = url::Url::parse(&settings.url)
             .with_context(|| format!("invalid --prometheus-url {:?}", settings.url))?;
         let post = match settings.verb.as_str() {
@@ -85,6 +89,7 @@ impl HttpPrometheus {
             post,
             headers: Arc::new(headers),
             token_file: settings.token_file.clone(),
+            telemetry,
         })
     }
 
@@ -128,7 +133,15 @@ impl HttpPrometheus {
                 request.insert_header(("Authorization", format!("Bearer {}", token.trim_end())));
         }
         let verb = if post { "POST" } else { "GET" };
+        let (telemetry, server, path) = (
+            self.telemetry.clone(),
+            self.base.to_string(),
+            format!("/api/v1/{endpoint}"),
+        );
         Box::pin(async move {
+            // Wall time for a self-metric, on the HTTP side of the actors.
+            #[allow(clippy::disallowed_methods, reason = "latency self-metric")]
+            let started = std::time::Instant::now();
             let sent = if post {
                 request.send_form(&params).await
             } else {
@@ -137,6 +150,7 @@ impl HttpPrometheus {
             let mut response =
                 sent.map_err(|e| PromError::Unavailable(format!("{verb} {url}: {e}")))?;
             let status = response.status().as_u16();
+            telemetry.observe_prometheus(&path, &server, started.elapsed());
             tracing::debug!(verb, %url, status, "prometheus request");
             let body = response
                 .body()

@@ -3,6 +3,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
+use actix_web::dev::Service;
 use actix_web::{App, HttpServer, web};
 use adapter_actors::{Clock, Options};
 use anyhow::{Context, bail};
@@ -88,7 +89,8 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
             reason = "the injection point of the wall clock"
         )]
         let clock = Clock::starting_at(std::time::SystemTime::now());
-        let prometheus = HttpPrometheus::new(&settings)?;
+        let telemetry = crate::telemetry::Telemetry::new();
+        let prometheus = HttpPrometheus::new(&settings, telemetry.clone())?;
         let is_embedded = embedded.is_some();
         let objects: Rc<dyn adapter_actors::objects::ObjectBackend> = match embedded {
             Some(objects) => Rc::new(objects),
@@ -101,12 +103,38 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
             embedded_objects: is_embedded.then(|| adapter.lister.clone().recipient()),
             groups,
             clock,
+            telemetry,
         });
         tracing::info!(address = %address.0, port = address.1, "serving");
-        let server =
-            HttpServer::new(move || App::new().app_data(state.clone()).configure(api::configure))
-                .bind_rustls_0_23(address, tls)?
-                .run();
+        let server = HttpServer::new(move || {
+            let telemetry = state.telemetry.clone();
+            App::new()
+                .app_data(state.clone())
+                .wrap_fn(move |req, srv| {
+                    let (telemetry, path, method) = (
+                        telemetry.clone(),
+                        req.path().to_string(),
+                        req.method().to_string(),
+                    );
+                    #[allow(clippy::disallowed_methods, reason = "latency self-metric")]
+                    let started = std::time::Instant::now();
+                    let call = srv.call(req);
+                    async move {
+                        let response = call.await?;
+                        telemetry.observe_request(
+                            &path,
+                            &method,
+                            response.status().as_u16(),
+                            started.elapsed(),
+                        );
+                        Ok(response)
+                    }
+                })
+                .wrap(tracing_actix_web::TracingLogger::default())
+                .configure(api::configure)
+        })
+        .bind_rustls_0_23(address, tls)?
+        .run();
         server.await?;
         anyhow::Ok(())
     })

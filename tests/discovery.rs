@@ -84,6 +84,14 @@ fn health_version_metrics_and_openapi_answer() {
         metrics.contains("prometheus_adapter_registry_metrics{api=\"external\"} 1"),
         "{metrics}"
     );
+    for expected in [
+        "prometheus_adapter_request_duration_seconds_count{group=\"nonresource\",verb=\"get\",code=\"200\"}",
+        "prometheus_adapter_prometheus_client_request_duration_seconds_count{path=\"/api/v1/series\"",
+        "prometheus_adapter_rule_failing{rule=\"custom[0]\"} 0",
+        "prometheus_adapter_rule_last_success_timestamp_seconds{rule=\"external[0]\"}",
+    ] {
+        assert!(metrics.contains(expected), "{expected} in {metrics}");
+    }
     assert_eq!(
         env.json("/openapi/v2")["info"]["title"],
         "prometheus-metrics-adapter"

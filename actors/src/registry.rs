@@ -46,6 +46,8 @@ pub struct Snapshot {
     pub relisted_at: Option<SystemTime>,
     /// The rules generation it was made with.
     pub generation: u64,
+    /// How long the relist that made this took.
+    pub relist_duration: std::time::Duration,
     /// Custom discovery entries, sorted, computed once here rather than per request.
     pub custom_entries: Vec<DiscoveryEntry>,
     /// External discovery entries, sorted.
@@ -81,6 +83,7 @@ impl Snapshot {
             rules,
             relisted_at,
             generation,
+            relist_duration: std::time::Duration::ZERO,
             custom_entries,
             external_entries,
         }

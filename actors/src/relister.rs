@@ -125,13 +125,15 @@ impl Relister {
         self.running = true;
         self.waiting_for_this_run
             .append(&mut self.waiting_for_next_run);
+        let started = tokio::time::Instant::now();
         let run = relist(
             self.peers.clone(),
             self.state.clone(),
             self.clock,
             self.options,
         );
-        ctx.spawn(run.into_actor(self).map(|snapshot, act, ctx| {
+        ctx.spawn(run.into_actor(self).map(move |mut snapshot, act, ctx| {
+            snapshot.relist_duration = started.elapsed();
             let summary = RelistSummary {
                 generation: snapshot.generation,
                 failed_rules: snapshot.rules.iter().filter(|r| r.error.is_some()).count(),

@@ -1,7 +1,5 @@
 //! `/healthz`, `/livez`, `/readyz` (ready once the first relist finished), `/version`, `/metrics`.
 
-use std::fmt::Write;
-
 use actix_web::{HttpResponse, web};
 use adapter_actors::front_door::GetDiscovery;
 
@@ -55,37 +53,7 @@ async fn version() -> HttpResponse {
 /// The adapter's own metrics, in Prometheus text format.
 async fn metrics(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
     let snapshot = state.front_door.send(GetDiscovery).await?;
-    let mut out = String::new();
-    out.push_str("# HELP prometheus_adapter_registry_metrics Metrics advertised, by API.\n# TYPE prometheus_adapter_registry_metrics gauge\n");
-    let _ = writeln!(
-        out,
-        "prometheus_adapter_registry_metrics{{api=\"custom\"}} {}",
-        snapshot.registry.custom.len()
-    );
-    let _ = writeln!(
-        out,
-        "prometheus_adapter_registry_metrics{{api=\"external\"}} {}",
-        snapshot.registry.external.len()
-    );
-    out.push_str("# HELP prometheus_adapter_rule_series Series the rule's seriesQuery returned at its last success.\n# TYPE prometheus_adapter_rule_series gauge\n");
-    for rule in &snapshot.rules {
-        let _ = writeln!(
-            out,
-            "prometheus_adapter_rule_series{{rule=\"{:?}[{}]\"}} {}",
-            rule.kind, rule.index, rule.report.series
-        );
-    }
-    out.push_str("# HELP prometheus_adapter_rule_failing Whether the rule's last relist failed.\n# TYPE prometheus_adapter_rule_failing gauge\n");
-    for rule in &snapshot.rules {
-        let _ = writeln!(
-            out,
-            "prometheus_adapter_rule_failing{{rule=\"{:?}[{}]\"}} {}",
-            rule.kind,
-            rule.index,
-            u8::from(rule.error.is_some())
-        );
-    }
     Ok(HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(out))
+        .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+        .body(state.telemetry.render(&snapshot)))
 }

@@ -41,6 +41,8 @@ pub struct State {
     pub groups: Groups,
     /// For `creationTimestamp`.
     pub clock: Clock,
+    /// Self-metrics.
+    pub telemetry: std::sync::Arc<crate::telemetry::Telemetry>,
 }
 
 /// Query parameters every route may carry; others (`pretty`, `limit`, …) are accepted and ignored.

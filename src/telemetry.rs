@@ -1,0 +1,180 @@
+//! The adapter's own metrics (`/metrics`): request latency by group, verb and code; Prometheus query
+//! latency by path and server (upstream's name, exposed whatever the rules, unlike upstream); and, read
+//! from the discovery snapshot at scrape time, registry size, relist duration, per-rule series counts,
+//! failures and freshness.
+
+use std::sync::Arc;
+use std::time::{Duration, UNIX_EPOCH};
+
+use adapter_actors::registry::Snapshot;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    group: String,
+    verb: String,
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PromLabels {
+    path: String,
+    server: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ApiLabels {
+    api: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleLabels {
+    rule: String,
+}
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+/// Every self-metric; cheap to share.
+pub struct Telemetry {
+    registry: Registry,
+    requests: Histograms<RequestLabels>,
+    prometheus: Histograms<PromLabels>,
+    registry_size: Family<ApiLabels, Gauge>,
+    relist_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    rule_series: Family<RuleLabels, Gauge>,
+    rule_failing: Family<RuleLabels, Gauge>,
+    rule_last_success: Family<RuleLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+}
+
+impl Telemetry {
+    /// Registers every family.
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::with_prefix("prometheus_adapter");
+        let requests: Histograms<RequestLabels> = Family::new_with_constructor(latency_histogram);
+        let prometheus: Histograms<PromLabels> = Family::new_with_constructor(latency_histogram);
+        let registry_size = Family::<ApiLabels, Gauge>::default();
+        let relist_seconds = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        let rule_series = Family::<RuleLabels, Gauge>::default();
+        let rule_failing = Family::<RuleLabels, Gauge>::default();
+        let rule_last_success =
+            Family::<RuleLabels, Gauge<f64, std::sync::atomic::AtomicU64>>::default();
+        registry.register(
+            "request_duration_seconds",
+            "API request latency by group, verb and code",
+            requests.clone(),
+        );
+        registry.register(
+            "prometheus_client_request_duration_seconds",
+            "Prometheus request latency by path and server",
+            prometheus.clone(),
+        );
+        registry.register(
+            "registry_metrics",
+            "Metrics advertised, by API",
+            registry_size.clone(),
+        );
+        registry.register(
+            "relist_duration_seconds",
+            "Duration of the last relist",
+            relist_seconds.clone(),
+        );
+        registry.register(
+            "rule_series",
+            "Series the rule's seriesQuery returned at its last success",
+            rule_series.clone(),
+        );
+        registry.register(
+            "rule_failing",
+            "Whether the rule's last relist failed (its previous metrics are served)",
+            rule_failing.clone(),
+        );
+        registry.register(
+            "rule_last_success_timestamp_seconds",
+            "When the rule last relisted successfully",
+            rule_last_success.clone(),
+        );
+        Arc::new(Self {
+            registry,
+            requests,
+            prometheus,
+            registry_size,
+            relist_seconds,
+            rule_series,
+            rule_failing,
+            rule_last_success,
+        })
+    }
+
+    /// Records one API request.
+    pub fn observe_request(&self, path: &str, method: &str, code: u16, elapsed: Duration) {
+        let group = match path.strip_prefix("/apis/") {
+            Some(rest) => rest.split('/').next().unwrap_or_default().to_string(),
+            None if path.starts_with("/api/") || path == "/api" => "core".to_string(),
+            None => "nonresource".to_string(),
+        };
+        let labels = RequestLabels {
+            group,
+            verb: method.to_lowercase(),
+            code: code.to_string(),
+        };
+        self.requests
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records one Prometheus call.
+    pub fn observe_prometheus(&self, path: &str, server: &str, elapsed: Duration) {
+        let labels = PromLabels {
+            path: path.to_string(),
+            server: server.to_string(),
+        };
+        self.prometheus
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// The text exposition, with the snapshot-derived gauges refreshed first.
+    pub fn render(&self, snapshot: &Snapshot) -> String {
+        let set = |api: &str, n: usize| {
+            self.registry_size
+                .get_or_create(&ApiLabels { api: api.into() })
+                .set(n as i64)
+        };
+        set("custom", snapshot.registry.custom.len());
+        set("external", snapshot.registry.external.len());
+        self.relist_seconds
+            .set(snapshot.relist_duration.as_secs_f64());
+        self.rule_series.clear();
+        self.rule_failing.clear();
+        self.rule_last_success.clear();
+        for rule in &snapshot.rules {
+            let labels = RuleLabels {
+                rule: format!("{:?}[{}]", rule.kind, rule.index).to_lowercase(),
+            };
+            self.rule_series
+                .get_or_create(&labels)
+                .set(rule.report.series as i64);
+            self.rule_failing
+                .get_or_create(&labels)
+                .set(i64::from(rule.error.is_some()));
+            if let Some(at) = rule.last_success {
+                let seconds = at
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_secs_f64();
+                self.rule_last_success.get_or_create(&labels).set(seconds);
+            }
+        }
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
