@@ -238,31 +238,7 @@ impl Env {
 
     /// A request over HTTPS with extra headers.
     pub fn https(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
-        let ca = self.ca();
-        if !ca.exists() {
-            return (0, String::new());
-        }
-        let Ok(tcp) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return (0, String::new());
-        };
-        tcp.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-        let tls = client_config(&ca);
-        let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
-        let conn = rustls::ClientConnection::new(Arc::new(tls), name).unwrap();
-        let mut stream = rustls::StreamOwned::new(conn, tcp);
-        let extra: String = headers
-            .iter()
-            .map(|(k, v)| format!("{k}: {v}\r\n"))
-            .collect();
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{extra}\r\n"
-        );
-        if stream.write_all(request.as_bytes()).is_err() {
-            return (0, String::new());
-        }
-        let mut raw = Vec::new();
-        let _ = stream.read_to_end(&mut raw);
-        parse_http(&raw)
+        https(self.port, &self.ca(), method, path, headers)
     }
 
     /// GET that must succeed, parsed as JSON.
@@ -290,6 +266,30 @@ impl Env {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("adapter.log")).unwrap_or_default()
     }
+}
+
+/// A request over HTTPS to the adapter on `port`, trusting only `ca`; `(0, "")` when the connection or
+/// the handshake fails.
+pub fn https(port: u16, ca: &Path, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    if !ca.exists() {
+        return (0, String::new());
+    }
+    let Ok(tcp) = TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
+    tcp.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let tls = client_config(ca);
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(tls), name).unwrap();
+    let mut stream = rustls::StreamOwned::new(conn, tcp);
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{extra}\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return (0, String::new());
+    }
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    parse_http(&raw)
 }
 
 fn client_config(ca: &Path) -> rustls::ClientConfig {

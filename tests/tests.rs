@@ -14,3 +14,4 @@ mod kubernetes;
 mod outage;
 mod resource_metrics;
 mod support;
+mod tls;
