@@ -14,15 +14,26 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
 /// Builds the rustls server config; `http2` adds `h2` to ALPN.
-pub fn server_config(cert_file: &str, key_file: &str, cert_dir: &Path, http2: bool) -> anyhow::Result<rustls::ServerConfig> {
+pub fn server_config(
+    cert_file: &str,
+    key_file: &str,
+    cert_dir: &Path,
+    http2: bool,
+) -> anyhow::Result<rustls::ServerConfig> {
     let (cert, key) = match (cert_file.is_empty(), key_file.is_empty()) {
         (false, false) => (PathBuf::from(cert_file), PathBuf::from(key_file)),
         (true, true) => self_signed(cert_dir)?,
         _ => bail!("--tls-cert-file and --tls-private-key-file go together"),
     };
     let resolver = ReloadingCert::new(cert, key)?;
-    let mut config = rustls::ServerConfig::builder().with_no_client_auth().with_cert_resolver(Arc::new(resolver));
-    config.alpn_protocols = if http2 { vec![b"h2".to_vec(), b"http/1.1".to_vec()] } else { vec![b"http/1.1".to_vec()] };
+    let mut config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_cert_resolver(Arc::new(resolver));
+    config.alpn_protocols = if http2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
     Ok(config)
 }
 
@@ -34,8 +45,10 @@ fn load(cert: &Path, key: &Path) -> anyhow::Result<Arc<CertifiedKey>> {
     if chain.is_empty() {
         bail!("{} holds no certificate", cert.display());
     }
-    let key = PrivateKeyDer::from_pem_file(key).with_context(|| format!("unable to read a private key from {}", key.display()))?;
-    let signing = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key).context("unsupported private key")?;
+    let key = PrivateKeyDer::from_pem_file(key)
+        .with_context(|| format!("unable to read a private key from {}", key.display()))?;
+    let signing = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key)
+        .context("unsupported private key")?;
     Ok(Arc::new(CertifiedKey::new(chain, signing)))
 }
 
@@ -55,7 +68,11 @@ impl ReloadingCert {
     fn new(cert: PathBuf, key: PathBuf) -> anyhow::Result<Self> {
         let loaded = load(&cert, &key)?;
         let stamps = (modified(&cert), modified(&key));
-        Ok(Self { current: Mutex::new((stamps.0, stamps.1, loaded)), cert, key })
+        Ok(Self {
+            current: Mutex::new((stamps.0, stamps.1, loaded)),
+            cert,
+            key,
+        })
     }
 }
 
@@ -70,7 +87,9 @@ impl ResolvesServerCert for ReloadingCert {
                     *current = (stamps.0, stamps.1, loaded);
                 }
                 // Half-written during a rotation, usually: keep serving the previous pair and retry next time.
-                Err(error) => tracing::warn!(error = %format!("{error:#}"), "serving certificate not reloaded"),
+                Err(error) => {
+                    tracing::warn!(error = %format!("{error:#}"), "serving certificate not reloaded")
+                }
             }
         }
         Some(current.2.clone())
@@ -82,10 +101,14 @@ fn self_signed(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     if cert.exists() && key.exists() {
         return Ok((cert, key));
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("--cert-dir {} is not writable", dir.display()))?;
-    let generated = rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
-    std::fs::write(&cert, generated.cert.pem()).with_context(|| format!("writing {}", cert.display()))?;
-    std::fs::write(&key, generated.signing_key.serialize_pem()).with_context(|| format!("writing {}", key.display()))?;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("--cert-dir {} is not writable", dir.display()))?;
+    let generated =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
+    std::fs::write(&cert, generated.cert.pem())
+        .with_context(|| format!("writing {}", cert.display()))?;
+    std::fs::write(&key, generated.signing_key.serialize_pem())
+        .with_context(|| format!("writing {}", key.display()))?;
     tracing::info!(cert = %cert.display(), "generated a self-signed serving certificate");
     Ok((cert, key))
 }

@@ -96,6 +96,35 @@ fn health_version_metrics_and_openapi_answer() {
         env.json("/openapi/v2")["info"]["title"],
         "prometheus-metrics-adapter"
     );
+    let (code, _) = env.get("/openapi/v3/apis/custom.metrics.k8s.io/v1beta2");
+    assert_eq!(code, 200);
+    let (_, v3) = env.get("/openapi/v3");
+    assert!(v3.contains("apis/metrics.k8s.io/v1"), "{v3}");
+    // ETags: a client that has the document gets 304.
+    let (code, headers_and_body) =
+        env.https("GET", "/openapi/v2", &[("If-None-Match", "\"nope\"")]);
+    assert_eq!(code, 200);
+    assert!(headers_and_body.contains("swagger"));
+    // Aggregated discovery, as kube-apiserver's aggregator and kubectl ask for it.
+    let (code, body) = env.https(
+        "GET",
+        "/apis",
+        &[(
+            "Accept",
+            "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,application/json",
+        )],
+    );
+    assert_eq!(code, 200);
+    let aggregated: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(aggregated["kind"], "APIGroupDiscoveryList");
+    let custom = aggregated["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["metadata"]["name"] == "custom.metrics.k8s.io")
+        .unwrap();
+    let resources = custom["versions"][0]["resources"].as_array().unwrap();
+    assert!(resources.iter().any(|r| r["resource"] == "pods/http_requests_per_second" && r["scope"] == "Namespaced"));
     // Clients that ask for protobuf first get JSON, which `*/*` allows.
     let (code, body) = env.https(
         "GET",

@@ -270,7 +270,13 @@ impl Env {
 
 /// A request over HTTPS to the adapter on `port`, trusting only `ca`; `(0, "")` when the connection or
 /// the handshake fails.
-pub fn https(port: u16, ca: &Path, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+pub fn https(
+    port: u16,
+    ca: &Path,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
     if !ca.exists() {
         return (0, String::new());
     }
@@ -282,8 +288,12 @@ pub fn https(port: u16, ca: &Path, method: &str, path: &str, headers: &[(&str, &
     let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
     let conn = rustls::ClientConnection::new(Arc::new(tls), name).unwrap();
     let mut stream = rustls::StreamOwned::new(conn, tcp);
-    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
-    let request = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{extra}\r\n");
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    let request =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{extra}\r\n");
     if stream.write_all(request.as_bytes()).is_err() {
         return (0, String::new());
     }

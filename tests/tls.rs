@@ -32,17 +32,28 @@ fn a_rotated_serving_certificate_is_served_without_restart() {
             &format!("--secure-port={port}"),
             "--bind-address=127.0.0.1",
             &format!("--tls-cert-file={}", dir.path().join("tls.crt").display()),
-            &format!("--tls-private-key-file={}", dir.path().join("tls.key").display()),
+            &format!(
+                "--tls-private-key-file={}",
+                dir.path().join("tls.key").display()
+            ),
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_until("the adapter", Duration::from_secs(20), || https(port, &first, "GET", "/healthz", &[]).0 == 200);
+    wait_until("the adapter", Duration::from_secs(20), || {
+        https(port, &first, "GET", "/healthz", &[]).0 == 200
+    });
     std::thread::sleep(Duration::from_millis(1100)); // a distinct modification time
     let second = write_pair(dir.path(), "second");
-    wait_until("the new certificate", Duration::from_secs(10), || https(port, &second, "GET", "/healthz", &[]).0 == 200);
-    assert_eq!(https(port, &first, "GET", "/healthz", &[]).0, 0, "the old certificate is no longer served");
+    wait_until("the new certificate", Duration::from_secs(10), || {
+        https(port, &second, "GET", "/healthz", &[]).0 == 200
+    });
+    assert_eq!(
+        https(port, &first, "GET", "/healthz", &[]).0,
+        0,
+        "the old certificate is no longer served"
+    );
     let _ = adapter.kill();
     let _ = adapter.wait();
 }
