@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         Err(error) => error.exit(),
     };
     init_logging(flags.verbosity);
+    api::status::show_causes(flags.verbosity >= 6);
     match serve::run(flags) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -1,11 +1,21 @@
 //! Errors become a `metav1.Status` here and nowhere else: one [`ApiError`] decides code, reason and
 //! message for every cause, with the codes the HPA relies on (spec §13.4). Bad requests are not logged as
-//! errors; internal causes are logged once, with the detail clients do not see.
+//! errors; internal causes are logged once, with the detail clients do not see — unless `--v` is 6 or
+//! more, when the cause (the Prometheus error, the unreachable backend) is appended for debugging.
+
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use adapter_actors::front_door::FlowError;
 use serde::Serialize;
+
+static SHOW_CAUSES: AtomicBool = AtomicBool::new(false);
+
+/// Whether error messages carry backend detail (`--v` ≥ 6); set once at start-up.
+pub fn show_causes(show: bool) {
+    SHOW_CAUSES.store(show, Ordering::Relaxed);
+}
 
 /// An API failure.
 #[derive(Debug, thiserror::Error)]
@@ -24,8 +34,8 @@ pub enum ApiError {
         /// What the log sees.
         cause: String,
     },
-    /// 503.
-    #[error("{0}")]
+    /// 503; the cause is logged.
+    #[error("the metrics backend is unavailable")]
     Unavailable(String),
 }
 
@@ -105,21 +115,86 @@ impl ResponseError for ApiError {
                     }),
                 )
             }
-            ApiError::Unavailable(message) => {
-                tracing::warn!(%message, "request failed: backend unavailable");
+            ApiError::Unavailable(cause) => {
+                tracing::warn!(%cause, "request failed: backend unavailable");
                 ("ServiceUnavailable", None)
             }
+        };
+        let message = match self {
+            ApiError::Internal { cause, .. } | ApiError::Unavailable(cause)
+                if SHOW_CAUSES.load(Ordering::Relaxed) =>
+            {
+                format!("{self}: {cause}")
+            }
+            _ => self.to_string(),
         };
         let body = Status {
             kind: "Status",
             api_version: "v1",
             metadata: super::wire::ListMeta {},
             status: "Failure",
-            message: self.to_string(),
+            message,
             reason,
             details,
             code: code.as_u16(),
         };
         HttpResponse::build(code).json(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(error: ApiError) -> serde_json::Value {
+        let response = error.error_response();
+        let bytes = actix_web::body::to_bytes(response.into_body());
+        let bytes = futures_util::FutureExt::now_or_never(bytes)
+            .unwrap()
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn statuses_carry_the_codes_the_hpa_relies_on_and_hide_backend_detail() {
+        let not_found = body(
+            FlowError::MetricNotFound {
+                metric: "m".into(),
+                resource: "pods".into(),
+                name: None,
+            }
+            .into(),
+        );
+        assert_eq!(
+            (not_found["code"].as_u64(), not_found["reason"].as_str()),
+            (Some(404), Some("NotFound"))
+        );
+        assert_eq!(
+            not_found["message"],
+            "the server could not find the metric m for pods"
+        );
+        let internal =
+            body(FlowError::QueryFailed("bad_data: parse error at http://prom:9090".into()).into());
+        assert_eq!(internal["code"], 500);
+        assert_eq!(
+            internal["message"],
+            "Internal error occurred: unable to fetch metrics"
+        );
+        assert_eq!(
+            internal["details"]["causes"][0]["message"],
+            "unable to fetch metrics"
+        );
+        let down = ApiError::from(FlowError::Unavailable(
+            "GET http://secret-prometheus:9090/api/v1/query: refused".into(),
+        ));
+        assert_eq!(down.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(body(down)["message"], "the metrics backend is unavailable");
+        show_causes(true);
+        let detailed = body(FlowError::Unavailable("refused".into()).into());
+        show_causes(false);
+        assert_eq!(
+            detailed["message"],
+            "the metrics backend is unavailable: backend unavailable: refused"
+        );
     }
 }
