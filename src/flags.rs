@@ -40,10 +40,10 @@ pub struct ServeFlags {
     /// Client key for Prometheus.
     #[arg(long, default_value = "")]
     pub prometheus_client_tls_key_file: String,
-    /// Use the pod's service account for Prometheus (accepted; not implemented yet).
+    /// Use the pod's service account token and cluster CA for Prometheus.
     #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
     pub prometheus_auth_incluster: bool,
-    /// kubeconfig-style auth for Prometheus (accepted; not implemented yet).
+    /// A kubeconfig whose auth and TLS settings reach Prometheus (its server URL is ignored).
     #[arg(long, default_value = "")]
     pub prometheus_auth_config: String,
     /// Per-query timeout, also sent to Prometheus (ours; upstream has none).

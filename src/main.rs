@@ -9,6 +9,7 @@ mod flags;
 mod kube_objects;
 mod objects_file;
 mod prometheus;
+mod prometheus_auth;
 mod serve;
 mod telemetry;
 mod time;

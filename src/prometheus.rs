@@ -36,6 +36,8 @@ pub struct Settings {
     pub client_cert: Option<(PathBuf, PathBuf)>,
     /// Per-call timeout.
     pub timeout: Duration,
+    /// From `--prometheus-auth-config` or `--prometheus-auth-incluster`; ignored with `ca_file`.
+    pub auth: Option<crate::prometheus_auth::Auth>,
 }
 
 /// The awc-based backend. Not `Send` (awc is not): build it on the actors' thread.
@@ -61,15 +63,23 @@ impl HttpPrometheus {
             "POST" => true,
             other => bail!("unsupported --prometheus-verb {other:?}: use GET or POST"),
         };
-        let headers = settings
-            .headers
-            .iter()
-            .map(|h| {
-                let (name, value) = h.split_once('=').unwrap_or((h.as_str(), ""));
-                (name.to_string(), value.to_string())
-            })
-            .collect();
-        let tls = client_tls(settings)?;
+        // As upstream: a CA file builds a fresh transport and the auth flags are ignored.
+        let auth = if settings.ca_file.is_some() {
+            None
+        } else {
+            settings.auth.clone()
+        };
+        let mut headers: Vec<(String, String)> =
+            auth.as_ref().map(|a| a.headers.clone()).unwrap_or_default();
+        headers.extend(settings.headers.iter().map(|h| {
+            let (name, value) = h.split_once('=').unwrap_or((h.as_str(), ""));
+            (name.to_string(), value.to_string())
+        }));
+        let tls = client_tls(settings, auth.as_ref())?;
+        let token_file = settings
+            .token_file
+            .clone()
+            .or_else(|| auth.as_ref().and_then(|a| a.token_file.clone()));
         let client = awc::Client::builder()
             .connector(
                 awc::Connector::new()
@@ -78,7 +88,7 @@ impl HttpPrometheus {
             )
             .timeout(settings.timeout)
             .finish();
-        if let Some(file) = &settings.token_file {
+        if let Some(file) = &token_file {
             std::fs::read(file).with_context(|| {
                 format!("unable to read --prometheus-token-file {}", file.display())
             })?;
@@ -88,7 +98,7 @@ impl HttpPrometheus {
             base,
             post,
             headers: Arc::new(headers),
-            token_file: settings.token_file.clone(),
+            token_file,
             telemetry,
         })
     }
@@ -291,21 +301,27 @@ fn parse_value(text: &str) -> f64 {
     }
 }
 
-fn client_tls(settings: &Settings) -> anyhow::Result<rustls::ClientConfig> {
+fn client_tls(
+    settings: &Settings,
+    auth: Option<&crate::prometheus_auth::Auth>,
+) -> anyhow::Result<rustls::ClientConfig> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    let ca_pem =
+        match (&settings.ca_file, auth.and_then(|a| a.ca_pem.clone())) {
+            (Some(file), _) => Some(std::fs::read(file).with_context(|| {
+                format!("unable to read --prometheus-ca-file {}", file.display())
+            })?),
+            (None, pem) => pem,
+        };
     let mut roots = rustls::RootCertStore::empty();
-    match &settings.ca_file {
-        Some(file) => {
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(file)
-                .with_context(|| format!("unable to read --prometheus-ca-file {}", file.display()))?
+    match ca_pem {
+        Some(pem) => {
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
                 .collect::<Result<_, _>>()
-                .with_context(|| format!("{}: not PEM certificates", file.display()))?;
+                .context("the Prometheus CA is not PEM")?;
             if certs.is_empty() {
-                bail!(
-                    "--prometheus-ca-file {} holds no certificate",
-                    file.display()
-                );
+                bail!("the Prometheus CA bundle holds no certificate");
             }
             for cert in certs {
                 roots.add(cert)?;
@@ -317,14 +333,25 @@ fn client_tls(settings: &Settings) -> anyhow::Result<rustls::ClientConfig> {
             }
         }
     }
+    let client_pem = match (&settings.ca_file, &settings.client_cert) {
+        // Upstream uses the client pair only together with --prometheus-ca-file.
+        (Some(_), Some((cert, key))) => Some((
+            std::fs::read(cert).with_context(|| format!("unable to read {}", cert.display()))?,
+            std::fs::read(key).with_context(|| format!("unable to read {}", key.display()))?,
+        )),
+        (Some(_), None) => None,
+        (None, _) => auth.and_then(|a| a.client_pem.clone()),
+    };
     let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
-    Ok(match (&settings.ca_file, &settings.client_cert) {
-        (Some(_), Some((cert, key))) => {
-            let chain = CertificateDer::pem_file_iter(cert)?.collect::<Result<Vec<_>, _>>()?;
-            let key = PrivateKeyDer::from_pem_file(key)?;
+    Ok(match client_pem {
+        Some((cert, key)) => {
+            let chain = CertificateDer::pem_slice_iter(&cert)
+                .collect::<Result<Vec<_>, _>>()
+                .context("client certificate is not PEM")?;
+            let key = PrivateKeyDer::from_pem_slice(&key).context("client key is not PEM")?;
             builder.with_client_auth_cert(chain, key)?
         }
-        _ => builder.with_no_client_auth(),
+        None => builder.with_no_client_auth(),
     })
 }
 

@@ -73,6 +73,19 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
             )
         }),
         timeout: flags.prometheus_timeout,
+        auth: match (
+            flags.prometheus_auth_incluster,
+            flags.prometheus_auth_config.as_str(),
+        ) {
+            (true, "") => Some(crate::prometheus_auth::in_cluster()?),
+            (true, _) => bail!(
+                "may not use both in-cluster auth and an explicit kubeconfig at the same time"
+            ),
+            (false, "") => None,
+            (false, path) => Some(crate::prometheus_auth::from_kubeconfig(
+                std::path::Path::new(path),
+            )?),
+        },
     };
     let mut options = Options::default();
     options.relist.interval = flags.metrics_relist_interval;

@@ -12,6 +12,7 @@ mod external_metrics;
 mod kube_api;
 mod kubernetes;
 mod outage;
+mod prometheus_auth;
 mod resource_metrics;
 mod support;
 mod tls;
