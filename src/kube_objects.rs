@@ -1,23 +1,35 @@
-//! The real Kubernetes backend on kube-rs: discovery builds the resource map (core first, then groups
-//! alphabetically, each resource at its group's preferred version), and lists are metadata-only
-//! (`PartialObjectMetadataList`) with the label selector, plus `status.phase=Running` for resource
-//! metrics, as upstream's informer does.
+//! The real Kubernetes backend on kube-rs.
+//!
+//! Discovery builds the resource map (core first, then groups alphabetically, each resource at its
+//! group's preferred version). Object lists come from watch-fed, metadata-only caches: the first request
+//! for a resource starts a metadata watcher over all namespaces (pods for resource metrics get their own,
+//! with `status.phase=Running`, as upstream's informer) and is answered by one metadata LIST; once the
+//! cache has synced, requests are answered from memory with the label selector evaluated locally, so an
+//! HPA's request costs no API call.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use adapter_actors::objects::{KubeError, ObjectBackend, ObjectMeta};
 use adapter_config::{GroupResource, ResourceInfo, ResourceMap, Selector};
 use anyhow::Context;
 use futures_util::future::LocalBoxFuture;
-use kube::api::{Api, DynamicObject, ListParams};
+use futures_util::{FutureExt, StreamExt};
+use kube::api::{Api, DynamicObject, ListParams, PartialObjectMeta};
 use kube::discovery::{ApiResource, Discovery, Scope};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+
+type Cache = Store<PartialObjectMeta<DynamicObject>>;
 
 /// Objects from a Kubernetes API server.
 pub struct KubeObjects {
     client: kube::Client,
     /// The last discovery, to know each resource's version and kind when listing.
     map: Rc<RefCell<Option<ResourceMap>>>,
+    /// Watch-fed caches by (resource, running pods only).
+    caches: Rc<RefCell<HashMap<(GroupResource, bool), Cache>>>,
 }
 
 impl KubeObjects {
@@ -39,6 +51,7 @@ impl KubeObjects {
         Ok(Self {
             client,
             map: Rc::default(),
+            caches: Rc::default(),
         })
     }
 }
@@ -68,6 +81,51 @@ async fn discover(client: kube::Client) -> Result<ResourceMap, KubeError> {
     Ok(ResourceMap::new(resources))
 }
 
+fn api_resource(info: &ResourceInfo) -> ApiResource {
+    ApiResource {
+        group: info.group.clone(),
+        version: info.version.clone(),
+        api_version: info.api_version(),
+        kind: info.kind.clone(),
+        plural: info.resource.clone(),
+    }
+}
+
+fn object(meta: &kube::api::ObjectMeta, running_only: bool) -> ObjectMeta {
+    ObjectMeta {
+        namespace: meta.namespace.clone().unwrap_or_default(),
+        name: meta.name.clone().unwrap_or_default(),
+        labels: meta.labels.clone().unwrap_or_default(),
+        // The field selector already kept Running pods only; metadata carries no phase.
+        phase: if running_only {
+            "Running".to_string()
+        } else {
+            String::new()
+        },
+    }
+}
+
+/// Starts a metadata watcher feeding a cache, on the current (actors') thread.
+fn start_cache(client: kube::Client, ar: &ApiResource, running_only: bool) -> Cache {
+    let writer = reflector::store::Writer::new(ar.clone());
+    let cache = writer.as_reader();
+    let mut config = watcher::Config::default();
+    if running_only {
+        config = config.fields("status.phase=Running");
+    }
+    // `Api<PartialObjectMeta<_>>` makes metadata-only list and watch requests.
+    let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client, ar);
+    let resource = ar.plural.clone();
+    let stream = reflector::reflector(writer, watcher(api, config)).default_backoff();
+    actix_web::rt::spawn(stream.for_each(move |event| {
+        if let Err(error) = event {
+            tracing::warn!(%resource, %error, "object watch failed; retrying");
+        }
+        futures_util::future::ready(())
+    }));
+    cache
+}
+
 impl ObjectBackend for KubeObjects {
     fn resources(&self) -> LocalBoxFuture<'static, Result<ResourceMap, KubeError>> {
         let (client, cache) = (self.client.clone(), self.map.clone());
@@ -85,18 +143,18 @@ impl ObjectBackend for KubeObjects {
         selector: &Selector,
         running_only: bool,
     ) -> LocalBoxFuture<'static, Result<Vec<ObjectMeta>, KubeError>> {
-        let (client, cache) = (self.client.clone(), self.map.clone());
-        let (resource, namespace, labels) = (
+        let (client, map, caches) = (self.client.clone(), self.map.clone(), self.caches.clone());
+        let (resource, namespace, selector) = (
             resource.clone(),
             namespace.map(str::to_string),
-            selector.to_string(),
+            selector.clone(),
         );
         Box::pin(async move {
-            if cache.borrow().is_none() {
-                let map = discover(client.clone()).await?;
-                *cache.borrow_mut() = Some(map);
+            if map.borrow().is_none() {
+                let discovered = discover(client.clone()).await?;
+                *map.borrow_mut() = Some(discovered);
             }
-            let info = cache
+            let info = map
                 .borrow()
                 .as_ref()
                 .and_then(|m| m.get(&resource).cloned())
@@ -105,36 +163,49 @@ impl ObjectBackend for KubeObjects {
                         "resource {resource} is not served by the cluster"
                     ))
                 })?;
-            let ar = ApiResource {
-                group: info.group.clone(),
-                version: info.version.clone(),
-                api_version: info.api_version(),
-                kind: info.kind.clone(),
-                plural: info.resource.clone(),
+            let ar = api_resource(&info);
+            let namespace = namespace.filter(|_| info.namespaced);
+            let key = (resource.clone(), running_only);
+            let cache = caches.borrow().get(&key).cloned();
+            let mut objects: Vec<ObjectMeta> = match cache {
+                Some(cache)
+                    if cache
+                        .wait_until_ready()
+                        .now_or_never()
+                        .is_some_and(|r| r.is_ok()) =>
+                {
+                    cache
+                        .state()
+                        .iter()
+                        .map(|o| object(&o.metadata, running_only))
+                        .filter(|o| {
+                            namespace.as_ref().is_none_or(|ns| *ns == o.namespace)
+                                && selector.matches(&o.labels)
+                        })
+                        .collect()
+                }
+                cached => {
+                    if cached.is_none() {
+                        caches
+                            .borrow_mut()
+                            .insert(key, start_cache(client.clone(), &ar, running_only));
+                    }
+                    // Not synced yet: ask the API server directly this once.
+                    let api: Api<DynamicObject> = match &namespace {
+                        Some(ns) => Api::namespaced_with(client, ns, &ar),
+                        None => Api::all_with(client, &ar),
+                    };
+                    let mut params = ListParams::default().labels(&selector.to_string());
+                    if running_only {
+                        params = params.fields("status.phase=Running");
+                    }
+                    let list = api.list_metadata(&params).await.map_err(unavailable)?;
+                    list.items
+                        .iter()
+                        .map(|o| object(&o.metadata, running_only))
+                        .collect()
+                }
             };
-            let api: Api<DynamicObject> = match &namespace {
-                Some(ns) if info.namespaced => Api::namespaced_with(client, ns, &ar),
-                _ => Api::all_with(client, &ar),
-            };
-            let mut params = ListParams::default().labels(&labels);
-            if running_only {
-                params = params.fields("status.phase=Running");
-            }
-            let list = api.list_metadata(&params).await.map_err(unavailable)?;
-            let mut objects: Vec<ObjectMeta> = list
-                .items
-                .into_iter()
-                .map(|o| ObjectMeta {
-                    namespace: o.metadata.namespace.unwrap_or_default(),
-                    name: o.metadata.name.unwrap_or_default(),
-                    labels: o.metadata.labels.unwrap_or_default(),
-                    phase: if running_only {
-                        "Running".to_string()
-                    } else {
-                        String::new()
-                    },
-                })
-                .collect();
             objects.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
             Ok(objects)
         })

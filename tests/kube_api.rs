@@ -52,6 +52,7 @@ const RESOURCES: &[(&str, &str, &str, bool)] = &[
 pub struct KubeApi {
     pub port: u16,
     pub requests: Arc<Mutex<Vec<String>>>,
+    objects: Arc<Mutex<Vec<(u64, Object)>>>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -63,7 +64,8 @@ impl Drop for KubeApi {
 }
 
 struct Shared {
-    objects: Vec<Object>,
+    /// Objects with the resource version at which each was added.
+    objects: Arc<Mutex<Vec<(u64, Object)>>>,
     requests: Arc<Mutex<Vec<String>>>,
 }
 
@@ -72,8 +74,9 @@ impl KubeApi {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
+        let objects = Arc::new(Mutex::new(objects.into_iter().map(|o| (1, o)).collect()));
         let shared = web::Data::new(Shared {
-            objects,
+            objects: Arc::clone(&objects),
             requests: requests.clone(),
         });
         let (tx, rx) = std::sync::mpsc::channel();
@@ -95,6 +98,7 @@ impl KubeApi {
         KubeApi {
             port,
             requests,
+            objects,
             handle: rx.recv().unwrap(),
         }
     }
@@ -110,6 +114,13 @@ impl KubeApi {
         )
         .unwrap();
         path
+    }
+
+    /// Adds an object; watchers see it as an ADDED event.
+    pub fn add(&self, object: Object) {
+        let mut objects = self.objects.lock().unwrap();
+        let version = objects.iter().map(|(v, _)| *v).max().unwrap_or(1) + 1;
+        objects.push((version, object));
     }
 
     pub fn requests(&self) -> Vec<String> {
@@ -159,6 +170,48 @@ async fn handle(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
     }
 }
 
+/// Which objects a list or watch selects.
+struct Filter {
+    gv: String,
+    plural: String,
+    namespace: Option<String>,
+    selector: Selector,
+    fields: Vec<(String, String)>,
+}
+
+impl Filter {
+    fn matches(&self, o: &Object) -> bool {
+        o.group_version == self.gv
+            && o.plural == self.plural
+            && self.namespace.as_deref().is_none_or(|ns| ns == o.namespace)
+            && self.selector.matches(
+                &o.labels
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+            && self.fields.iter().all(|(k, v)| match k.as_str() {
+                "status.phase" => o.phase == v,
+                "metadata.name" => o.name == v,
+                "metadata.namespace" => o.namespace == v,
+                _ => false,
+            })
+    }
+}
+
+fn metadata(o: &Object, version: u64) -> Value {
+    let labels: serde_json::Map<String, Value> = o
+        .labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    let mut metadata = json!({"name": o.name, "uid": format!("uid-{}", o.name), "resourceVersion": version.to_string(), "labels": labels});
+    if !o.namespace.is_empty() {
+        metadata["namespace"] = json!(o.namespace);
+    }
+    metadata
+}
+
 fn list(
     req: &HttpRequest,
     shared: &Shared,
@@ -178,7 +231,7 @@ fn list(
             return HttpResponse::BadRequest().json(json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "BadRequest", "code": 400, "message": e.to_string()}));
         }
     };
-    let fields: Vec<(String, String)> = query
+    let fields = query
         .get("fieldSelector")
         .map(|f| {
             f.split(',')
@@ -187,38 +240,78 @@ fn list(
                 .collect()
         })
         .unwrap_or_default();
-    let metadata_only = req
+    let filter = Filter {
+        gv: gv.to_string(),
+        plural: plural.to_string(),
+        namespace: namespace.map(str::to_string),
+        selector,
+        fields,
+    };
+    let accept = req
         .headers()
         .get("accept")
         .and_then(|a| a.to_str().ok())
-        .is_some_and(|a| a.contains("as=PartialObjectMetadataList"));
-    let items: Vec<Value> = shared
-        .objects
+        .unwrap_or_default();
+    let metadata_only = accept.contains("as=PartialObjectMetadata");
+    if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
+        let since: u64 = query
+            .get("resourceVersion")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        return watch(shared.objects.clone(), filter, since);
+    }
+    let objects = shared.objects.lock().unwrap();
+    let version = objects.iter().map(|(v, _)| *v).max().unwrap_or(1);
+    let items: Vec<Value> = objects
         .iter()
-        .filter(|o| o.group_version == gv && o.plural == plural && namespace.is_none_or(|ns| ns == o.namespace))
-        .filter(|o| selector.matches(&o.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()))
-        .filter(|o| fields.iter().all(|(k, v)| match k.as_str() {
-            "status.phase" => o.phase == v,
-            "metadata.name" => o.name == v,
-            "metadata.namespace" => o.namespace == v,
-            _ => false,
-        }))
-        .map(|o| {
-            let labels: serde_json::Map<String, Value> = o.labels.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
-            let mut metadata = json!({"name": o.name, "uid": format!("uid-{}", o.name), "resourceVersion": "1", "labels": labels});
-            if !o.namespace.is_empty() {
-                metadata["namespace"] = json!(o.namespace);
-            }
+        .filter(|(_, o)| filter.matches(o))
+        .map(|(v, o)| {
             if metadata_only {
-                json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata})
+                json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata(o, *v)})
             } else {
-                json!({"metadata": metadata, "status": {"phase": o.phase}})
+                json!({"metadata": metadata(o, *v), "status": {"phase": o.phase}})
             }
         })
         .collect();
+    let list_meta = json!({"resourceVersion": version.to_string()});
     if metadata_only {
-        HttpResponse::Ok().json(json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": {"resourceVersion": "1"}, "items": items}))
+        HttpResponse::Ok().json(json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta, "items": items}))
     } else {
-        HttpResponse::Ok().json(json!({"kind": format!("{kind}List"), "apiVersion": gv, "metadata": {"resourceVersion": "1"}, "items": items}))
+        HttpResponse::Ok().json(json!({"kind": format!("{kind}List"), "apiVersion": gv, "metadata": list_meta, "items": items}))
     }
+}
+
+/// A watch: ADDED events for matching objects newer than `since`, as they are added, for up to 30 s.
+fn watch(objects: Arc<Mutex<Vec<(u64, Object)>>>, filter: Filter, since: u64) -> HttpResponse {
+    let state = (objects, filter, since, 0u32);
+    let events = futures_util::stream::unfold(
+        state,
+        |(objects, filter, mut since, mut ticks)| async move {
+            loop {
+                if ticks >= 300 {
+                    return None;
+                }
+                let fresh: Vec<(u64, Value)> = objects
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(v, o)| *v > since && filter.matches(o))
+                .map(|(v, o)| (*v, json!({"type": "ADDED", "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata(o, *v)}})))
+                .collect();
+                if let Some(newest) = fresh.iter().map(|(v, _)| *v).max() {
+                    since = newest;
+                    let lines: String = fresh.iter().map(|(_, e)| format!("{e}\n")).collect();
+                    return Some((
+                        Ok::<_, actix_web::Error>(actix_web::web::Bytes::from(lines)),
+                        (objects, filter, since, ticks),
+                    ));
+                }
+                ticks += 1;
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        },
+    );
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .streaming(events)
 }

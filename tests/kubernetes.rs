@@ -33,7 +33,7 @@ fn objects_and_resources_come_from_the_api_server() {
     ]);
     let dir = tempfile::tempdir().unwrap();
     let kubeconfig = api.kubeconfig(dir.path());
-    let mut pushes: Vec<(String, String)> = ["web-1", "web-2", "web-3", "db-1"]
+    let mut pushes: Vec<(String, String)> = ["web-1", "web-2", "web-3", "db-1", "web-4"]
         .iter()
         .map(|pod| {
             (
@@ -128,6 +128,49 @@ fn objects_and_resources_come_from_the_api_server() {
         widget["items"][0]["describedObject"],
         serde_json::json!({"kind": "Widget", "name": "w1", "apiVersion": "example.com/v1"})
     );
+    // Once the watch-fed cache has synced, requests are answered without listing again, and objects
+    // added later arrive through the watch.
+    let is_pod_list = |r: &String| r.contains("/pods?") && !r.contains("watch=");
+    crate::env::wait_until("the pod watch", std::time::Duration::from_secs(10), || {
+        api.requests()
+            .iter()
+            .any(|r| r.contains("/pods?") && r.contains("watch="))
+    });
+    let lists_before = api.requests().iter().filter(|r| is_pod_list(r)).count();
+    for _ in 0..5 {
+        let values = env.json(&path);
+        assert_eq!(values["items"].as_array().unwrap().len(), 3);
+    }
+    assert_eq!(
+        api.requests().iter().filter(|r| is_pod_list(r)).count(),
+        lists_before,
+        "served from the cache"
+    );
+    api.add(object(
+        "v1",
+        "pods",
+        "prod",
+        "web-4",
+        &[("app", "web")],
+        "Running",
+    ));
+    crate::env::wait_until(
+        "web-4 through the watch",
+        std::time::Duration::from_secs(10),
+        || {
+            env.json(&path)["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["describedObject"]["name"] == "web-4")
+        },
+    );
+    assert_eq!(
+        api.requests().iter().filter(|r| is_pod_list(r)).count(),
+        lists_before,
+        "no LIST for the new pod"
+    );
+
     // Core objects are not served by the adapter when a real cluster is behind it.
     assert_eq!(env.get("/api/v1/nodes").0, 404);
 }
