@@ -23,6 +23,51 @@ use kube::runtime::{WatchStreamExt, watcher};
 
 type Cache = Store<PartialObjectMeta<DynamicObject>>;
 
+/// `--client-qps` / `--client-burst`: a token bucket in front of every LIST and discovery call, as
+/// client-go's limiter (watches, which stay open, are not limited).
+#[derive(Debug)]
+pub struct RateLimit {
+    qps: f64,
+    burst: f64,
+    state: RefCell<(f64, tokio::time::Instant)>,
+}
+
+impl RateLimit {
+    /// A bucket of `burst` tokens refilled at `qps`; `qps <= 0` disables limiting, as upstream.
+    pub fn new(qps: f32, burst: u32) -> Rc<Self> {
+        let burst = f64::from(burst.max(1));
+        Rc::new(Self {
+            qps: f64::from(qps),
+            burst,
+            state: RefCell::new((burst, tokio::time::Instant::now())),
+        })
+    }
+
+    /// Waits for a token.
+    pub async fn acquire(&self) {
+        if self.qps <= 0.0 {
+            return;
+        }
+        let wait = {
+            let mut state = self.state.borrow_mut();
+            let now = tokio::time::Instant::now();
+            let tokens =
+                (state.0 + now.duration_since(state.1).as_secs_f64() * self.qps).min(self.burst);
+            *state = (tokens - 1.0, now);
+            if tokens >= 1.0 {
+                None
+            } else {
+                Some(std::time::Duration::from_secs_f64(
+                    (1.0 - tokens) / self.qps,
+                ))
+            }
+        };
+        if let Some(wait) = wait {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
 /// Objects from a Kubernetes API server.
 pub struct KubeObjects {
     client: kube::Client,
@@ -30,12 +75,13 @@ pub struct KubeObjects {
     map: Rc<RefCell<Option<ResourceMap>>>,
     /// Watch-fed caches by (resource, running pods only).
     caches: Rc<RefCell<HashMap<(GroupResource, bool), Cache>>>,
+    limit: Rc<RateLimit>,
 }
 
 impl KubeObjects {
     /// A client from `--lister-kubeconfig`, or in-cluster / `KUBECONFIG` when empty. Build it on the
     /// actors' thread: the client lives with the runtime that made it.
-    pub async fn connect(kubeconfig: &str) -> anyhow::Result<Self> {
+    pub async fn connect(kubeconfig: &str, limit: Rc<RateLimit>) -> anyhow::Result<Self> {
         let config = if kubeconfig.is_empty() {
             kube::Config::infer()
                 .await
@@ -52,6 +98,7 @@ impl KubeObjects {
             client,
             map: Rc::default(),
             caches: Rc::default(),
+            limit,
         })
     }
 }
@@ -60,7 +107,8 @@ fn unavailable(error: kube::Error) -> KubeError {
     KubeError::Unavailable(error.to_string())
 }
 
-async fn discover(client: kube::Client) -> Result<ResourceMap, KubeError> {
+async fn discover(client: kube::Client, limit: &RateLimit) -> Result<ResourceMap, KubeError> {
+    limit.acquire().await;
     let discovery = Discovery::new(client).run().await.map_err(unavailable)?;
     let mut resources = Vec::new();
     for group in discovery.groups_alphabetical() {
@@ -128,9 +176,9 @@ fn start_cache(client: kube::Client, ar: &ApiResource, running_only: bool) -> Ca
 
 impl ObjectBackend for KubeObjects {
     fn resources(&self) -> LocalBoxFuture<'static, Result<ResourceMap, KubeError>> {
-        let (client, cache) = (self.client.clone(), self.map.clone());
+        let (client, cache, limit) = (self.client.clone(), self.map.clone(), self.limit.clone());
         Box::pin(async move {
-            let map = discover(client).await?;
+            let map = discover(client, &limit).await?;
             *cache.borrow_mut() = Some(map.clone());
             Ok(map)
         })
@@ -143,7 +191,12 @@ impl ObjectBackend for KubeObjects {
         selector: &Selector,
         running_only: bool,
     ) -> LocalBoxFuture<'static, Result<Vec<ObjectMeta>, KubeError>> {
-        let (client, map, caches) = (self.client.clone(), self.map.clone(), self.caches.clone());
+        let (client, map, caches, limit) = (
+            self.client.clone(),
+            self.map.clone(),
+            self.caches.clone(),
+            self.limit.clone(),
+        );
         let (resource, namespace, selector) = (
             resource.clone(),
             namespace.map(str::to_string),
@@ -151,7 +204,7 @@ impl ObjectBackend for KubeObjects {
         );
         Box::pin(async move {
             if map.borrow().is_none() {
-                let discovered = discover(client.clone()).await?;
+                let discovered = discover(client.clone(), &limit).await?;
                 *map.borrow_mut() = Some(discovered);
             }
             let info = map
@@ -199,6 +252,7 @@ impl ObjectBackend for KubeObjects {
                     if running_only {
                         params = params.fields("status.phase=Running");
                     }
+                    limit.acquire().await;
                     let list = api.list_metadata(&params).await.map_err(unavailable)?;
                     list.items
                         .iter()
@@ -209,5 +263,37 @@ impl ObjectBackend for KubeObjects {
             objects.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
             Ok(objects)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[actix_rt::test]
+    async fn the_rate_limit_allows_a_burst_then_qps() {
+        tokio::time::pause();
+        let limit = RateLimit::new(5.0, 10);
+        let start = tokio::time::Instant::now();
+        for _ in 0..10 {
+            limit.acquire().await;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_millis(1),
+            "the burst is immediate"
+        );
+        for _ in 0..5 {
+            limit.acquire().await;
+        }
+        let elapsed = start.elapsed();
+        assert!(
+            elapsed >= std::time::Duration::from_millis(990)
+                && elapsed < std::time::Duration::from_millis(1100),
+            "{elapsed:?}"
+        );
+        let unlimited = RateLimit::new(0.0, 1);
+        for _ in 0..100 {
+            unlimited.acquire().await;
+        }
     }
 }

@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 
 use crate::api::{self, Groups, State};
 use crate::flags::ServeFlags;
-use crate::kube_objects::KubeObjects;
+use crate::kube_objects::{KubeObjects, RateLimit};
 use crate::objects_file::ObjectsFile;
 use crate::prometheus::{HttpPrometheus, Settings};
 
@@ -50,6 +50,7 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
         None => None,
     };
     let kubeconfig = flags.lister_kubeconfig.clone();
+    let (qps, burst) = (flags.client_qps, flags.client_burst);
     let tls = crate::tls::server_config(
         &flags.tls_cert_file,
         &flags.tls_private_key_file,
@@ -108,7 +109,7 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
         let objects: Rc<dyn adapter_actors::objects::ObjectBackend> = match embedded {
             Some(objects) => Rc::new(objects),
             // Built here, on the actors' thread: the kube client lives with the runtime that made it.
-            None => Rc::new(KubeObjects::connect(&kubeconfig).await?),
+            None => Rc::new(KubeObjects::connect(&kubeconfig, RateLimit::new(qps, burst)).await?),
         };
         let adapter = adapter_actors::start(config, Rc::new(prometheus), objects, clock, options);
         let state = web::Data::new(State {
