@@ -56,6 +56,48 @@ fn pod_and_node_metrics_in_both_versions() {
 }
 
 #[test]
+fn tables_for_kubectl_get_podmetrics_and_nodemetrics() {
+    let env = demo_env();
+    let accept = [(
+        "Accept",
+        "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+    )];
+    let (code, body) = env.https(
+        "GET",
+        "/apis/metrics.k8s.io/v1beta1/namespaces/prod/pods",
+        &accept,
+    );
+    assert_eq!(code, 200, "{body}");
+    let table: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(table["kind"], "Table");
+    let columns: Vec<&str> = table["columnDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(columns, ["Name", "CPU", "Memory", "Window"]);
+    assert_eq!(table["rows"][0]["cells"][0], "web-1");
+    assert_eq!(table["rows"][0]["cells"][2], "45Mi");
+    assert_eq!(table["rows"][0]["object"]["metadata"]["namespace"], "prod");
+    let (_, body) = env.https("GET", "/apis/metrics.k8s.io/v1/nodes/node-2", &accept);
+    let table: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(table["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(table["rows"][0]["cells"][2], "1Gi");
+    let output = env.kubectl(&["get", "podmetrics", "-n", "prod"]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("web-2") && stdout.contains("45Mi") && stdout.contains("2m0s"),
+        "{stdout}"
+    );
+}
+
+#[test]
 fn kubectl_top_renders_our_pod_and_node_metrics() {
     let env = demo_env();
     let output = env.kubectl(&["top", "pod", "-n", "prod"]);

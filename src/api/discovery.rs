@@ -179,11 +179,16 @@ async fn resources(
 }
 
 /// A JSON body with a strong ETag; `304 Not Modified` when the client already has it.
-fn with_etag(req: &HttpRequest, body: &Value) -> HttpResponse {
-    let text = body.to_string();
+/// The content-derived hash of a document, the ETag's value and OpenAPI v3's `?hash=`.
+fn content_hash(text: &str) -> String {
     let mut hasher = DefaultHasher::new();
     text.hash(&mut hasher);
-    let etag = format!("\"{:016X}\"", hasher.finish());
+    format!("{:016X}", hasher.finish())
+}
+
+fn with_etag(req: &HttpRequest, body: &Value) -> HttpResponse {
+    let text = body.to_string();
+    let etag = format!("\"{}\"", content_hash(&text));
     let cached = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -215,7 +220,9 @@ async fn openapi_v3(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
     let mut paths = serde_json::Map::new();
     for (group, versions) in served(&state) {
         for version in versions {
-            let url = format!("/openapi/v3/apis/{group}/{version}");
+            // Clients cache group documents by this hash, so it must change with the document.
+            let hash = content_hash(&group_document().to_string());
+            let url = format!("/openapi/v3/apis/{group}/{version}?hash={hash}");
             paths.insert(
                 format!("apis/{group}/{version}"),
                 json!({"serverRelativeURL": url}),
@@ -232,10 +239,12 @@ async fn openapi_v3_group(
 ) -> Result<HttpResponse, ApiError> {
     let (group, version) = path.into_inner();
     check_served(&state, &group, &version)?;
-    Ok(with_etag(
-        &req,
-        &json!({"openapi": "3.0.0", "info": info(), "paths": {}, "components": {}}),
-    ))
+    Ok(with_etag(&req, &group_document()))
+}
+
+/// The OpenAPI v3 document of a group-version (the metric types are not described yet).
+fn group_document() -> Value {
+    json!({"openapi": "3.0.0", "info": info(), "paths": {}, "components": {}})
 }
 
 #[cfg(test)]

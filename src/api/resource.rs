@@ -1,9 +1,14 @@
-//! `metrics.k8s.io` v1beta1 and v1 (spec §11, §13.3): PodMetrics and NodeMetrics, lists and single GETs.
+//! `metrics.k8s.io` v1beta1 and v1 (spec §11, §13.3): PodMetrics and NodeMetrics, lists and single GETs,
+//! as JSON or as a `meta.k8s.io` Table (`kubectl get podmetrics`).
 
-use actix_web::{HttpResponse, web};
+use std::time::Duration;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
 use adapter_actors::front_door::{
-    GetNodeMetrics, GetPodMetrics, NodeMetrics as Node, PodMetrics as Pod,
+    GetNodeMetrics, GetPodMetrics, NodeMetrics as Node, PodMetrics as Pod, ResourceUsage,
 };
+use serde_json::json;
 
 use super::discovery::RESOURCE;
 use super::status::ApiError;
@@ -82,7 +87,65 @@ fn node_json(state: &State, api_version: &str, node: Node) -> NodeMetrics {
     }
 }
 
+/// Whether the client asked for `meta.k8s.io` Table output (`kubectl get podmetrics`).
+fn wants_table(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+        .is_some_and(|a| a.contains("as=Table"))
+}
+
+/// A Table with metrics-server's columns: Name, CPU, Memory, Window.
+fn table(rows: Vec<(ObjectMeta, ResourceUsage, Duration)>) -> HttpResponse {
+    let column = |name: &str, format: &str| json!({"name": name, "type": "string", "format": format, "description": name, "priority": 0});
+    let rows: Vec<_> = rows
+        .into_iter()
+        .map(|(meta, usage, window)| {
+            let usage = Usage::new(usage.cpu, usage.memory);
+            json!({
+                "cells": [meta.name, usage.cpu, usage.memory, wire::window(window)],
+                "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": meta},
+            })
+        })
+        .collect();
+    HttpResponse::Ok().json(json!({
+        "kind": "Table",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": {},
+        "columnDefinitions": [column("Name", "name"), column("CPU", ""), column("Memory", ""), column("Window", "")],
+        "rows": rows,
+    }))
+}
+
+fn pod_row(state: &State, pod: Pod) -> (ObjectMeta, ResourceUsage, Duration) {
+    let total = pod
+        .containers
+        .iter()
+        .fold(ResourceUsage::default(), |sum, (_, u)| ResourceUsage {
+            cpu: sum.cpu + u.cpu,
+            memory: sum.memory + u.memory,
+        });
+    let meta = ObjectMeta {
+        name: pod.pod.name,
+        namespace: Some(pod.pod.namespace),
+        creation_timestamp: wire::timestamp(state.clock.unix_seconds()),
+        labels: pod.pod.labels,
+    };
+    (meta, total, pod.window)
+}
+
+fn node_row(state: &State, node: Node) -> (ObjectMeta, ResourceUsage, Duration) {
+    let meta = ObjectMeta {
+        name: node.node.name,
+        namespace: None,
+        creation_timestamp: wire::timestamp(state.clock.unix_seconds()),
+        labels: node.node.labels,
+    };
+    (meta, node.usage, node.window)
+}
+
 async fn pods(
+    req: &HttpRequest,
     state: &State,
     version: &str,
     namespace: Option<String>,
@@ -96,32 +159,37 @@ async fn pods(
         selector: params.selector()?,
     };
     let pods = state.front_door.send(msg).await??;
-    let items = pods
+    let pods = pods
         .into_iter()
-        .filter(|p| only.as_ref().is_none_or(|n| *n == p.pod.name))
-        .map(|p| pod_json(state, &api_version, p))
-        .collect();
+        .filter(|p| only.as_ref().is_none_or(|n| *n == p.pod.name));
+    if wants_table(req) {
+        return Ok(table(pods.map(|p| pod_row(state, p)).collect()));
+    }
+    let items = pods.map(|p| pod_json(state, &api_version, p)).collect();
     Ok(HttpResponse::Ok().json(List::new("PodMetricsList", api_version, items)))
 }
 
 async fn all_pods(
+    req: HttpRequest,
     state: web::Data<State>,
     path: web::Path<String>,
     params: web::Query<Params>,
 ) -> Result<HttpResponse, ApiError> {
-    pods(&state, &path.into_inner(), None, &params).await
+    pods(&req, &state, &path.into_inner(), None, &params).await
 }
 
 async fn namespace_pods(
+    req: HttpRequest,
     state: web::Data<State>,
     path: web::Path<(String, String)>,
     params: web::Query<Params>,
 ) -> Result<HttpResponse, ApiError> {
     let (version, namespace) = path.into_inner();
-    pods(&state, &version, Some(namespace), &params).await
+    pods(&req, &state, &version, Some(namespace), &params).await
 }
 
 async fn one_pod(
+    req: HttpRequest,
     state: web::Data<State>,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
@@ -134,10 +202,14 @@ async fn one_pod(
     };
     let pod = state.front_door.send(msg).await??.into_iter().next();
     let pod = pod.ok_or_else(|| ApiError::NotFound("pod metrics not found".into()))?;
+    if wants_table(&req) {
+        return Ok(table(vec![pod_row(&state, pod)]));
+    }
     Ok(HttpResponse::Ok().json(pod_json(&state, &api_version, pod)))
 }
 
 async fn all_nodes(
+    req: HttpRequest,
     state: web::Data<State>,
     path: web::Path<String>,
     params: web::Query<Params>,
@@ -149,15 +221,18 @@ async fn all_nodes(
         selector: params.selector()?,
     };
     let nodes = state.front_door.send(msg).await??;
-    let items = nodes
+    let nodes = nodes
         .into_iter()
-        .filter(|n| only.as_ref().is_none_or(|name| *name == n.node.name))
-        .map(|n| node_json(&state, &api_version, n))
-        .collect();
+        .filter(|n| only.as_ref().is_none_or(|name| *name == n.node.name));
+    if wants_table(&req) {
+        return Ok(table(nodes.map(|n| node_row(&state, n)).collect()));
+    }
+    let items = nodes.map(|n| node_json(&state, &api_version, n)).collect();
     Ok(HttpResponse::Ok().json(List::new("NodeMetricsList", api_version, items)))
 }
 
 async fn one_node(
+    req: HttpRequest,
     state: web::Data<State>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
@@ -173,5 +248,8 @@ async fn one_node(
         .into_iter()
         .next();
     let node = node.ok_or_else(|| ApiError::NotFound("node metrics not found".into()))?;
+    if wants_table(&req) {
+        return Ok(table(vec![node_row(&state, node)]));
+    }
     Ok(HttpResponse::Ok().json(node_json(&state, &api_version, node)))
 }
