@@ -36,12 +36,7 @@ fn discovery_documents_list_every_served_group_and_metric() {
     let resources = env.json("/apis/custom.metrics.k8s.io/v1beta1");
     assert_eq!(resources["kind"], "APIResourceList");
     assert_eq!(resources["groupVersion"], "custom.metrics.k8s.io/v1beta1");
-    let entries: Vec<String> = resources["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| format!("{} {}", r["name"].as_str().unwrap(), r["namespaced"]))
-        .collect();
+    let entries = env.discovery_entries("/apis/custom.metrics.k8s.io/v1beta1");
     assert!(
         entries.contains(&"pods/http_requests_per_second true".to_string()),
         "{entries:?}"

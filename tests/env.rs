@@ -248,6 +248,16 @@ impl Env {
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
     }
 
+    /// A discovery document's resources as `<name> <namespaced>` lines.
+    pub fn discovery_entries(&self, path: &str) -> Vec<String> {
+        self.json(path)["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| format!("{} {}", r["name"].as_str().unwrap(), r["namespaced"]))
+            .collect()
+    }
+
     /// `kubectl` against the adapter, verifying its certificate.
     pub fn kubectl(&self, args: &[&str]) -> Output {
         Command::new("kubectl")

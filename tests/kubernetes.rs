@@ -61,13 +61,7 @@ fn objects_and_resources_come_from_the_api_server() {
     );
 
     // Discovery: the CRD's scope comes from the API server, so its metric is cluster-scoped.
-    let discovery = env.json("/apis/custom.metrics.k8s.io/v1beta1");
-    let entries: Vec<String> = discovery["resources"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| format!("{} {}", r["name"].as_str().unwrap(), r["namespaced"]))
-        .collect();
+    let entries = env.discovery_entries("/apis/custom.metrics.k8s.io/v1beta1");
     assert!(
         entries.contains(&"widgets.example.com/widget_load false".to_string()),
         "{entries:?}"

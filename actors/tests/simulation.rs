@@ -108,6 +108,18 @@ impl World {
         self.adapter.front_door.send(msg).await.unwrap()
     }
 
+    /// The HPA's typical request: web pods' request rate in prod.
+    async fn web_pods(&self) -> Result<Vec<adapter_actors::front_door::CustomValue>, FlowError> {
+        self.custom(
+            "pods",
+            Some("prod"),
+            None,
+            "http_requests_per_second",
+            "app=web",
+        )
+        .await
+    }
+
     fn answer_pods(&self) {
         let ts = START as f64;
         self.prom.answer(
@@ -241,16 +253,7 @@ async fn prometheus_down_serves_last_discovery_fails_fast_and_recovers_within_an
     assert_eq!(summary.failed_rules, 4);
     assert_eq!(entries(&w).len(), 5, "discovery still served");
     let started = tokio::time::Instant::now();
-    let err = w
-        .custom(
-            "pods",
-            Some("prod"),
-            None,
-            "http_requests_per_second",
-            "app=web",
-        )
-        .await
-        .unwrap_err();
+    let err = w.web_pods().await.unwrap_err();
     assert!(matches!(err, FlowError::Unavailable(_)), "{err}");
     assert!(started.elapsed() < Duration::from_secs(1), "fails fast");
     w.prom.set_health(Health::Up);
@@ -261,19 +264,7 @@ async fn prometheus_down_serves_last_discovery_fails_fast_and_recovers_within_an
         snapshot.rules.iter().all(|r| r.error.is_none()),
         "recovered by the next timed relist"
     );
-    assert_eq!(
-        w.custom(
-            "pods",
-            Some("prod"),
-            None,
-            "http_requests_per_second",
-            "app=web"
-        )
-        .await
-        .unwrap()
-        .len(),
-        2
-    );
+    assert_eq!(w.web_pods().await.unwrap().len(), 2);
 }
 
 #[actix_rt::test]
@@ -281,16 +272,7 @@ async fn kubernetes_down_fails_object_lookups_but_keeps_discovery() {
     let w = world();
     w.relist().await;
     w.kube.set_health(Health::Down);
-    let err = w
-        .custom(
-            "pods",
-            Some("prod"),
-            None,
-            "http_requests_per_second",
-            "app=web",
-        )
-        .await
-        .unwrap_err();
+    let err = w.web_pods().await.unwrap_err();
     assert!(matches!(err, FlowError::ListFailed(_)), "{err}");
     let err = w
         .adapter
@@ -315,16 +297,7 @@ async fn hanging_backends_are_cut_off_by_their_timeouts() {
     w.relist().await;
     w.prom.set_health(Health::Hang);
     let started = tokio::time::Instant::now();
-    let err = w
-        .custom(
-            "pods",
-            Some("prod"),
-            None,
-            "http_requests_per_second",
-            "app=web",
-        )
-        .await
-        .unwrap_err();
+    let err = w.web_pods().await.unwrap_err();
     assert!(
         matches!(&err, FlowError::Unavailable(m) if m.contains("did not answer within 2s")),
         "{err}"
@@ -333,16 +306,7 @@ async fn hanging_backends_are_cut_off_by_their_timeouts() {
     w.prom.set_health(Health::Up);
     w.kube.set_health(Health::Hang);
     let started = tokio::time::Instant::now();
-    let err = w
-        .custom(
-            "pods",
-            Some("prod"),
-            None,
-            "http_requests_per_second",
-            "app=web",
-        )
-        .await
-        .unwrap_err();
+    let err = w.web_pods().await.unwrap_err();
     assert!(matches!(err, FlowError::ListFailed(_)), "{err}");
     assert_within(started.elapsed(), Duration::from_secs(2));
     // A relist against a hanging Prometheus also ends, with every rule failed.
@@ -369,16 +333,7 @@ async fn the_flow_deadline_bounds_everything() {
     w.kube.set_health(Health::Slow(Duration::from_millis(1900)));
     w.prom.set_health(Health::Slow(Duration::from_millis(1900)));
     let started = tokio::time::Instant::now();
-    let err = w
-        .custom(
-            "pods",
-            Some("prod"),
-            None,
-            "http_requests_per_second",
-            "app=web",
-        )
-        .await
-        .unwrap_err();
+    let err = w.web_pods().await.unwrap_err();
     assert_eq!(err, FlowError::Timeout(Duration::from_secs(3)));
     assert_within(started.elapsed(), Duration::from_secs(3));
 }
@@ -422,16 +377,7 @@ async fn crashed_actors_restart_and_no_request_hangs() {
     assert_eq!(results.len(), 50);
     // After the restarts, everything works again.
     w.prom.set_health(Health::Up);
-    let values = w
-        .custom(
-            "pods",
-            Some("prod"),
-            None,
-            "http_requests_per_second",
-            "app=web",
-        )
-        .await
-        .unwrap();
+    let values = w.web_pods().await.unwrap();
     assert_eq!(values.len(), 2);
     assert_eq!(
         w.relist().await.failed_rules,
@@ -489,15 +435,7 @@ async fn identical_concurrent_queries_share_one_backend_call() {
     w.answer_pods();
     w.prom.set_health(Health::Slow(Duration::from_millis(500)));
     let before = w.prom.query_calls().len();
-    let requests = (0..50).map(|_| {
-        w.custom(
-            "pods",
-            Some("prod"),
-            None,
-            "http_requests_per_second",
-            "app=web",
-        )
-    });
+    let requests = (0..50).map(|_| w.web_pods());
     let results = futures_util::future::join_all(requests).await;
     assert!(
         results
@@ -554,16 +492,7 @@ async fn custom_by_selector_maps_values_back_to_listed_objects() {
     let w = world();
     w.relist().await;
     w.answer_pods();
-    let values = w
-        .custom(
-            "pods",
-            Some("prod"),
-            None,
-            "http_requests_per_second",
-            "app=web",
-        )
-        .await
-        .unwrap();
+    let values = w.web_pods().await.unwrap();
     let summary: Vec<_> = values
         .iter()
         .map(|v| (v.object.name.as_str(), v.value, v.timestamp))
@@ -598,16 +527,7 @@ async fn custom_by_selector_maps_values_back_to_listed_objects() {
             sample(&[("pod", "web-1")], 3.0, 0.0),
         ]),
     );
-    let values = w
-        .custom(
-            "pods",
-            Some("prod"),
-            None,
-            "http_requests_per_second",
-            "app=web",
-        )
-        .await
-        .unwrap();
+    let values = w.web_pods().await.unwrap();
     assert_eq!(
         values
             .iter()
