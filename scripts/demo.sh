@@ -4,98 +4,21 @@
 # client: custom, external and resource metrics, then `kubectl top`. Stops what it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-missing=()
-command -v prometheus >/dev/null || missing+=(prometheus)
-command -v prometheus-pushgateway >/dev/null || missing+=(prometheus-pushgateway)
-command -v kubectl >/dev/null || missing+=(kubectl)
-command -v curl >/dev/null || missing+=(curl)
-if [ ${#missing[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-fi
+source scripts/env.sh
 cargo build --quiet
-adapter=target/debug/prometheus-adapter
-
-work=$(mktemp -d)
-pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
-trap cleanup EXIT
-
-prom_port=${PROM_PORT:-19090}
-push_port=${PUSH_PORT:-19091}
-port=${ADAPTER_PORT:-16443}
-prometheus-pushgateway --web.listen-address=127.0.0.1:$push_port --persistence.file="$work/push.db" >"$work/push.log" 2>&1 & pids+=($!)
-cat >"$work/prometheus.yml" <<YAML
-global: {scrape_interval: 1s, evaluation_interval: 1s}
-scrape_configs:
-- job_name: pushgateway
-  honor_labels: true
-  static_configs: [{targets: ['127.0.0.1:$push_port']}]
-YAML
-prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
-  --web.listen-address=127.0.0.1:$prom_port >"$work/prom.log" 2>&1 & pids+=($!)
-
-wait_for() { for _ in $(seq 1 60); do curl -fsS "$@" >/dev/null 2>&1 && return 0; sleep 0.5; done; echo "timed out waiting for $*" >&2; return 1; }
-wait_for "http://127.0.0.1:$push_port/-/ready"
-wait_for "http://127.0.0.1:$prom_port/-/ready"
-
-push() { curl -fsS --data-binary @- "http://127.0.0.1:$push_port/metrics/job/demo/instance/$1"; }
-push_all() { # $1: request counter value, $2: cpu counter value
-  for pod in web-1 web-2 web-3; do
-    push "$pod" <<METRICS
-# TYPE http_requests_total counter
-http_requests_total{namespace="prod",pod="$pod"} $1
-# TYPE container_cpu_usage_seconds_total counter
-container_cpu_usage_seconds_total{namespace="prod",pod="$pod",container="app"} $2
-# TYPE container_memory_working_set_bytes gauge
-container_memory_working_set_bytes{namespace="prod",pod="$pod",container="app"} 47185920
-METRICS
-  done
-  push nodes <<METRICS
-# TYPE node_cpu_usage_seconds_total counter
-node_cpu_usage_seconds_total{node="node-1"} $2
-node_cpu_usage_seconds_total{node="node-2"} $2
-# TYPE node_memory_working_set_bytes gauge
-node_memory_working_set_bytes{node="node-1"} 2147483648
-node_memory_working_set_bytes{node="node-2"} 1073741824
-METRICS
-}
-push_all 100 10
-push worker <<'METRICS'
-# TYPE app_queue_length gauge
-app_queue_length{namespace="prod",deployment="worker"} 17
-# TYPE queue_depth gauge
-queue_depth{namespace="shop",queue="orders"} 42
-queue_depth{namespace="shop",queue="mail"} 3
-METRICS
-# Prometheus applies new scrape targets a few seconds after start: wait for the first scrape.
-for _ in $(seq 1 60); do
-  curl -fsS "http://127.0.0.1:$prom_port/api/v1/series" --data-urlencode 'match[]=queue_depth' | grep -q orders && break
-  sleep 0.5
-done
-sleep 2
-push_all 400 13   # the counters grow, so rate() has something to say
-sleep 3
 
 echo "== check-config on every shipped rules file"
-for f in config/rules/*.yaml; do $adapter check-config --config "$f"; done
+for f in config/rules/*.yaml; do target/debug/prometheus-adapter check-config --config "$f"; done
 
 echo
 echo "== the adapter: example rules, demo objects, Prometheus at 127.0.0.1:$prom_port, HTTPS on :$port"
-$adapter --config=config/rules/example.yaml --objects=deploy/demo/objects.yaml \
-  --prometheus-url="http://127.0.0.1:$prom_port/" --secure-port="$port" --bind-address=127.0.0.1 \
-  --cert-dir="$work/certs" --metrics-relist-interval=30s >"$work/adapter.log" 2>&1 & pids+=($!)
-for _ in $(seq 1 60); do
-  [ -f "$work/certs/apiserver.crt" ] && curl -fsS --cacert "$work/certs/apiserver.crt" "https://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-  sleep 0.5
-done
-k() { kubectl --server="https://127.0.0.1:$port" --certificate-authority="$work/certs/apiserver.crt" --token=demo "$@"; }
+start_stack target/debug/prometheus-adapter
+
 show() {
   echo; echo "\$ kubectl get --raw '$1'"
   k get --raw "$1" >"$work/answer.json"
   python3 -m json.tool "$work/answer.json" | sed -n "1,${2:-40}p"
 }
-
 show '/apis/custom.metrics.k8s.io/v1beta2' 30
 show '/apis/custom.metrics.k8s.io/v1beta2/namespaces/prod/pods/*/http_requests_per_second?labelSelector=app%3Dweb' 30
 query=$($adapter explain --config config/rules/example.yaml --series <(curl -fsS "http://127.0.0.1:$prom_port/api/v1/series" --data-urlencode 'match[]={namespace!=""}') \
@@ -111,6 +34,9 @@ k top pod -n prod
 echo
 echo "\$ kubectl top node"
 k top node
+echo
+echo "\$ kubectl get podmetrics -n prod"
+k get podmetrics -n prod
 echo
 echo "\$ kubectl get --raw '/apis/custom.metrics.k8s.io/v1beta1/namespaces/prod/pods/*/nope'"
 k get --raw '/apis/custom.metrics.k8s.io/v1beta1/namespaces/prod/pods/*/nope' || true
