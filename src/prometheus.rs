@@ -131,6 +131,11 @@ impl HttpPrometheus {
         } else {
             self.client.get(url.as_str())
         };
+        if endpoint == "query" {
+            // Query answers are small: compressing them costs more than it saves on the request path.
+            // Series answers (discovery, up to hundreds of MB) keep gzip.
+            request = request.insert_header(("Accept-Encoding", "identity"));
+        }
         for (name, value) in self.headers.iter() {
             request = request.append_header((name.as_str(), value.as_str()));
         }
