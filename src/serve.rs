@@ -56,6 +56,7 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
         &flags.tls_private_key_file,
         &flags.cert_dir,
         !flags.disable_http2,
+        &crate::tls::Policy::new(&flags.tls_min_version, &flags.tls_cipher_suites)?,
     )?;
     let settings = Settings {
         url: flags.prometheus_url.clone(),

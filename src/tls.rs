@@ -19,6 +19,7 @@ pub fn server_config(
     key_file: &str,
     cert_dir: &Path,
     http2: bool,
+    policy: &Policy,
 ) -> anyhow::Result<rustls::ServerConfig> {
     let (cert, key) = match (cert_file.is_empty(), key_file.is_empty()) {
         (false, false) => (PathBuf::from(cert_file), PathBuf::from(key_file)),
@@ -26,7 +27,8 @@ pub fn server_config(
         _ => bail!("--tls-cert-file and --tls-private-key-file go together"),
     };
     let resolver = ReloadingCert::new(cert, key)?;
-    let mut config = rustls::ServerConfig::builder()
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(policy.provider()))
+        .with_protocol_versions(policy.versions())?
         .with_no_client_auth()
         .with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = if http2 {
@@ -35,6 +37,143 @@ pub fn server_config(
         vec![b"http/1.1".to_vec()]
     };
     Ok(config)
+}
+
+/// `--tls-min-version` and `--tls-cipher-suites`, with Go's meaning: the suites restrict TLS 1.2 only
+/// (TLS 1.3 suites are not configurable in Go either).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    tls13_only: bool,
+    /// rustls names of the TLS 1.2 suites to offer; empty = rustls' defaults.
+    tls12_suites: Vec<String>,
+}
+
+/// Go's cipher-suite names that rustls implements, as rustls names them.
+const SUPPORTED: &[(&str, &str)] = &[
+    (
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+    ),
+    (
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+    ),
+    (
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+    ),
+    (
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+        "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384",
+    ),
+    (
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    ),
+    (
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+        "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+    ),
+    (
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305",
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    ),
+    (
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+    ),
+];
+
+/// Go's names rustls deliberately lacks (CBC, static RSA key exchange, RC4, 3DES) or that only apply to
+/// TLS 1.3: accepted with a warning, so upstream's manifests (which list CBC suites) keep working.
+const KNOWN_UNSUPPORTED: &[&str] = &[
+    "TLS_AES_128_GCM_SHA256",
+    "TLS_AES_256_GCM_SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256",
+    "TLS_RSA_WITH_AES_128_CBC_SHA",
+    "TLS_RSA_WITH_AES_256_CBC_SHA",
+    "TLS_RSA_WITH_AES_128_CBC_SHA256",
+    "TLS_RSA_WITH_AES_128_GCM_SHA256",
+    "TLS_RSA_WITH_AES_256_GCM_SHA384",
+    "TLS_RSA_WITH_RC4_128_SHA",
+    "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
+    "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA",
+    "TLS_ECDHE_RSA_WITH_RC4_128_SHA",
+    "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA",
+];
+
+impl Policy {
+    /// Validates the flags: an unknown version or suite name is an error naming it; suites that exist but
+    /// rustls does not implement are skipped with a warning; a list that leaves no TLS 1.2 suite is an error.
+    pub fn new(min_version: &str, cipher_suites: &[String]) -> anyhow::Result<Self> {
+        let tls13_only = match min_version {
+            "" | "VersionTLS12" => false,
+            "VersionTLS13" => true,
+            "VersionTLS10" | "VersionTLS11" => {
+                tracing::warn!(
+                    min_version,
+                    "TLS 1.0 and 1.1 are not implemented; TLS 1.2 is the minimum"
+                );
+                false
+            }
+            other => bail!("--tls-min-version {other:?}: use VersionTLS12 or VersionTLS13"),
+        };
+        let mut tls12_suites = Vec::new();
+        for name in cipher_suites
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+        {
+            if let Some((_, rustls_name)) = SUPPORTED.iter().find(|(go, _)| *go == name) {
+                tls12_suites.push(rustls_name.to_string());
+            } else if KNOWN_UNSUPPORTED.contains(&name) {
+                tracing::warn!(
+                    suite = name,
+                    "cipher suite not offered: TLS 1.3-only or not implemented by rustls"
+                );
+            } else {
+                bail!("--tls-cipher-suites: unknown cipher suite {name:?}");
+            }
+        }
+        if !cipher_suites.is_empty() && tls12_suites.is_empty() && !tls13_only {
+            bail!("--tls-cipher-suites leaves no TLS 1.2 cipher suite that rustls implements");
+        }
+        Ok(Self {
+            tls13_only,
+            tls12_suites,
+        })
+    }
+
+    fn versions(&self) -> &'static [&'static rustls::SupportedProtocolVersion] {
+        static TLS13: [&rustls::SupportedProtocolVersion; 1] = [&rustls::version::TLS13];
+        static TLS12_AND_13: [&rustls::SupportedProtocolVersion; 2] =
+            [&rustls::version::TLS13, &rustls::version::TLS12];
+        if self.tls13_only {
+            &TLS13
+        } else {
+            &TLS12_AND_13
+        }
+    }
+
+    fn provider(&self) -> rustls::crypto::CryptoProvider {
+        let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+        if !self.tls12_suites.is_empty() {
+            provider.cipher_suites.retain(|suite| match suite {
+                rustls::SupportedCipherSuite::Tls13(_) => true,
+                rustls::SupportedCipherSuite::Tls12(_) => {
+                    let name = format!("{:?}", suite.suite());
+                    self.tls12_suites.contains(&name)
+                }
+            });
+        }
+        provider
+    }
 }
 
 fn load(cert: &Path, key: &Path) -> anyhow::Result<Arc<CertifiedKey>> {
@@ -111,4 +250,64 @@ fn self_signed(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
         .with_context(|| format!("writing {}", key.display()))?;
     tracing::info!(cert = %cert.display(), "generated a self-signed serving certificate");
     Ok((cert, key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn suites(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn upstreams_cipher_suite_list_is_accepted_without_its_cbc_suites() {
+        let upstream = suites(&[
+            "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA",
+            "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA",
+            "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+            "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+            "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305",
+            "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA",
+            "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+            "TLS_RSA_WITH_AES_128_GCM_SHA256",
+        ]);
+        let policy = Policy::new("", &upstream).unwrap();
+        assert_eq!(policy.tls12_suites.len(), 4);
+        let provider = policy.provider();
+        let tls12: Vec<String> = provider
+            .cipher_suites
+            .iter()
+            .filter(|s| matches!(s, rustls::SupportedCipherSuite::Tls12(_)))
+            .map(|s| format!("{:?}", s.suite()))
+            .collect();
+        assert_eq!(tls12.len(), 4, "{tls12:?}");
+        assert!(
+            provider
+                .cipher_suites
+                .iter()
+                .any(|s| matches!(s, rustls::SupportedCipherSuite::Tls13(_)))
+        );
+    }
+
+    #[test]
+    fn typos_and_unusable_lists_are_start_up_errors() {
+        let err = Policy::new("", &suites(&["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA265"]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("unknown cipher suite \"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA265\""),
+            "{err}"
+        );
+        assert!(Policy::new("", &suites(&["TLS_RSA_WITH_AES_128_CBC_SHA"])).is_err());
+        assert!(Policy::new("VersionTLS14", &[]).is_err());
+        assert_eq!(
+            Policy::new("VersionTLS13", &[]).unwrap().versions().len(),
+            1
+        );
+        assert_eq!(
+            Policy::new("VersionTLS10", &[]).unwrap().versions().len(),
+            2
+        );
+    }
 }

@@ -57,3 +57,122 @@ fn a_rotated_serving_certificate_is_served_without_restart() {
     let _ = adapter.kill();
     let _ = adapter.wait();
 }
+
+/// Whether a TLS handshake with the given protocol versions and (TLS 1.2) suites succeeds.
+fn handshake(
+    port: u16,
+    ca: &std::path::Path,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    suite: Option<&str>,
+) -> bool {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+    if let Some(suite) = suite {
+        provider
+            .cipher_suites
+            .retain(|s| format!("{:?}", s.suite()) == suite);
+    }
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(provider))
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    while conn.is_handshaking() {
+        if conn.complete_io(&mut tcp).is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+fn start(dir: &std::path::Path, port: u16, extra: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_prometheus-adapter"))
+        .current_dir(root())
+        .args([
+            "--config=config/rules/example.yaml",
+            "--objects=deploy/demo/objects.yaml",
+            &format!("--prometheus-url=http://127.0.0.1:{}/", free_port()),
+            &format!("--secure-port={port}"),
+            "--bind-address=127.0.0.1",
+            &format!("--cert-dir={}", dir.display()),
+        ])
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn tls_min_version_and_cipher_suites_are_enforced() {
+    use rustls::version::{TLS12, TLS13};
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("apiserver.crt");
+    let (strict, suites) = (free_port(), free_port());
+    let mut a = start(dir.path(), strict, &["--tls-min-version=VersionTLS13"]);
+    wait_until("the adapter", Duration::from_secs(20), || {
+        https(strict, &ca, "GET", "/healthz", &[]).0 == 200
+    });
+    let mut b = start(
+        dir.path(),
+        suites,
+        &[
+            "--tls-cipher-suites=TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        ],
+    );
+    wait_until("the adapter", Duration::from_secs(20), || {
+        https(suites, &ca, "GET", "/healthz", &[]).0 == 200
+    });
+
+    assert!(handshake(strict, &ca, &[&TLS13], None));
+    assert!(
+        !handshake(strict, &ca, &[&TLS12], None),
+        "TLS 1.2 refused with --tls-min-version=VersionTLS13"
+    );
+    assert!(handshake(
+        suites,
+        &ca,
+        &[&TLS12],
+        Some("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")
+    ));
+    assert!(
+        !handshake(
+            suites,
+            &ca,
+            &[&TLS12],
+            Some("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")
+        ),
+        "unlisted suite refused"
+    );
+    assert!(
+        handshake(suites, &ca, &[&TLS13], None),
+        "TLS 1.3 suites are not restricted, as in Go"
+    );
+    for child in [&mut a, &mut b] {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+
+    let typo = Command::new(env!("CARGO_BIN_EXE_prometheus-adapter"))
+        .current_dir(root())
+        .args([
+            "--config=config/rules/example.yaml",
+            "--objects=deploy/demo/objects.yaml",
+            "--secure-port=0",
+            "--tls-cipher-suites=TLS_NOPE",
+        ])
+        .arg(format!("--cert-dir={}", dir.path().display()))
+        .output()
+        .unwrap();
+    assert!(!typo.status.success());
+    assert!(String::from_utf8_lossy(&typo.stderr).contains("unknown cipher suite \"TLS_NOPE\""));
+}
