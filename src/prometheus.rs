@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use adapter_actors::prom::{PromBackend, PromError, QueryResult, Sample};
 use adapter_config::SeriesSet;
-use adapter_config::series::{AnswerError, read_answer};
+use adapter_config::series::{AnswerError, read_answer_from};
 use anyhow::{Context, bail};
+use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
 
@@ -118,7 +119,7 @@ impl HttpPrometheus {
         &self,
         endpoint: &str,
         params: Vec<(&'static str, String)>,
-    ) -> LocalBoxFuture<'static, Result<(u16, actix_web::web::Bytes), PromError>> {
+    ) -> LocalBoxFuture<'static, Result<(u16, Body), PromError>> {
         let mut url = self.url(endpoint);
         let long = params.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() > LONG_QUERY;
         let post = self.post || long;
@@ -162,16 +163,14 @@ impl HttpPrometheus {
             } else {
                 request.send().await
             };
-            let mut response =
+            let response =
                 sent.map_err(|e| PromError::Unavailable(format!("{verb} {url}: {e}")))?;
             let status = response.status().as_u16();
             telemetry.observe_prometheus(&path, &server, started.elapsed());
             tracing::debug!(verb, %url, status, "prometheus request");
-            let body = response
-                .body()
-                .limit(BODY_LIMIT)
-                .await
-                .map_err(|e| PromError::Unavailable(format!("reading answer: {e}")))?;
+            let body: Body = Box::pin(response.map(|chunk| {
+                chunk.map_err(|e| PromError::Unavailable(format!("reading answer: {e}")))
+            }));
             Ok((status, body))
         })
     }
@@ -193,15 +192,7 @@ impl PromBackend for HttpPrometheus {
         Box::pin(async move {
             let (status, body) = call.await?;
             check_status(status)?;
-            let mut set = SeriesSet::new();
-            read_answer(&body, &mut set).map_err(|e| match e {
-                AnswerError::Decode(m) => PromError::Unavailable(format!("bad_response: {m}")),
-                AnswerError::Prometheus { error_type, error } => PromError::Api {
-                    error_type,
-                    message: error,
-                },
-            })?;
-            Ok(set)
+            read_series_streaming(body).await
         })
     }
 
@@ -220,8 +211,94 @@ impl PromBackend for HttpPrometheus {
         Box::pin(async move {
             let (status, body) = call.await?;
             check_status(status)?;
+            let body = collect(body).await?;
             decode_query(&body)
         })
+    }
+}
+
+/// A response body as a stream of chunks.
+type Body = futures_util::stream::LocalBoxStream<'static, Result<actix_web::web::Bytes, PromError>>;
+
+/// Reads a whole (small) body, up to the limit.
+async fn collect(mut body: Body) -> Result<Vec<u8>, PromError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = body.next().await {
+        out.extend_from_slice(&chunk?);
+        if out.len() > BODY_LIMIT {
+            return Err(PromError::Unavailable(format!(
+                "answer larger than {BODY_LIMIT} bytes"
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// Parses a `/api/v1/series` answer as it arrives: chunks go through a small bounded channel to a
+/// blocking task running the streaming reader, so memory holds a few chunks and the distinct
+/// (name, label-name set) entries — never the answer (hundreds of MB for a million series).
+async fn read_series_streaming(mut body: Body) -> Result<SeriesSet, PromError> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<actix_web::web::Bytes>(8);
+    let parser = tokio::task::spawn_blocking(move || {
+        let mut set = SeriesSet::new();
+        let reader = std::io::BufReader::with_capacity(
+            1 << 16,
+            ChunkReader {
+                rx,
+                current: Default::default(),
+            },
+        );
+        read_answer_from(reader, &mut set).map(|()| set)
+    });
+    let mut failed = None;
+    while let Some(chunk) = body.next().await {
+        match chunk {
+            // A closed channel means the parser already stopped (on an error it reports below).
+            Ok(chunk) => {
+                if tx.send(chunk).await.is_err() {
+                    break;
+                }
+            }
+            Err(error) => {
+                failed = Some(error);
+                break;
+            }
+        }
+    }
+    drop(tx);
+    let parsed = parser
+        .await
+        .map_err(|e| PromError::Unavailable(format!("series parser failed: {e}")))?;
+    if let Some(error) = failed {
+        return Err(error);
+    }
+    parsed.map_err(|e| match e {
+        AnswerError::Decode(m) => PromError::Unavailable(format!("bad_response: {m}")),
+        AnswerError::Prometheus { error_type, error } => PromError::Api {
+            error_type,
+            message: error,
+        },
+    })
+}
+
+/// `io::Read` over chunks arriving on a channel (used on a blocking thread).
+struct ChunkReader {
+    rx: tokio::sync::mpsc::Receiver<actix_web::web::Bytes>,
+    current: actix_web::web::Bytes,
+}
+
+impl std::io::Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.current.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(chunk) => self.current = chunk,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        let _ = self.current.split_to(n);
+        Ok(n)
     }
 }
 
