@@ -119,6 +119,7 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
             groups,
             clock,
             telemetry,
+            rendered: Default::default(),
         });
         tracing::info!(address = %address.0, port = address.1, "serving");
         let server = HttpServer::new(move || {

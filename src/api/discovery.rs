@@ -4,7 +4,12 @@
 //! metrics list both v1beta1 and v1beta2, and `metrics.k8s.io` serves v1 beside v1beta1 (the HPA prefers
 //! v1 where listed).
 
+use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::{Arc, Mutex};
+
+use actix_web::web::Bytes;
+use adapter_actors::registry::Snapshot;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -56,7 +61,7 @@ struct Entry {
 }
 
 /// The resources of a served group, from the discovery snapshot for the metric groups.
-async fn entries(state: &State, group: &str) -> Result<Vec<Entry>, ApiError> {
+fn entries(snapshot: &Snapshot, group: &str) -> Vec<Entry> {
     let entry = |name: &str, namespaced, kind, verbs| Entry {
         name: name.to_string(),
         namespaced,
@@ -64,21 +69,110 @@ async fn entries(state: &State, group: &str) -> Result<Vec<Entry>, ApiError> {
         verbs,
     };
     if group == RESOURCE {
-        return Ok(vec![
+        return vec![
             entry("nodes", false, "NodeMetrics", &["get", "list"]),
             entry("pods", true, "PodMetrics", &["get", "list"]),
-        ]);
+        ];
     }
-    let snapshot = state.front_door.send(GetDiscovery).await?;
     let (list, kind) = if group == CUSTOM {
         (&snapshot.custom_entries, "MetricValueList")
     } else {
         (&snapshot.external_entries, "ExternalMetricValueList")
     };
-    Ok(list
-        .iter()
+    list.iter()
         .map(|e| entry(&e.name, e.namespaced, kind, &["get"]))
-        .collect())
+        .collect()
+}
+
+/// Discovery documents rendered once per discovery snapshot and reused until the next relist: the
+/// aggregator refetches them every minute from every replica, and broad rules make them megabytes.
+#[derive(Default)]
+pub struct Rendered {
+    cache: Mutex<Option<RenderedFor>>,
+}
+
+/// The documents rendered for one snapshot, by group-version (or `aggregated`).
+struct RenderedFor {
+    snapshot: Arc<Snapshot>,
+    documents: HashMap<String, Document>,
+}
+
+/// A rendered document: its JSON, the same gzipped (rendered once too), and its ETag.
+#[derive(Clone)]
+struct Document {
+    json: Bytes,
+    gzip: Bytes,
+    etag: String,
+}
+
+impl Document {
+    fn new(value: &Value) -> Self {
+        use std::io::Write;
+        let json = Bytes::from(value.to_string());
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let gzip = encoder
+            .write_all(&json)
+            .and_then(|()| encoder.finish())
+            .map(Bytes::from)
+            .unwrap_or_default();
+        let etag = format!("\"{}\"", content_hash(&json));
+        Self { json, gzip, etag }
+    }
+}
+
+impl Rendered {
+    fn get_or_render(
+        &self,
+        snapshot: &Arc<Snapshot>,
+        key: &str,
+        render: impl FnOnce() -> Value,
+    ) -> Document {
+        let mut cache = self
+            .cache
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = cache.get_or_insert_with(|| RenderedFor {
+            snapshot: snapshot.clone(),
+            documents: HashMap::new(),
+        });
+        if !Arc::ptr_eq(&current.snapshot, snapshot) {
+            *current = RenderedFor {
+                snapshot: snapshot.clone(),
+                documents: HashMap::new(),
+            };
+        }
+        current
+            .documents
+            .entry(key.to_string())
+            .or_insert_with(|| Document::new(&render()))
+            .clone()
+    }
+}
+
+/// A rendered document: 304 when the client has it, gzipped when the client accepts it.
+fn cached_response(req: &HttpRequest, document: Document, content_type: &str) -> HttpResponse {
+    let header_has = |name, needle: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains(needle))
+    };
+    if header_has(header::IF_NONE_MATCH, &document.etag) {
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, document.etag))
+            .finish();
+    }
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((header::ETAG, document.etag))
+        .content_type(content_type);
+    if header_has(header::ACCEPT_ENCODING, "gzip") && !document.gzip.is_empty() {
+        response
+            .insert_header((header::CONTENT_ENCODING, "gzip"))
+            .body(document.gzip)
+    } else {
+        response.body(document.json)
+    }
 }
 
 fn group_json(name: &str, versions: &[&str]) -> Value {
@@ -103,10 +197,17 @@ async fn groups(state: web::Data<State>, req: HttpRequest) -> Result<HttpRespons
         return Ok(HttpResponse::Ok()
             .json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})));
     }
+    let snapshot = state.front_door.send(GetDiscovery).await?;
+    let body = state
+        .rendered
+        .get_or_render(&snapshot, "aggregated", || aggregated(&state, &snapshot));
+    Ok(cached_response(&req, body, AGGREGATED))
+}
+
+fn aggregated(state: &State, snapshot: &Snapshot) -> Value {
     let mut items = Vec::new();
-    for (group, versions) in served(&state) {
-        let resources: Vec<Value> = entries(&state, group)
-            .await?
+    for (group, versions) in served(state) {
+        let resources: Vec<Value> = entries(snapshot, group)
             .into_iter()
             .map(|e| {
                 json!({
@@ -124,10 +225,7 @@ async fn groups(state: web::Data<State>, req: HttpRequest) -> Result<HttpRespons
             .collect();
         items.push(json!({"metadata": {"name": group}, "versions": versions}));
     }
-    let body = json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items});
-    Ok(HttpResponse::Ok()
-        .content_type(AGGREGATED)
-        .body(body.to_string()))
+    json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
 }
 
 async fn group(state: web::Data<State>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
@@ -161,34 +259,38 @@ fn check_served(state: &State, group: &str, version: &str) -> Result<(), ApiErro
 
 async fn resources(
     state: web::Data<State>,
+    req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (group, version) = path.into_inner();
     check_served(&state, &group, &version)?;
-    let resources: Vec<Value> = entries(&state, &group)
-        .await?
-        .into_iter()
-        .map(|e| json!({"name": e.name, "singularName": "", "namespaced": e.namespaced, "kind": e.kind, "verbs": e.verbs}))
-        .collect();
-    Ok(HttpResponse::Ok().json(json!({
-        "kind": "APIResourceList",
-        "apiVersion": "v1",
-        "groupVersion": format!("{group}/{version}"),
-        "resources": resources,
-    })))
+    let snapshot = state.front_door.send(GetDiscovery).await?;
+    let body = state.rendered.get_or_render(&snapshot, &format!("{group}/{version}"), || {
+        let resources: Vec<Value> = entries(&snapshot, &group)
+            .into_iter()
+            .map(|e| json!({"name": e.name, "singularName": "", "namespaced": e.namespaced, "kind": e.kind, "verbs": e.verbs}))
+            .collect();
+        json!({
+            "kind": "APIResourceList",
+            "apiVersion": "v1",
+            "groupVersion": format!("{group}/{version}"),
+            "resources": resources,
+        })
+    });
+    Ok(cached_response(&req, body, "application/json"))
 }
 
-/// A JSON body with a strong ETag; `304 Not Modified` when the client already has it.
 /// The content-derived hash of a document, the ETag's value and OpenAPI v3's `?hash=`.
-fn content_hash(text: &str) -> String {
+fn content_hash(text: &[u8]) -> String {
     let mut hasher = DefaultHasher::new();
     text.hash(&mut hasher);
     format!("{:016X}", hasher.finish())
 }
 
+/// A JSON body with a strong ETag; `304 Not Modified` when the client already has it.
 fn with_etag(req: &HttpRequest, body: &Value) -> HttpResponse {
     let text = body.to_string();
-    let etag = format!("\"{}\"", content_hash(&text));
+    let etag = format!("\"{}\"", content_hash(text.as_bytes()));
     let cached = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -221,7 +323,7 @@ async fn openapi_v3(state: web::Data<State>, req: HttpRequest) -> HttpResponse {
     for (group, versions) in served(&state) {
         for version in versions {
             // Clients cache group documents by this hash, so it must change with the document.
-            let hash = content_hash(&group_document().to_string());
+            let hash = content_hash(group_document().to_string().as_bytes());
             let url = format!("/openapi/v3/apis/{group}/{version}?hash={hash}");
             paths.insert(
                 format!("apis/{group}/{version}"),
@@ -279,5 +381,65 @@ mod tests {
             &json!({"swagger": "3"}),
         );
         assert_eq!(changed.status(), 200);
+    }
+}
+
+#[cfg(test)]
+mod rendered_tests {
+    use std::io::Read;
+
+    use actix_web::test::TestRequest;
+
+    use super::*;
+
+    #[test]
+    fn documents_render_once_per_snapshot_and_are_served_gzipped_or_plain() {
+        let rendered = Rendered::default();
+        let first = Arc::new(Snapshot::default());
+        let mut renders = 0;
+        for _ in 0..3 {
+            rendered.get_or_render(&first, "custom/v1beta1", || {
+                renders += 1;
+                json!({"resources": ["a"]})
+            });
+        }
+        assert_eq!(renders, 1, "one render per snapshot");
+        let second = Arc::new(Snapshot::default());
+        let document =
+            rendered.get_or_render(&second, "custom/v1beta1", || json!({"resources": ["b"]}));
+        assert_eq!(
+            &document.json[..],
+            br#"{"resources":["b"]}"#,
+            "a new snapshot renders anew"
+        );
+
+        let mut unzipped = String::new();
+        flate2::read::GzDecoder::new(&document.gzip[..])
+            .read_to_string(&mut unzipped)
+            .unwrap();
+        assert_eq!(unzipped.as_bytes(), &document.json[..]);
+        let gz = cached_response(
+            &TestRequest::default()
+                .insert_header((header::ACCEPT_ENCODING, "gzip, deflate"))
+                .to_http_request(),
+            document.clone(),
+            "application/json",
+        );
+        assert_eq!(gz.headers().get(header::CONTENT_ENCODING).unwrap(), "gzip");
+        let plain = cached_response(
+            &TestRequest::default().to_http_request(),
+            document.clone(),
+            "application/json",
+        );
+        assert!(plain.headers().get(header::CONTENT_ENCODING).is_none());
+        let etag = document.etag.clone();
+        let unchanged = cached_response(
+            &TestRequest::default()
+                .insert_header((header::IF_NONE_MATCH, etag))
+                .to_http_request(),
+            document,
+            "application/json",
+        );
+        assert_eq!(unchanged.status(), 304);
     }
 }

@@ -43,6 +43,8 @@ pub struct State {
     pub clock: Clock,
     /// Self-metrics.
     pub telemetry: std::sync::Arc<crate::telemetry::Telemetry>,
+    /// Discovery documents rendered once per relist.
+    pub rendered: discovery::Rendered,
 }
 
 /// Query parameters every route may carry; others (`pretty`, `limit`, …) are accepted and ignored.
