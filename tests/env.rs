@@ -377,3 +377,32 @@ pub fn demo_env() -> Env {
         &refs,
     )
 }
+
+/// A child process killed when dropped.
+pub struct Killed(pub std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The adapter alone on `port` (example rules, demo objects, loopback), with `args` added — for tests that
+/// need no Prometheus data or set their own TLS and backend flags.
+pub fn spawn_adapter(port: u16, args: &[String]) -> Killed {
+    let child = Command::new(env!("CARGO_BIN_EXE_prometheus-adapter"))
+        .current_dir(root())
+        .args([
+            "--config=config/rules/example.yaml".to_string(),
+            "--objects=deploy/demo/objects.yaml".to_string(),
+            format!("--secure-port={port}"),
+            "--bind-address=127.0.0.1".to_string(),
+        ])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    Killed(child)
+}

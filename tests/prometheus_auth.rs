@@ -2,22 +2,12 @@
 //! (a kubeconfig) and through `--prometheus-ca-file` with the client pair, and refused without one.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 
-use crate::env::{free_port, https, wait_until};
-use crate::support::root;
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::env::{Killed, free_port, https, spawn_adapter, wait_until};
 
 /// Writes ca.crt, server.{crt,key} (for 127.0.0.1) and client.{crt,key}, all from one CA.
 fn pki(dir: &Path) {
@@ -37,27 +27,17 @@ fn pki(dir: &Path) {
 }
 
 fn adapter(dir: &Path, prom_port: u16, port: u16, auth: &[String]) -> Killed {
-    let child = Command::new(env!("CARGO_BIN_EXE_prometheus-adapter"))
-        .current_dir(root())
-        .args([
-            "--config=config/rules/example.yaml".to_string(),
-            "--objects=deploy/demo/objects.yaml".to_string(),
-            format!("--prometheus-url=https://127.0.0.1:{prom_port}/"),
-            format!("--secure-port={port}"),
-            "--bind-address=127.0.0.1".to_string(),
-            format!(
-                "--cert-dir={}",
-                dir.join(format!("serving-{port}")).display()
-            ),
-            "--prometheus-timeout=3s".to_string(),
-            "--metrics-relist-interval=1s".to_string(),
-        ])
-        .args(auth)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    Killed(child)
+    let mut args = vec![
+        format!("--prometheus-url=https://127.0.0.1:{prom_port}/"),
+        format!(
+            "--cert-dir={}",
+            dir.join(format!("serving-{port}")).display()
+        ),
+        "--prometheus-timeout=3s".to_string(),
+        "--metrics-relist-interval=1s".to_string(),
+    ];
+    args.extend_from_slice(auth);
+    spawn_adapter(port, &args)
 }
 
 /// Whether the adapter's relists reached Prometheus, from its own metrics.

@@ -1,9 +1,9 @@
 //! Serving certificates: given files are served, and a rotated pair is picked up without a restart.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use crate::env::{free_port, https, wait_until};
+use crate::env::{Killed, free_port, https, spawn_adapter, wait_until};
 use crate::support::root;
 
 fn write_pair(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
@@ -23,24 +23,17 @@ fn a_rotated_serving_certificate_is_served_without_restart() {
     let dir = tempfile::tempdir().unwrap();
     let first = write_pair(dir.path(), "first");
     let port = free_port();
-    let mut adapter = Command::new(env!("CARGO_BIN_EXE_prometheus-adapter"))
-        .current_dir(root())
-        .args([
-            "--config=config/rules/example.yaml",
-            "--objects=deploy/demo/objects.yaml",
-            &format!("--prometheus-url=http://127.0.0.1:{}/", free_port()),
-            &format!("--secure-port={port}"),
-            "--bind-address=127.0.0.1",
-            &format!("--tls-cert-file={}", dir.path().join("tls.crt").display()),
-            &format!(
+    let _adapter = spawn_adapter(
+        port,
+        &[
+            format!("--prometheus-url=http://127.0.0.1:{}/", free_port()),
+            format!("--tls-cert-file={}", dir.path().join("tls.crt").display()),
+            format!(
                 "--tls-private-key-file={}",
                 dir.path().join("tls.key").display()
             ),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        ],
+    );
     wait_until("the adapter", Duration::from_secs(20), || {
         https(port, &first, "GET", "/healthz", &[]).0 == 200
     });
@@ -54,8 +47,6 @@ fn a_rotated_serving_certificate_is_served_without_restart() {
         0,
         "the old certificate is no longer served"
     );
-    let _ = adapter.kill();
-    let _ = adapter.wait();
 }
 
 /// Whether a TLS handshake with the given protocol versions and (TLS 1.2) suites succeeds.
@@ -94,22 +85,13 @@ fn handshake(
     true
 }
 
-fn start(dir: &std::path::Path, port: u16, extra: &[&str]) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_prometheus-adapter"))
-        .current_dir(root())
-        .args([
-            "--config=config/rules/example.yaml",
-            "--objects=deploy/demo/objects.yaml",
-            &format!("--prometheus-url=http://127.0.0.1:{}/", free_port()),
-            &format!("--secure-port={port}"),
-            "--bind-address=127.0.0.1",
-            &format!("--cert-dir={}", dir.display()),
-        ])
-        .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+fn start(dir: &std::path::Path, port: u16, extra: &str) -> Killed {
+    let args = [
+        format!("--prometheus-url=http://127.0.0.1:{}/", free_port()),
+        format!("--cert-dir={}", dir.display()),
+        extra.to_string(),
+    ];
+    spawn_adapter(port, &args)
 }
 
 #[test]
@@ -118,16 +100,14 @@ fn tls_min_version_and_cipher_suites_are_enforced() {
     let dir = tempfile::tempdir().unwrap();
     let ca = dir.path().join("apiserver.crt");
     let (strict, suites) = (free_port(), free_port());
-    let mut a = start(dir.path(), strict, &["--tls-min-version=VersionTLS13"]);
+    let _a = start(dir.path(), strict, "--tls-min-version=VersionTLS13");
     wait_until("the adapter", Duration::from_secs(20), || {
         https(strict, &ca, "GET", "/healthz", &[]).0 == 200
     });
-    let mut b = start(
+    let _b = start(
         dir.path(),
         suites,
-        &[
-            "--tls-cipher-suites=TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
-        ],
+        "--tls-cipher-suites=TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA,TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
     );
     wait_until("the adapter", Duration::from_secs(20), || {
         https(suites, &ca, "GET", "/healthz", &[]).0 == 200
@@ -157,10 +137,6 @@ fn tls_min_version_and_cipher_suites_are_enforced() {
         handshake(suites, &ca, &[&TLS13], None),
         "TLS 1.3 suites are not restricted, as in Go"
     );
-    for child in [&mut a, &mut b] {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
 
     let typo = Command::new(env!("CARGO_BIN_EXE_prometheus-adapter"))
         .current_dir(root())

@@ -108,6 +108,19 @@ impl World {
         self.adapter.front_door.send(msg).await.unwrap()
     }
 
+    /// Pod metrics in prod: all, or one by name.
+    async fn pod_metrics(
+        &self,
+        name: Option<&str>,
+    ) -> Result<Vec<adapter_actors::front_door::PodMetrics>, FlowError> {
+        let msg = GetPodMetrics {
+            namespace: Some("prod".into()),
+            name: name.map(str::to_string),
+            selector: Selector::default(),
+        };
+        self.adapter.front_door.send(msg).await.unwrap()
+    }
+
     /// The HPA's typical request: web pods' request rate in prod.
     async fn web_pods(&self) -> Result<Vec<adapter_actors::front_door::CustomValue>, FlowError> {
         self.custom(
@@ -720,34 +733,12 @@ async fn pod_metrics_need_cpu_and_memory_and_use_the_earliest_sample() {
         .map(|(n, u)| (n.as_str(), u.cpu, u.memory))
         .collect();
     assert_eq!(containers, [("app", 0.25, 1024.0), ("sidecar", 0.0, 0.0)]);
-    let missing = GetPodMetrics {
-        namespace: Some("prod".into()),
-        name: Some("web-2".into()),
-        selector: Selector::default(),
-    };
-    let err = w
-        .adapter
-        .front_door
-        .send(missing)
-        .await
-        .unwrap()
-        .unwrap_err();
+    let err = w.pod_metrics(Some("web-2")).await.unwrap_err();
     assert_eq!(
         err.to_string(),
         r#"podmetrics.metrics.k8s.io "prod/web-2" not found"#
     );
-    let absent = GetPodMetrics {
-        namespace: Some("prod".into()),
-        name: Some("db-1".into()),
-        selector: Selector::default(),
-    };
-    let err = w
-        .adapter
-        .front_door
-        .send(absent)
-        .await
-        .unwrap()
-        .unwrap_err();
+    let err = w.pod_metrics(Some("db-1")).await.unwrap_err();
     assert_eq!(err.to_string(), r#"pods "db-1" not found"#);
 }
 
