@@ -121,6 +121,11 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
             telemetry,
             rendered: Default::default(),
         });
+        // Delegated authentication and authorization are not built yet: say so every start.
+        tracing::warn!(
+            "requests are NOT authenticated or authorized by this build: expose it only behind kube-apiserver's \
+             aggregation layer (which authorizes callers) or on a trusted network"
+        );
         tracing::info!(address = %address.0, port = address.1, "serving");
         let server = HttpServer::new(move || {
             let telemetry = state.telemetry.clone();
