@@ -6,6 +6,7 @@
 
 mod config_compat;
 mod custom_metrics;
+mod deploy;
 mod discovery;
 mod env;
 mod external_metrics;

@@ -1,0 +1,109 @@
+//! The manifests: every overlay renders with `kubectl kustomize`, registers the APIServices it should, and
+//! runs the adapter with arguments this binary accepts and rules it loads.
+
+use std::process::Command;
+
+use crate::support::{adapter, root, text};
+
+fn render(overlay: &str) -> String {
+    let output = Command::new("kubectl")
+        .args(["kustomize", &format!("deploy/overlays/{overlay}")])
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{overlay}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn names_of(rendered: &str, kind: &str) -> Vec<String> {
+    rendered
+        .split("\n---\n")
+        .filter(|doc| doc.lines().any(|l| l == format!("kind: {kind}")))
+        .filter_map(|doc| {
+            doc.lines()
+                .skip_while(|l| *l != "metadata:")
+                .find_map(|l| l.strip_prefix("  name: "))
+                .map(str::to_string)
+        })
+        .collect()
+}
+
+#[test]
+fn overlays_register_the_groups_they_name() {
+    let cases: [(&str, &[&str]); 3] = [
+        (
+            "all",
+            &[
+                "v1.metrics.k8s.io",
+                "v1beta1.custom.metrics.k8s.io",
+                "v1beta1.external.metrics.k8s.io",
+                "v1beta1.metrics.k8s.io",
+                "v1beta2.custom.metrics.k8s.io",
+            ],
+        ),
+        (
+            "resource-metrics-only",
+            &["v1.metrics.k8s.io", "v1beta1.metrics.k8s.io"],
+        ),
+        (
+            "custom-and-external",
+            &[
+                "v1beta1.custom.metrics.k8s.io",
+                "v1beta1.external.metrics.k8s.io",
+                "v1beta2.custom.metrics.k8s.io",
+            ],
+        ),
+    ];
+    for (overlay, expected) in cases {
+        let rendered = render(overlay);
+        let mut services = names_of(&rendered, "APIService");
+        services.sort();
+        assert_eq!(services, expected, "{overlay}");
+        for kind in [
+            "Deployment",
+            "Service",
+            "ServiceAccount",
+            "PodDisruptionBudget",
+            "NetworkPolicy",
+            "ConfigMap",
+        ] {
+            assert_eq!(names_of(&rendered, kind).len(), 1, "{overlay}: one {kind}");
+        }
+        assert!(
+            rendered.contains("readOnlyRootFilesystem: true")
+                && rendered.contains("runAsNonRoot: true"),
+            "{overlay}"
+        );
+    }
+}
+
+#[test]
+fn the_deployment_runs_with_flags_and_rules_this_binary_accepts() {
+    let rendered = render("all");
+    let args: Vec<String> = rendered
+        .lines()
+        .skip_while(|l| !l.trim_start_matches([' ', '-']).starts_with("args:"))
+        .skip(1)
+        .map_while(|l| l.trim().strip_prefix("- ").map(str::to_string))
+        .collect();
+    assert!(
+        args.iter().any(|a| a.starts_with("--secure-port=6443")),
+        "{args:?}"
+    );
+    // The config path only exists in the pod: the binary gets past flag parsing and stops at the file.
+    let mut with_local_objects: Vec<&str> = args.iter().map(String::as_str).collect();
+    with_local_objects.push("--objects=deploy/demo/objects.yaml");
+    let output = adapter(&with_local_objects);
+    let (_, stderr) = text(&output);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("unable to load metrics discovery config file /etc/adapter/config.yaml"),
+        "{stderr}"
+    );
+    let check = adapter(&["check-config", "--config", "deploy/base/config.yaml"]);
+    assert!(check.status.success(), "{}", text(&check).1);
+}
