@@ -5,7 +5,7 @@ use std::fmt::Write;
 
 use crate::discovery::{Registry, RuleOutcome, name_rule};
 use crate::resource_map::ResourceMap;
-use crate::rules::{Config, DiscoveryRule, RuleKind};
+use crate::rules::{Config, DiscoveryRule};
 use crate::series::{LabeledSeries, SeriesSet};
 
 /// One line summing up a valid config.
@@ -98,20 +98,13 @@ pub fn discovery_report(config: &Config, outcomes: &[(&DiscoveryRule, RuleOutcom
             out,
             "# collision: {} from {} ({}) is replaced by {} ({})",
             c.metric,
-            location(c.lost.kind, c.lost.rule),
+            c.lost.kind.location(c.lost.rule),
             c.lost.series,
-            location(c.kept.kind, c.kept.rule),
+            c.kept.kind.location(c.kept.rule),
             c.kept.series
         );
     }
     out
-}
-
-fn location(kind: RuleKind, index: usize) -> String {
-    match kind {
-        RuleKind::Custom => format!("rules[{index}]"),
-        RuleKind::External => format!("externalRules[{index}]"),
-    }
 }
 
 #[cfg(test)]

@@ -65,14 +65,21 @@ pub struct DiscoveryRule {
     pub metrics_query: Template,
 }
 
-impl DiscoveryRule {
-    /// `rules[3]` or `externalRules[0]`.
-    pub fn location(&self) -> String {
-        let list = match self.kind {
+impl RuleKind {
+    /// Where rule `index` of this kind is in the file: `rules[3]` or `externalRules[0]`.
+    pub fn location(self, index: usize) -> String {
+        let list = match self {
             RuleKind::Custom => "rules",
             RuleKind::External => "externalRules",
         };
-        format!("{list}[{}]", self.index)
+        format!("{list}[{index}]")
+    }
+}
+
+impl DiscoveryRule {
+    /// `rules[3]` or `externalRules[0]`.
+    pub fn location(&self) -> String {
+        self.kind.location(self.index)
     }
 }
 
@@ -146,12 +153,7 @@ fn compile_rule(
     index: usize,
     raw: &raw::DiscoveryRule,
 ) -> Option<DiscoveryRule> {
-    let list = if kind == RuleKind::Custom {
-        "rules"
-    } else {
-        "externalRules"
-    };
-    let at = |field: &str| format!("{list}[{index}].{field}");
+    let at = |field: &str| format!("{}.{field}", kind.location(index));
     let series_selector = if raw.series_query.trim().is_empty() {
         errors.push(
             at("seriesQuery"),
