@@ -107,19 +107,6 @@ impl SeriesSet {
     pub fn distinct(&self) -> usize {
         self.entries.len()
     }
-
-    /// Adds every series of another set.
-    pub fn extend_from(&mut self, other: &SeriesSet) {
-        for entry in other.entries() {
-            let mut labels: Vec<Name> = entry.labels.iter().map(|l| self.intern(l)).collect();
-            let name = self.intern(entry.name);
-            self.insert_interned(name.clone(), &mut labels);
-            // insert_interned counted one; account for the rest.
-            let id = self.label_set_ids[labels.as_slice()];
-            *self.entries.entry((name, id)).or_default() += entry.count - 1;
-            self.total += entry.count - 1;
-        }
-    }
 }
 
 /// A `/api/v1/series` answer that is not a success.
@@ -427,16 +414,5 @@ mod tests {
         assert_eq!(series.len(), 4);
         assert_eq!(series[1].labels["pod"], "web-2");
         assert!(!series[1].labels.contains_key("__name__"));
-    }
-
-    #[test]
-    fn extend_from_keeps_counts() {
-        let mut a = SeriesSet::new();
-        read_answer(ANSWER.as_bytes(), &mut a).unwrap();
-        let mut b = SeriesSet::new();
-        b.extend_from(&a);
-        b.extend_from(&a);
-        assert_eq!(b.total(), 8);
-        assert_eq!(b.entries()[0].count, 4);
     }
 }
