@@ -106,17 +106,28 @@ struct Document {
 }
 
 impl Document {
+    /// JSON and ETag only: for small documents rendered per request, where gzip would not pay.
+    fn plain(value: &Value) -> Self {
+        let json = Bytes::from(value.to_string());
+        let etag = format!("\"{}\"", content_hash(&json));
+        Self {
+            json,
+            gzip: Bytes::new(),
+            etag,
+        }
+    }
+
+    /// JSON, the same gzipped, and the ETag: for documents rendered once and served many times.
     fn new(value: &Value) -> Self {
         use std::io::Write;
-        let json = Bytes::from(value.to_string());
+        let mut document = Self::plain(value);
         let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        let gzip = encoder
-            .write_all(&json)
+        document.gzip = encoder
+            .write_all(&document.json)
             .and_then(|()| encoder.finish())
             .map(Bytes::from)
             .unwrap_or_default();
-        let etag = format!("\"{}\"", content_hash(&json));
-        Self { json, gzip, etag }
+        document
     }
 }
 
@@ -289,22 +300,7 @@ fn content_hash(text: &[u8]) -> String {
 
 /// A JSON body with a strong ETag; `304 Not Modified` when the client already has it.
 fn with_etag(req: &HttpRequest, body: &Value) -> HttpResponse {
-    let text = body.to_string();
-    let etag = format!("\"{}\"", content_hash(text.as_bytes()));
-    let cached = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == etag);
-    if cached {
-        return HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag))
-            .finish();
-    }
-    HttpResponse::Ok()
-        .insert_header((header::ETAG, etag))
-        .content_type("application/json")
-        .body(text)
+    cached_response(req, Document::plain(body), "application/json")
 }
 
 fn info() -> Value {
