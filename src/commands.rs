@@ -64,10 +64,8 @@ pub fn explain(args: &Explain) -> Result<String> {
         let (resource, metric) = target
             .split_once('/')
             .ok_or_else(|| anyhow!("--custom takes RESOURCE/METRIC"))?;
-        let info = map.resolve(
-            &GroupResource::parse(resource).group,
-            &GroupResource::parse(resource).resource,
-        )?;
+        let requested = GroupResource::parse(resource);
+        let info = map.resolve(&requested.group, &requested.resource)?;
         let registry = Registry::assemble(outcomes.iter().map(|(_, o)| o));
         let namespaced = args.namespace.is_some();
         let source = registry
