@@ -97,6 +97,54 @@ pub struct ServeFlags {
     #[arg(long, default_value = "")]
     pub tls_min_version: String,
 
+    /// Ask kube-apiserver who callers are (TokenReview) and what they may do (SubjectAccessReview).
+    /// `false` is for running without a cluster (the `--objects` demo): callers then need a certificate
+    /// from `--client-ca-file` if one is given, and every request is allowed. Never the default.
+    #[arg(long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub delegated_auth: bool,
+    /// kubeconfig for TokenReviews and the ConfigMap lookup; empty means in-cluster.
+    #[arg(long, default_value = "")]
+    pub authentication_kubeconfig: String,
+    /// How long TokenReview answers are cached.
+    #[arg(long, value_parser = parse_go_duration, default_value = "10s")]
+    pub authentication_token_webhook_cache_ttl: Duration,
+    /// Do not read `kube-system/extension-apiserver-authentication` for missing CA settings.
+    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
+    pub authentication_skip_lookup: bool,
+    /// Start even if that ConfigMap cannot be read.
+    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
+    pub authentication_tolerate_lookup_failure: bool,
+    /// CA for client certificates (user = CN, groups = O).
+    #[arg(long, default_value = "")]
+    pub client_ca_file: String,
+    /// CA of the front proxy (kube-aggregator) whose X-Remote-* headers are trusted.
+    #[arg(long, default_value = "")]
+    pub requestheader_client_ca_file: String,
+    /// Headers naming the user (first non-empty wins).
+    #[arg(long, value_delimiter = ',', default_value = "x-remote-user")]
+    pub requestheader_username_headers: Vec<String>,
+    /// Headers naming groups.
+    #[arg(long, value_delimiter = ',', default_value = "x-remote-group")]
+    pub requestheader_group_headers: Vec<String>,
+    /// Header prefixes for extra user attributes.
+    #[arg(long, value_delimiter = ',', default_value = "x-remote-extra-")]
+    pub requestheader_extra_headers_prefix: Vec<String>,
+    /// CNs the front proxy's certificate may have; empty means any certificate from its CA.
+    #[arg(long, value_delimiter = ',')]
+    pub requestheader_allowed_names: Vec<String>,
+    /// kubeconfig for SubjectAccessReviews; empty means in-cluster.
+    #[arg(long, default_value = "")]
+    pub authorization_kubeconfig: String,
+    /// How long allowed decisions are cached.
+    #[arg(long, value_parser = parse_go_duration, default_value = "10s")]
+    pub authorization_webhook_cache_authorized_ttl: Duration,
+    /// How long denied decisions are cached.
+    #[arg(long, value_parser = parse_go_duration, default_value = "10s")]
+    pub authorization_webhook_cache_unauthorized_ttl: Duration,
+    /// Paths served without authentication or authorization (exact, or a prefix ending in `*`).
+    #[arg(long, value_delimiter = ',', default_value = "/healthz,/readyz,/livez")]
+    pub authorization_always_allow_paths: Vec<String>,
+
     /// Verbosity (klog `-v`).
     #[arg(short = 'v', long = "v", default_value_t = 0)]
     pub verbosity: u8,
@@ -109,7 +157,7 @@ pub struct ServeFlags {
     pub positional: Vec<String>,
 }
 
-/// Upstream flags (generic API server, audit, authn/authz until implemented, and the removed klog flags)
+/// Upstream flags (generic API server, audit, profiling, and the removed klog flags)
 /// that are accepted with a warning and otherwise ignored.
 pub const IGNORED_FLAGS: &[&str] = &[
     "logtostderr",
@@ -129,20 +177,6 @@ pub const IGNORED_FLAGS: &[&str] = &[
     "http2-max-streams-per-connection",
     "permit-port-sharing",
     "permit-address-sharing",
-    "authentication-kubeconfig",
-    "authentication-token-webhook-cache-ttl",
-    "authentication-skip-lookup",
-    "authentication-tolerate-lookup-failure",
-    "client-ca-file",
-    "requestheader-client-ca-file",
-    "requestheader-username-headers",
-    "requestheader-group-headers",
-    "requestheader-extra-headers-prefix",
-    "requestheader-allowed-names",
-    "authorization-kubeconfig",
-    "authorization-webhook-cache-authorized-ttl",
-    "authorization-webhook-cache-unauthorized-ttl",
-    "authorization-always-allow-paths",
     "profiling",
     "contention-profiling",
     "debug-socket-path",
@@ -200,8 +234,6 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<ServeFlags, clap:
                     | "contention-profiling"
                     | "permit-port-sharing"
                     | "permit-address-sharing"
-                    | "authentication-skip-lookup"
-                    | "authentication-tolerate-lookup-failure"
                     | "enable-priority-and-fairness"
                     | "audit-log-compress"
             )
@@ -284,13 +316,10 @@ mod tests {
         assert_eq!(flags.positional, ["/adapter"]);
         assert_eq!(
             flags.ignored,
-            [
-                "logtostderr",
-                "logtostderr",
-                "requestheader-allowed-names",
-                "profiling"
-            ]
+            ["logtostderr", "logtostderr", "profiling"]
         );
+        assert_eq!(flags.requestheader_allowed_names, ["front-proxy-client"]);
+        assert!(flags.delegated_auth, "delegated auth is the default");
     }
 
     #[test]
@@ -304,6 +333,17 @@ mod tests {
             flags.cert_dir,
             PathBuf::from("apiserver.local.config/certificates")
         );
+        assert_eq!(
+            flags.authorization_always_allow_paths,
+            ["/healthz", "/readyz", "/livez"]
+        );
+        assert_eq!(flags.requestheader_username_headers, ["x-remote-user"]);
+        assert_eq!(
+            flags.authentication_token_webhook_cache_ttl,
+            Duration::from_secs(10)
+        );
+        assert!(flags.delegated_auth);
+        assert!(!parse(args("--delegated-auth=false")).unwrap().delegated_auth);
     }
 
     #[test]

@@ -82,18 +82,7 @@ impl KubeObjects {
     /// A client from `--lister-kubeconfig`, or in-cluster / `KUBECONFIG` when empty. Build it on the
     /// actors' thread: the client lives with the runtime that made it.
     pub async fn connect(kubeconfig: &str, limit: Rc<RateLimit>) -> anyhow::Result<Self> {
-        let config = if kubeconfig.is_empty() {
-            kube::Config::infer()
-                .await
-                .context("no in-cluster config and no kubeconfig")?
-        } else {
-            let file = kube::config::Kubeconfig::read_from(kubeconfig)
-                .with_context(|| format!("--lister-kubeconfig {kubeconfig}"))?;
-            kube::Config::from_custom_kubeconfig(file, &Default::default())
-                .await
-                .with_context(|| format!("--lister-kubeconfig {kubeconfig}"))?
-        };
-        let client = kube::Client::try_from(config).context("building the Kubernetes client")?;
+        let client = client(kubeconfig, "--lister-kubeconfig").await?;
         Ok(Self {
             client,
             map: Rc::default(),
@@ -101,6 +90,23 @@ impl KubeObjects {
             limit,
         })
     }
+}
+
+/// A client for the cluster `kubeconfig` names (named `flag` in errors); empty means in-cluster, or
+/// `KUBECONFIG` / `~/.kube/config` outside a cluster.
+pub async fn client(kubeconfig: &str, flag: &str) -> anyhow::Result<kube::Client> {
+    let config = if kubeconfig.is_empty() {
+        kube::Config::infer()
+            .await
+            .with_context(|| format!("no in-cluster config and no kubeconfig (set {flag})"))?
+    } else {
+        let file = kube::config::Kubeconfig::read_from(kubeconfig)
+            .with_context(|| format!("{flag} {kubeconfig}"))?;
+        kube::Config::from_custom_kubeconfig(file, &Default::default())
+            .await
+            .with_context(|| format!("{flag} {kubeconfig}"))?
+    };
+    kube::Client::try_from(config).context("building the Kubernetes client")
 }
 
 fn unavailable(error: kube::Error) -> KubeError {

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod auth;
 mod cli;
 mod commands;
 mod flags;

@@ -121,16 +121,14 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
             telemetry,
             rendered: Default::default(),
         });
-        // Delegated authentication and authorization are not built yet: say so every start.
-        tracing::warn!(
-            "requests are NOT authenticated or authorized by this build: expose it only behind kube-apiserver's \
-             aggregation layer (which authorizes callers) or on a trusted network"
-        );
+        let auth = web::Data::from(crate::auth::Auth::start(&flags).await?);
         tracing::info!(address = %address.0, port = address.1, "serving");
         let server = HttpServer::new(move || {
             let telemetry = state.telemetry.clone();
             App::new()
                 .app_data(state.clone())
+                .app_data(auth.clone())
+                .wrap(actix_web::middleware::from_fn(crate::auth::middleware))
                 .wrap_fn(move |req, srv| {
                     let (telemetry, path, method) = (
                         telemetry.clone(),
@@ -154,6 +152,7 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .configure(api::configure)
         })
+        .on_connect(crate::auth::peer::remember)
         .bind_rustls_0_23(address, tls)?
         .run();
         server.await?;

@@ -13,7 +13,8 @@ use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
-/// Builds the rustls server config; `http2` adds `h2` to ALPN.
+/// Builds the rustls server config; `http2` adds `h2` to ALPN. Client certificates are asked for, not
+/// required, and checked per CA pool after the handshake (`auth::peer`).
 pub fn server_config(
     cert_file: &str,
     key_file: &str,
@@ -27,9 +28,11 @@ pub fn server_config(
         _ => bail!("--tls-cert-file and --tls-private-key-file go together"),
     };
     let resolver = ReloadingCert::new(cert, key)?;
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(policy.provider()))
+    let provider = policy.provider();
+    let clients = crate::auth::peer::AnyClientCertificate::new(&provider);
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
         .with_protocol_versions(policy.versions())?
-        .with_no_client_auth()
+        .with_client_cert_verifier(clients)
         .with_cert_resolver(Arc::new(resolver));
     config.alpn_protocols = if http2 {
         vec![b"h2".to_vec(), b"http/1.1".to_vec()]

@@ -26,6 +26,12 @@ pub enum ApiError {
     /// 400.
     #[error("{0}")]
     BadRequest(String),
+    /// 401: nobody vouched for the caller.
+    #[error("Unauthorized")]
+    Unauthorized,
+    /// 403, with Kubernetes' wording of what was denied.
+    #[error("{0}")]
+    Forbidden(String),
     /// 500 with a public message; the cause is logged.
     #[error("Internal error occurred: {public}")]
     Internal {
@@ -96,6 +102,8 @@ impl ResponseError for ApiError {
         match self {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -106,6 +114,8 @@ impl ResponseError for ApiError {
         let (reason, details) = match self {
             ApiError::NotFound(_) => ("NotFound", None),
             ApiError::BadRequest(_) => ("BadRequest", None),
+            ApiError::Unauthorized => ("Unauthorized", None),
+            ApiError::Forbidden(_) => ("Forbidden", None),
             ApiError::Internal { public, cause } => {
                 tracing::error!(%cause, "request failed");
                 (

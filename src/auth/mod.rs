@@ -1,0 +1,301 @@
+//! Delegated authentication and authorization, as k8s.io/apiserver does it for aggregated API servers:
+//! every request except the always-allowed paths must name a user (front-proxy headers on a trusted
+//! connection, a client certificate, or a bearer token reviewed by kube-apiserver — else 401) and that
+//! user must be allowed by a SubjectAccessReview (else 403; `system:masters` always is). The middleware
+//! only asks and answers; trust, reviews and request attributes live in the submodules.
+//!
+//! `--delegated-auth=false` (never the default, logged loudly) is for running without a cluster: callers
+//! then need a certificate from a configured CA if there is one, and everything they ask is allowed.
+
+pub mod attributes;
+mod cache;
+pub mod identity;
+pub mod peer;
+mod reviews;
+pub mod trust;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{ResponseError, web};
+use anyhow::bail;
+use futures_util::StreamExt;
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::Api;
+use kube::runtime::{WatchStreamExt, watcher};
+
+use crate::api::status::ApiError;
+use crate::flags::ServeFlags;
+use attributes::Attributes;
+use identity::User;
+use peer::PeerCertificates;
+use reviews::{Reviews, Ttls};
+use trust::{HeaderNames, Sources, Trust};
+
+/// The group whose members are never asked about (built into Go's apiserver).
+const MASTERS: &str = "system:masters";
+
+/// How requests are let in.
+enum Mode {
+    /// TokenReview and SubjectAccessReview against kube-apiserver.
+    Delegated(Reviews),
+    /// No cluster to ask: certificates from the configured CAs (if any), everything allowed.
+    Local,
+}
+
+/// Shared by all workers.
+pub struct Auth {
+    trust: Arc<Trust>,
+    mode: Mode,
+    /// `--authorization-always-allow-paths`: exact paths, or prefixes ending in `*`.
+    always_allow: Vec<String>,
+}
+
+impl Auth {
+    /// Builds the authenticator from the flags: loads the CA files (watched), and unless delegation is
+    /// switched off, connects to kube-apiserver and looks up the ConfigMap for what the flags leave open.
+    pub async fn start(flags: &ServeFlags) -> anyhow::Result<Arc<Auth>> {
+        let file = |path: &str| (!path.is_empty()).then(|| PathBuf::from(path));
+        let sources = Sources {
+            client_ca_file: file(&flags.client_ca_file),
+            request_header_file: file(&flags.requestheader_client_ca_file).map(|path| {
+                (
+                    path,
+                    HeaderNames {
+                        allowed_names: flags.requestheader_allowed_names.clone(),
+                        username_headers: flags.requestheader_username_headers.clone(),
+                        group_headers: flags.requestheader_group_headers.clone(),
+                        extra_prefixes: flags.requestheader_extra_headers_prefix.clone(),
+                    },
+                )
+            }),
+        };
+        let trust = Arc::new(Trust::default());
+        trust.load_files(&sources)?;
+        if sources.client_ca_file.is_some() || sources.request_header_file.is_some() {
+            actix_web::rt::spawn(trust::watch_files(trust.clone(), sources.clone()));
+        }
+        let mode = if flags.delegated_auth {
+            let authentication = crate::kube_objects::client(
+                &flags.authentication_kubeconfig,
+                "--authentication-kubeconfig",
+            )
+            .await?;
+            let authorization = if flags.authorization_kubeconfig == flags.authentication_kubeconfig
+            {
+                authentication.clone()
+            } else {
+                crate::kube_objects::client(
+                    &flags.authorization_kubeconfig,
+                    "--authorization-kubeconfig",
+                )
+                .await?
+            };
+            let missing = sources.client_ca_file.is_none() || sources.request_header_file.is_none();
+            if missing && flags.authentication_skip_lookup {
+                tracing::info!(
+                    "--authentication-skip-lookup: client CA and requestheader settings come from flags only"
+                );
+            } else if missing {
+                follow_config_map(
+                    authentication.clone(),
+                    trust.clone(),
+                    sources,
+                    flags.authentication_tolerate_lookup_failure,
+                )
+                .await?;
+            }
+            Mode::Delegated(Reviews::new(
+                authentication,
+                authorization,
+                Ttls {
+                    token: flags.authentication_token_webhook_cache_ttl,
+                    allowed: flags.authorization_webhook_cache_authorized_ttl,
+                    denied: flags.authorization_webhook_cache_unauthorized_ttl,
+                },
+            ))
+        } else {
+            let any_ca = trust.client_ca.load().is_some() || trust.request_header.load().is_some();
+            if any_ca {
+                tracing::warn!(
+                    "--delegated-auth=false: requests need a client certificate from the configured CA, and then \
+                     EVERY request is allowed — no TokenReview, no SubjectAccessReview. Not for clusters."
+                );
+            } else {
+                tracing::warn!(
+                    "--delegated-auth=false without --client-ca-file: EVERY request is served WITHOUT \
+                     authentication or authorization. Only for local demos on a trusted machine."
+                );
+            }
+            Mode::Local
+        };
+        Ok(Arc::new(Auth {
+            trust,
+            mode,
+            always_allow: flags.authorization_always_allow_paths.clone(),
+        }))
+    }
+
+    fn always_allowed(&self, path: &str) -> bool {
+        self.always_allow.iter().any(|p| match p.strip_suffix('*') {
+            Some(prefix) => path.starts_with(prefix),
+            None => path == p,
+        })
+    }
+
+    /// Who the caller is; 401 when nobody vouches for them.
+    async fn authenticate(&self, req: &ServiceRequest) -> Result<User, ApiError> {
+        if let Some(chain) = req.conn_data::<PeerCertificates>() {
+            if let Some(settings) = self.trust.request_header.load_full() {
+                match identity::from_request_header(&chain.0, &settings, req.headers()) {
+                    Ok(Some(user)) => return Ok(user),
+                    Ok(None) => {}
+                    Err(why) => tracing::debug!(%why, "front-proxy headers not trusted"),
+                }
+            }
+            if let Some(pool) = self.trust.client_ca.load_full() {
+                match identity::from_client_certificate(&chain.0, &pool) {
+                    Ok(user) => return Ok(user),
+                    Err(why) => tracing::debug!(%why, "client certificate not accepted"),
+                }
+            }
+        }
+        match (&self.mode, identity::bearer_token(req.headers())) {
+            (Mode::Delegated(reviews), Some(token)) => match reviews.token(token).await {
+                Ok(Some(user)) => Ok(user),
+                Ok(None) => Err(ApiError::Unauthorized),
+                Err(cause) => {
+                    tracing::warn!(%cause, "token review failed");
+                    Err(ApiError::Unauthorized)
+                }
+            },
+            (Mode::Local, _)
+                if self.trust.client_ca.load().is_none()
+                    && self.trust.request_header.load().is_none() =>
+            {
+                Ok(User {
+                    name: "system:anonymous".into(),
+                    uid: String::new(),
+                    groups: vec!["system:unauthenticated".into()],
+                    extra: Default::default(),
+                })
+            }
+            _ => Err(ApiError::Unauthorized),
+        }
+    }
+
+    /// Lets the request in or says why not.
+    pub async fn admit(&self, req: &ServiceRequest) -> Result<(), ApiError> {
+        if self.always_allowed(req.path()) {
+            return Ok(());
+        }
+        let user = self.authenticate(req).await?;
+        let Mode::Delegated(reviews) = &self.mode else {
+            return Ok(());
+        };
+        if user.groups.iter().any(|g| g == MASTERS) {
+            return Ok(());
+        }
+        let attributes = Attributes::of(req.method().as_str(), req.path(), req.query_string());
+        match reviews.access(&user, &attributes).await {
+            Ok(decision) if decision.allowed => Ok(()),
+            Ok(decision) => Err(ApiError::Forbidden(
+                attributes.forbidden_message(&user.name, &decision.reason),
+            )),
+            Err(cause) => Err(ApiError::Internal {
+                public: "the request could not be authorized",
+                cause,
+            }),
+        }
+    }
+}
+
+/// The middleware: every request passes `Auth::admit` before routing.
+pub async fn middleware<B: MessageBody>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
+    let Some(auth) = req.app_data::<web::Data<Auth>>().cloned() else {
+        // Fail closed: a server wired without the authenticator serves nothing.
+        let error = ApiError::Internal {
+            public: "the request could not be authorized",
+            cause: "no authenticator configured".into(),
+        };
+        return Ok(req.into_response(error.error_response()).map_into_right_body());
+    };
+    match auth.admit(&req).await {
+        Ok(()) => Ok(next.call(req).await?.map_into_left_body()),
+        Err(error) => Ok(req.into_response(error.error_response()).map_into_right_body()),
+    }
+}
+
+/// Reads `kube-system/extension-apiserver-authentication` once (a failure stops start-up unless
+/// tolerated) and then follows it with a watch, so a rotated CA applies without a restart.
+async fn follow_config_map(
+    client: kube::Client,
+    trust: Arc<Trust>,
+    sources: Sources,
+    tolerate_failure: bool,
+) -> anyhow::Result<()> {
+    let api: Api<ConfigMap> = Api::namespaced(client, trust::CONFIG_MAP_NAMESPACE);
+    let name = trust::CONFIG_MAP_NAME;
+    let first = tokio::time::timeout(Duration::from_secs(10), api.get_opt(name)).await;
+    match first {
+        Ok(Ok(Some(map))) => apply(&trust, &sources, &map),
+        Ok(Ok(None)) => tracing::warn!(
+            "ConfigMap kube-system/{name} not found: client certificates and front-proxy headers are not \
+             trusted until it exists"
+        ),
+        failed => {
+            let error = match failed {
+                Ok(Err(e)) => e.to_string(),
+                _ => "timed out after 10s".to_string(),
+            };
+            if !tolerate_failure {
+                bail!(
+                    "unable to load ConfigMap kube-system/{name}: {error} (the adapter needs the \
+                     extension-apiserver-authentication-reader Role; --authentication-tolerate-lookup-failure \
+                     or --authentication-skip-lookup start without it)"
+                );
+            }
+            tracing::warn!(%error, "unable to load ConfigMap kube-system/{name}; continuing without it");
+        }
+    }
+    let events = watcher(
+        api,
+        watcher::Config::default().fields(&format!("metadata.name={name}")),
+    )
+    .default_backoff()
+    .applied_objects();
+    actix_web::rt::spawn(async move {
+        let mut events = std::pin::pin!(events);
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(map) => apply(&trust, &sources, &map),
+                Err(e) => tracing::warn!(error = %e, "watching ConfigMap kube-system/{name}"),
+            }
+        }
+    });
+    Ok(())
+}
+
+fn apply(trust: &Trust, sources: &Sources, map: &ConfigMap) {
+    let data = map.data.clone().unwrap_or_default();
+    let problems = trust.apply_config_map(sources, &data);
+    for problem in &problems {
+        tracing::warn!(%problem, "ConfigMap extension-apiserver-authentication: keeping the previous value");
+    }
+    tracing::info!(
+        client_ca_certificates = trust.client_ca.load().as_ref().map_or(0, |p| p.certificates),
+        requestheader_ca_certificates = trust
+            .request_header
+            .load()
+            .as_ref()
+            .map_or(0, |r| r.ca.certificates),
+        "authentication settings from ConfigMap kube-system/extension-apiserver-authentication"
+    );
+}

@@ -1,0 +1,164 @@
+//! The two questions asked of kube-apiserver, each answer cached: TokenReview (who holds this bearer
+//! token; authenticated and rejected answers cached for `--authentication-token-webhook-cache-ttl`) and
+//! SubjectAccessReview (may this user do this; allowed and denied answers cached for their own TTLs).
+//! Errors are not cached. Every call has a timeout.
+
+use std::time::Duration;
+
+use k8s_openapi::api::authentication::v1::{TokenReview, TokenReviewSpec};
+use k8s_openapi::api::authorization::v1::{
+    NonResourceAttributes, ResourceAttributes, SubjectAccessReview, SubjectAccessReviewSpec,
+};
+use kube::api::{Api, PostParams};
+
+use super::attributes::Attributes;
+use super::cache::TtlCache;
+use super::identity::User;
+
+/// How long one review may take (client-go's webhook default).
+const REVIEW_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most distinct identities/questions remembered at once.
+const CACHE_CAPACITY: usize = 16_384;
+
+/// A decision with the reviewer's reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    pub allowed: bool,
+    pub reason: String,
+}
+
+/// The TTLs, from the upstream flags.
+#[derive(Debug, Clone, Copy)]
+pub struct Ttls {
+    pub token: Duration,
+    pub allowed: Duration,
+    pub denied: Duration,
+}
+
+pub struct Reviews {
+    authentication: kube::Client,
+    authorization: kube::Client,
+    ttls: Ttls,
+    tokens: TtlCache<String, Option<User>>,
+    decisions: TtlCache<String, Decision>,
+}
+
+impl Reviews {
+    pub fn new(authentication: kube::Client, authorization: kube::Client, ttls: Ttls) -> Self {
+        Self {
+            authentication,
+            authorization,
+            ttls,
+            tokens: TtlCache::new(CACHE_CAPACITY),
+            decisions: TtlCache::new(CACHE_CAPACITY),
+        }
+    }
+
+    /// The user holding `token`, `None` when kube-apiserver says it is not valid.
+    pub async fn token(&self, token: &str) -> Result<Option<User>, String> {
+        if let Some(answer) = self.tokens.get(&token.to_string()) {
+            return Ok(answer);
+        }
+        let review = TokenReview {
+            spec: TokenReviewSpec {
+                token: Some(token.to_string()),
+                audiences: None,
+            },
+            ..Default::default()
+        };
+        let api: Api<TokenReview> = Api::all(self.authentication.clone());
+        let answer = tokio::time::timeout(REVIEW_TIMEOUT, api.create(&PostParams::default(), &review))
+            .await
+            .map_err(|_| format!("TokenReview timed out after {REVIEW_TIMEOUT:?}"))?
+            .map_err(|e| format!("TokenReview failed: {e}"))?;
+        let status = answer.status.unwrap_or_default();
+        let user = match (status.authenticated, status.user) {
+            (Some(true), Some(info)) => Some(
+                User {
+                    name: info.username.unwrap_or_default(),
+                    uid: info.uid.unwrap_or_default(),
+                    groups: info.groups.unwrap_or_default(),
+                    extra: info.extra.unwrap_or_default(),
+                }
+                .authenticated(),
+            ),
+            _ => None,
+        };
+        self.tokens
+            .put(token.to_string(), user.clone(), self.ttls.token);
+        Ok(user)
+    }
+
+    /// Whether `user` may do what `attributes` describe.
+    pub async fn access(&self, user: &User, attributes: &Attributes) -> Result<Decision, String> {
+        let spec = spec(user, attributes);
+        let key = serde_json::to_string(&spec).unwrap_or_default();
+        if let Some(decision) = self.decisions.get(&key) {
+            return Ok(decision);
+        }
+        let review = SubjectAccessReview {
+            spec,
+            ..Default::default()
+        };
+        let api: Api<SubjectAccessReview> = Api::all(self.authorization.clone());
+        let answer = tokio::time::timeout(REVIEW_TIMEOUT, api.create(&PostParams::default(), &review))
+            .await
+            .map_err(|_| format!("SubjectAccessReview timed out after {REVIEW_TIMEOUT:?}"))?
+            .map_err(|e| format!("SubjectAccessReview failed: {e}"))?;
+        let status = answer.status.unwrap_or_default();
+        let decision = Decision {
+            allowed: status.allowed && !status.denied.unwrap_or(false),
+            reason: status.reason.unwrap_or_default(),
+        };
+        let ttl = if decision.allowed {
+            self.ttls.allowed
+        } else {
+            self.ttls.denied
+        };
+        self.decisions.put(key, decision.clone(), ttl);
+        Ok(decision)
+    }
+}
+
+/// The SubjectAccessReview spec for `user` doing `attributes`.
+fn spec(user: &User, attributes: &Attributes) -> SubjectAccessReviewSpec {
+    let some = |s: &str| (!s.is_empty()).then(|| s.to_string());
+    let (resource_attributes, non_resource_attributes) = match attributes {
+        Attributes::Resource {
+            verb,
+            group,
+            version,
+            resource,
+            subresource,
+            name,
+            namespace,
+        } => (
+            Some(ResourceAttributes {
+                verb: some(verb),
+                group: Some(group.clone()),
+                version: some(version),
+                resource: some(resource),
+                subresource: some(subresource),
+                name: some(name),
+                namespace: some(namespace),
+                ..Default::default()
+            }),
+            None,
+        ),
+        Attributes::NonResource { verb, path } => (
+            None,
+            Some(NonResourceAttributes {
+                verb: some(verb),
+                path: some(path),
+            }),
+        ),
+    };
+    SubjectAccessReviewSpec {
+        user: some(&user.name),
+        uid: some(&user.uid),
+        groups: Some(user.groups.clone()),
+        extra: (!user.extra.is_empty()).then(|| user.extra.clone()),
+        resource_attributes,
+        non_resource_attributes,
+    }
+}
