@@ -314,10 +314,7 @@ mod tests {
         assert_eq!(flags.verbosity, 10);
         assert_eq!(flags.tls_cipher_suites.len(), 2);
         assert_eq!(flags.positional, ["/adapter"]);
-        assert_eq!(
-            flags.ignored,
-            ["logtostderr", "logtostderr", "profiling"]
-        );
+        assert_eq!(flags.ignored, ["logtostderr", "logtostderr", "profiling"]);
         assert_eq!(flags.requestheader_allowed_names, ["front-proxy-client"]);
         assert!(flags.delegated_auth, "delegated auth is the default");
     }
@@ -343,7 +340,11 @@ mod tests {
             Duration::from_secs(10)
         );
         assert!(flags.delegated_auth);
-        assert!(!parse(args("--delegated-auth=false")).unwrap().delegated_auth);
+        assert!(
+            !parse(args("--delegated-auth=false"))
+                .unwrap()
+                .delegated_auth
+        );
     }
 
     #[test]

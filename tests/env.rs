@@ -216,6 +216,8 @@ impl Env {
                 "--prometheus-timeout=2s",
                 "--logtostderr=true",
                 "--v=4",
+                // No cluster to ask who callers are: tests/auth.rs covers delegated auth.
+                "--delegated-auth=false",
             ])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.dir.path().join("adapter.log")).unwrap())
@@ -287,6 +289,24 @@ pub fn https(
     path: &str,
     headers: &[(&str, &str)],
 ) -> (u16, String) {
+    https_as(port, ca, None, method, path, headers)
+}
+
+/// A client certificate chain (leaf first) and its key.
+pub type Identity = (
+    Vec<rustls_pki_types::CertificateDer<'static>>,
+    rustls_pki_types::PrivateKeyDer<'static>,
+);
+
+/// As `https`, presenting `identity` as the client certificate when given.
+pub fn https_as(
+    port: u16,
+    ca: &Path,
+    identity: Option<&Identity>,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, String) {
     if !ca.exists() {
         return (0, String::new());
     }
@@ -294,7 +314,7 @@ pub fn https(
         return (0, String::new());
     };
     tcp.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    let tls = client_config(ca);
+    let tls = client_config(ca, identity);
     let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
     let conn = rustls::ClientConnection::new(Arc::new(tls), name).unwrap();
     let mut stream = rustls::StreamOwned::new(conn, tcp);
@@ -312,7 +332,7 @@ pub fn https(
     parse_http(&raw)
 }
 
-fn client_config(ca: &Path) -> rustls::ClientConfig {
+fn client_config(ca: &Path, identity: Option<&Identity>) -> rustls::ClientConfig {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -320,9 +340,13 @@ fn client_config(ca: &Path) -> rustls::ClientConfig {
     for cert in CertificateDer::pem_file_iter(ca).unwrap() {
         roots.add(cert.unwrap()).unwrap();
     }
-    rustls::ClientConfig::builder()
-        .with_root_certificates(roots)
-        .with_no_client_auth()
+    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
+    match identity {
+        Some((chain, key)) => builder
+            .with_client_auth_cert(chain.clone(), key.clone_key())
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    }
 }
 
 impl Drop for Env {
@@ -388,9 +412,16 @@ impl Drop for Killed {
     }
 }
 
-/// The adapter alone on `port` (example rules, demo objects, loopback), with `args` added — for tests that
-/// need no Prometheus data or set their own TLS and backend flags.
+/// The adapter alone on `port` (example rules, demo objects, loopback, no delegated auth), with `args`
+/// added — for tests that need no Prometheus data or set their own TLS and backend flags.
 pub fn spawn_adapter(port: u16, args: &[String]) -> Killed {
+    let mut all = vec!["--delegated-auth=false".to_string()];
+    all.extend_from_slice(args);
+    spawn_adapter_with_auth(port, &all, Stdio::null())
+}
+
+/// As `spawn_adapter`, but the authentication flags are the caller's, and the log goes to `log`.
+pub fn spawn_adapter_with_auth(port: u16, args: &[String], log: impl Into<Stdio>) -> Killed {
     let child = Command::new(env!("CARGO_BIN_EXE_prometheus-adapter"))
         .current_dir(root())
         .args([
@@ -401,7 +432,7 @@ pub fn spawn_adapter(port: u16, args: &[String]) -> Killed {
         ])
         .args(args)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap();
     Killed(child)

@@ -2,6 +2,9 @@
 //! (`APIVersions`, `APIGroupList`, `APIResourceList`, typed lists and `PartialObjectMetadataList`),
 //! label selectors evaluated with real Kubernetes semantics, `status.phase` and `metadata.name` field
 //! selectors, and a log of every request. The adapter reaches it through the real kube client.
+//! For delegated auth it also answers TokenReview (a table of tokens) and SubjectAccessReview (a set of
+//! allowed users; every review's spec is kept), and serves the ConfigMap
+//! `kube-system/extension-apiserver-authentication` (get, list, watch) with updates.
 
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -53,7 +56,23 @@ pub struct KubeApi {
     pub port: u16,
     pub requests: Arc<Mutex<Vec<String>>>,
     objects: Arc<Mutex<Vec<(u64, Object)>>>,
+    auth: Arc<AuthState>,
     handle: actix_web::dev::ServerHandle,
+}
+
+/// What the delegated-auth endpoints answer from.
+#[derive(Default)]
+pub struct AuthState {
+    /// token → `UserInfo` JSON.
+    tokens: Mutex<std::collections::HashMap<String, Value>>,
+    /// Users SubjectAccessReview allows.
+    allowed: Mutex<std::collections::HashSet<String>>,
+    /// Every SubjectAccessReview spec received, in order.
+    pub access_reviews: Mutex<Vec<Value>>,
+    /// How many TokenReviews were received.
+    pub token_reviews: Mutex<Vec<String>>,
+    /// The authentication ConfigMap's (resource version, data), if it exists.
+    config_map: Mutex<Option<(u64, Value)>>,
 }
 
 impl Drop for KubeApi {
@@ -67,6 +86,7 @@ struct Shared {
     /// Objects with the resource version at which each was added.
     objects: Arc<Mutex<Vec<(u64, Object)>>>,
     requests: Arc<Mutex<Vec<String>>>,
+    auth: Arc<AuthState>,
 }
 
 impl KubeApi {
@@ -75,9 +95,11 @@ impl KubeApi {
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
         let objects = Arc::new(Mutex::new(objects.into_iter().map(|o| (1, o)).collect()));
+        let auth = Arc::new(AuthState::default());
         let shared = web::Data::new(Shared {
             objects: Arc::clone(&objects),
             requests: requests.clone(),
+            auth: auth.clone(),
         });
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -99,6 +121,7 @@ impl KubeApi {
             port,
             requests,
             objects,
+            auth,
             handle: rx.recv().unwrap(),
         }
     }
@@ -126,6 +149,133 @@ impl KubeApi {
     pub fn requests(&self) -> Vec<String> {
         self.requests.lock().unwrap().clone()
     }
+
+    /// TokenReview answers `token` with this user.
+    pub fn token(&self, token: &str, user: &str, groups: &[&str]) {
+        let mut groups: Vec<&str> = groups.to_vec();
+        groups.push("system:authenticated");
+        self.auth.tokens.lock().unwrap().insert(
+            token.to_string(),
+            json!({"username": user, "uid": format!("uid-{user}"), "groups": groups}),
+        );
+    }
+
+    /// SubjectAccessReview allows `user` everything.
+    pub fn allow(&self, user: &str) {
+        self.auth.allowed.lock().unwrap().insert(user.to_string());
+    }
+
+    /// The SubjectAccessReview specs received so far.
+    pub fn access_reviews(&self) -> Vec<Value> {
+        self.auth.access_reviews.lock().unwrap().clone()
+    }
+
+    /// How many TokenReviews were received so far.
+    pub fn token_reviews(&self) -> usize {
+        self.auth.token_reviews.lock().unwrap().len()
+    }
+
+    /// Creates or updates `kube-system/extension-apiserver-authentication`; watchers see it.
+    pub fn set_auth_config_map(&self, data: Value) {
+        let mut map = self.auth.config_map.lock().unwrap();
+        let version = map.as_ref().map_or(1000, |(v, _)| v + 1);
+        *map = Some((version, data));
+    }
+}
+
+fn config_map(version: u64, data: &Value) -> Value {
+    json!({"kind": "ConfigMap", "apiVersion": "v1", "metadata": {
+        "name": "extension-apiserver-authentication", "namespace": "kube-system",
+        "uid": "cm-uid", "resourceVersion": version.to_string()}, "data": data})
+}
+
+fn status(code: u16, reason: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(code).unwrap()).json(json!({
+        "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+        "reason": reason, "code": code, "message": message}))
+}
+
+/// TokenReview and SubjectAccessReview, answered as kube-apiserver does.
+fn review(kind: &str, auth: &AuthState, body: &[u8]) -> HttpResponse {
+    let Ok(mut review) = serde_json::from_slice::<Value>(body) else {
+        return status(400, "BadRequest", "the body is not a JSON object");
+    };
+    if kind == "tokenreviews" {
+        let token = review["spec"]["token"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        auth.token_reviews.lock().unwrap().push(token.clone());
+        review["status"] = match auth.tokens.lock().unwrap().get(&token) {
+            Some(user) => json!({"authenticated": true, "user": user, "audiences": []}),
+            None => json!({"user": {}, "error": "invalid bearer token"}),
+        };
+    } else {
+        let spec = review["spec"].clone();
+        auth.access_reviews.lock().unwrap().push(spec.clone());
+        let user = spec["user"].as_str().unwrap_or_default();
+        review["status"] = if auth.allowed.lock().unwrap().contains(user) {
+            json!({"allowed": true, "reason": "allowed by the test policy"})
+        } else {
+            json!({"allowed": false, "reason": "the test policy allows only listed users"})
+        };
+    }
+    review["metadata"] = json!({"creationTimestamp": null});
+    HttpResponse::Created().json(review)
+}
+
+/// The authentication ConfigMap: GET by name, LIST, or a WATCH streaming each update as MODIFIED.
+fn auth_config_map(
+    auth: Arc<AuthState>,
+    query: &std::collections::HashMap<String, String>,
+    by_name: bool,
+) -> HttpResponse {
+    let current = auth.config_map.lock().unwrap().clone();
+    if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
+        let since: u64 = query
+            .get("resourceVersion")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let events =
+            futures_util::stream::unfold((auth, since, 0u32), |(auth, since, ticks)| async move {
+                let mut ticks = ticks;
+                loop {
+                    if ticks >= 300 {
+                        return None;
+                    }
+                    let current = auth.config_map.lock().unwrap().clone();
+                    if let Some((version, data)) = current.filter(|(v, _)| *v > since) {
+                        let line = format!(
+                            "{}\n",
+                            json!({"type": "MODIFIED", "object": config_map(version, &data)})
+                        );
+                        return Some((
+                            Ok::<_, actix_web::Error>(web::Bytes::from(line)),
+                            (auth, version, ticks),
+                        ));
+                    }
+                    ticks += 1;
+                    actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            });
+        return HttpResponse::Ok()
+            .content_type("application/json")
+            .streaming(events);
+    }
+    match (current, by_name) {
+        (Some((version, data)), true) => HttpResponse::Ok().json(config_map(version, &data)),
+        (None, true) => status(
+            404,
+            "NotFound",
+            "configmaps \"extension-apiserver-authentication\" not found",
+        ),
+        (current, false) => {
+            let version = current.as_ref().map_or(1, |(v, _)| *v);
+            let items: Vec<Value> = current.iter().map(|(v, d)| config_map(*v, d)).collect();
+            HttpResponse::Ok().json(json!({"kind": "ConfigMapList", "apiVersion": "v1",
+                "metadata": {"resourceVersion": version.to_string()}, "items": items}))
+        }
+    }
 }
 
 fn resource_list(group_version: &str) -> Value {
@@ -142,7 +292,7 @@ fn resource_list(group_version: &str) -> Value {
     json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources})
 }
 
-async fn handle(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
+async fn handle(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
     let path = req.path().to_string();
     shared
         .requests
@@ -161,6 +311,16 @@ async fn handle(req: HttpRequest, shared: web::Data<Shared>) -> HttpResponse {
             {"name": "example.com", "versions": [{"groupVersion": "example.com/v1", "version": "v1"}], "preferredVersion": {"groupVersion": "example.com/v1", "version": "v1"}},
         ]})),
         ["api", "v1"] => HttpResponse::Ok().json(resource_list("v1")),
+        ["apis", "authentication.k8s.io", "v1", kind @ "tokenreviews"]
+        | ["apis", "authorization.k8s.io", "v1", kind @ "subjectaccessreviews"]
+            if req.method() == actix_web::http::Method::POST =>
+        {
+            review(kind, &shared.auth, &body)
+        }
+        ["api", "v1", "namespaces", "kube-system", "configmaps"] => auth_config_map(shared.auth.clone(), &query, false),
+        ["api", "v1", "namespaces", "kube-system", "configmaps", "extension-apiserver-authentication"] => {
+            auth_config_map(shared.auth.clone(), &query, true)
+        }
         ["apis", group, version] => HttpResponse::Ok().json(resource_list(&format!("{group}/{version}"))),
         ["api", "v1", plural] => list(&req, &shared, &query, "v1", plural, None),
         ["api", "v1", "namespaces", ns, plural] => list(&req, &shared, &query, "v1", plural, Some(ns)),

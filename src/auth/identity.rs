@@ -125,7 +125,11 @@ fn subject(cert: &CertificateDer<'_>) -> Result<(String, Vec<String>), String> {
         a.as_str().map(str::to_string).unwrap_or_default()
     };
     let subject = parsed.subject();
-    let cn = subject.iter_common_name().next().map(text).unwrap_or_default();
+    let cn = subject
+        .iter_common_name()
+        .next()
+        .map(text)
+        .unwrap_or_default();
     let orgs = subject.iter_organization().map(text).collect();
     Ok((cn, orgs))
 }
@@ -181,7 +185,9 @@ mod tests {
 
     fn leaf(ca: &Ca, cn: &str, orgs: &[&str]) -> Vec<CertificateDer<'static>> {
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.distinguished_name.push(rcgen::DnType::CommonName, cn);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
         for o in orgs {
             params
                 .distinguished_name
@@ -235,7 +241,10 @@ mod tests {
         let denied = from_request_header(&leaf(&proxy_ca, "intruder", &[]), &rh, &h);
         assert!(denied.unwrap_err().contains("not in the allowed names"));
         let other = from_request_header(&leaf(&ca("other"), "front-proxy-client", &[]), &rh, &h);
-        assert!(other.is_err(), "a certificate from another CA is not the proxy");
+        assert!(
+            other.is_err(),
+            "a certificate from another CA is not the proxy"
+        );
         let any_cn = settings(&proxy_ca, &[]);
         assert!(
             from_request_header(&leaf(&proxy_ca, "anyone", &[]), &any_cn, &h)
@@ -244,7 +253,11 @@ mod tests {
             "empty allowed names accept any CN"
         );
         assert_eq!(
-            from_request_header(&leaf(&proxy_ca, "front-proxy-client", &[]), &rh, &headers(&[])),
+            from_request_header(
+                &leaf(&proxy_ca, "front-proxy-client", &[]),
+                &rh,
+                &headers(&[])
+            ),
             Ok(None),
             "no username header: not this authenticator"
         );
@@ -254,8 +267,7 @@ mod tests {
     fn a_client_certificate_names_user_and_groups() {
         let client_ca = ca("client-ca");
         let pool = CaPool::from_pem(client_ca.pem.as_bytes()).unwrap();
-        let user =
-            from_client_certificate(&leaf(&client_ca, "dave", &["ops"]), &pool).unwrap();
+        let user = from_client_certificate(&leaf(&client_ca, "dave", &["ops"]), &pool).unwrap();
         assert_eq!(user.name, "dave");
         assert_eq!(user.groups, ["ops", "system:authenticated"]);
         assert!(from_client_certificate(&leaf(&ca("x"), "dave", &[]), &pool).is_err());
@@ -264,10 +276,22 @@ mod tests {
 
     #[test]
     fn bearer_tokens_are_read_as_go_does() {
-        assert_eq!(bearer_token(&headers(&[("authorization", "Bearer abc")])), Some("abc"));
-        assert_eq!(bearer_token(&headers(&[("authorization", "bearer  abc ")])), Some("abc"));
-        assert_eq!(bearer_token(&headers(&[("authorization", "Basic abc")])), None);
-        assert_eq!(bearer_token(&headers(&[("authorization", "Bearer ")])), None);
+        assert_eq!(
+            bearer_token(&headers(&[("authorization", "Bearer abc")])),
+            Some("abc")
+        );
+        assert_eq!(
+            bearer_token(&headers(&[("authorization", "bearer  abc ")])),
+            Some("abc")
+        );
+        assert_eq!(
+            bearer_token(&headers(&[("authorization", "Basic abc")])),
+            None
+        );
+        assert_eq!(
+            bearer_token(&headers(&[("authorization", "Bearer ")])),
+            None
+        );
         assert_eq!(bearer_token(&headers(&[])), None);
     }
 }

@@ -22,7 +22,7 @@ use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{ResponseError, web};
-use anyhow::bail;
+use anyhow::{Context, bail};
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
@@ -84,8 +84,12 @@ impl Auth {
                 &flags.authentication_kubeconfig,
                 "--authentication-kubeconfig",
             )
-            .await?;
-            let authorization = if flags.authorization_kubeconfig == flags.authentication_kubeconfig
+            .await
+            .context("delegated authentication needs a cluster (--delegated-auth=false runs without one)")?;
+            // An unset --authorization-kubeconfig follows --authentication-kubeconfig (Go would go
+            // in-cluster for each separately; outside a cluster that only fails).
+            let authorization = if flags.authorization_kubeconfig.is_empty()
+                || flags.authorization_kubeconfig == flags.authentication_kubeconfig
             {
                 authentication.clone()
             } else {
@@ -225,11 +229,15 @@ pub async fn middleware<B: MessageBody>(
             public: "the request could not be authorized",
             cause: "no authenticator configured".into(),
         };
-        return Ok(req.into_response(error.error_response()).map_into_right_body());
+        return Ok(req
+            .into_response(error.error_response())
+            .map_into_right_body());
     };
     match auth.admit(&req).await {
         Ok(()) => Ok(next.call(req).await?.map_into_left_body()),
-        Err(error) => Ok(req.into_response(error.error_response()).map_into_right_body()),
+        Err(error) => Ok(req
+            .into_response(error.error_response())
+            .map_into_right_body()),
     }
 }
 
@@ -290,7 +298,11 @@ fn apply(trust: &Trust, sources: &Sources, map: &ConfigMap) {
         tracing::warn!(%problem, "ConfigMap extension-apiserver-authentication: keeping the previous value");
     }
     tracing::info!(
-        client_ca_certificates = trust.client_ca.load().as_ref().map_or(0, |p| p.certificates),
+        client_ca_certificates = trust
+            .client_ca
+            .load()
+            .as_ref()
+            .map_or(0, |p| p.certificates),
         requestheader_ca_certificates = trust
             .request_header
             .load()

@@ -67,10 +67,11 @@ impl Reviews {
             ..Default::default()
         };
         let api: Api<TokenReview> = Api::all(self.authentication.clone());
-        let answer = tokio::time::timeout(REVIEW_TIMEOUT, api.create(&PostParams::default(), &review))
-            .await
-            .map_err(|_| format!("TokenReview timed out after {REVIEW_TIMEOUT:?}"))?
-            .map_err(|e| format!("TokenReview failed: {e}"))?;
+        let answer =
+            tokio::time::timeout(REVIEW_TIMEOUT, api.create(&PostParams::default(), &review))
+                .await
+                .map_err(|_| format!("TokenReview timed out after {REVIEW_TIMEOUT:?}"))?
+                .map_err(|e| format!("TokenReview failed: {e}"))?;
         let status = answer.status.unwrap_or_default();
         let user = match (status.authenticated, status.user) {
             (Some(true), Some(info)) => Some(
@@ -101,10 +102,11 @@ impl Reviews {
             ..Default::default()
         };
         let api: Api<SubjectAccessReview> = Api::all(self.authorization.clone());
-        let answer = tokio::time::timeout(REVIEW_TIMEOUT, api.create(&PostParams::default(), &review))
-            .await
-            .map_err(|_| format!("SubjectAccessReview timed out after {REVIEW_TIMEOUT:?}"))?
-            .map_err(|e| format!("SubjectAccessReview failed: {e}"))?;
+        let answer =
+            tokio::time::timeout(REVIEW_TIMEOUT, api.create(&PostParams::default(), &review))
+                .await
+                .map_err(|_| format!("SubjectAccessReview timed out after {REVIEW_TIMEOUT:?}"))?
+                .map_err(|e| format!("SubjectAccessReview failed: {e}"))?;
         let status = answer.status.unwrap_or_default();
         let decision = Decision {
             allowed: status.allowed && !status.denied.unwrap_or(false),

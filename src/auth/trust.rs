@@ -104,7 +104,8 @@ impl Trust {
     /// Loads the file-backed parts; an unreadable or empty bundle is a start-up error naming the flag.
     pub fn load_files(&self, sources: &Sources) -> anyhow::Result<()> {
         if let Some(path) = &sources.client_ca_file {
-            let pool = read_pool(path).with_context(|| format!("--client-ca-file {}", path.display()))?;
+            let pool =
+                read_pool(path).with_context(|| format!("--client-ca-file {}", path.display()))?;
             self.client_ca.store(Some(Arc::new(pool)));
         }
         if let Some((path, names)) = &sources.request_header_file {
@@ -150,8 +151,14 @@ impl Trust {
                     let names = (|| {
                         Ok::<_, String>(HeaderNames {
                             allowed_names: list("requestheader-allowed-names", &[])?,
-                            username_headers: list("requestheader-username-headers", &["x-remote-user"])?,
-                            group_headers: list("requestheader-group-headers", &["x-remote-group"])?,
+                            username_headers: list(
+                                "requestheader-username-headers",
+                                &["x-remote-user"],
+                            )?,
+                            group_headers: list(
+                                "requestheader-group-headers",
+                                &["x-remote-group"],
+                            )?,
                             extra_prefixes: list(
                                 "requestheader-extra-headers-prefix",
                                 &["x-remote-extra-"],
@@ -162,7 +169,9 @@ impl Trust {
                         (Ok(ca), Ok(names)) => self
                             .request_header
                             .store(Some(Arc::new(request_header(ca, names)))),
-                        (Err(e), _) => problems.push(format!("requestheader-client-ca-file: {e:#}")),
+                        (Err(e), _) => {
+                            problems.push(format!("requestheader-client-ca-file: {e:#}"))
+                        }
                         (_, Err(e)) => problems.push(e),
                     }
                 }
@@ -207,7 +216,9 @@ pub async fn watch_files(trust: Arc<Trust>, sources: Sources) {
         stamps = now;
         match trust.load_files(&sources) {
             Ok(()) => tracing::info!("client CA files reloaded"),
-            Err(e) => tracing::warn!(error = %format!("{e:#}"), "a client CA file changed but does not load; keeping the previous one"),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "a client CA file changed but does not load; keeping the previous one")
+            }
         }
     }
 }
@@ -237,18 +248,29 @@ mod tests {
             "requestheader-username-headers".to_string(),
             r#"["X-Remote-User"]"#.to_string(),
         );
-        assert!(trust.apply_config_map(&Sources::default(), &data).is_empty());
+        assert!(
+            trust
+                .apply_config_map(&Sources::default(), &data)
+                .is_empty()
+        );
         let rh = trust.request_header.load_full().unwrap();
         assert_eq!(rh.allowed_names, ["front-proxy-client"]);
         assert_eq!(rh.username_headers, ["X-Remote-User"]);
-        assert_eq!(rh.group_headers, ["x-remote-group"], "defaults when a key is absent");
+        assert_eq!(
+            rh.group_headers,
+            ["x-remote-group"],
+            "defaults when a key is absent"
+        );
         assert!(trust.client_ca.load().is_some());
 
         let from_flags = Sources {
             client_ca_file: Some("/flag/ca.crt".into()),
             request_header_file: None,
         };
-        data.insert("requestheader-client-ca-file".to_string(), "garbage".to_string());
+        data.insert(
+            "requestheader-client-ca-file".to_string(),
+            "garbage".to_string(),
+        );
         data.remove("client-ca-file");
         let problems = trust.apply_config_map(&from_flags, &data);
         assert_eq!(problems.len(), 1, "{problems:?}");
@@ -263,7 +285,10 @@ mod tests {
         );
         data.remove("requestheader-client-ca-file");
         assert!(trust.apply_config_map(&from_flags, &data).is_empty());
-        assert!(trust.request_header.load().is_none(), "removed from the ConfigMap");
+        assert!(
+            trust.request_header.load().is_none(),
+            "removed from the ConfigMap"
+        );
     }
 
     #[test]
