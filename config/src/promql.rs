@@ -170,6 +170,77 @@ pub fn range_window(query: &str) -> Option<std::time::Duration> {
 mod tests {
     use super::*;
 
+    /// Values an attacker might put in `labelSelector`/`metricLabelSelector` to change a query.
+    const HOSTILE: &[&str] = &[
+        "x\"} or vector(1) #",
+        "x\\\"}",
+        "a\nb\"}[5m]) or up{",
+        "} or on() vector(1)",
+        ".*",
+        "a|b",
+        "\u{202e}\u{0}\u{1f600}\"",
+        "\\",
+        "x\" or \"",
+    ];
+
+    #[test]
+    fn hostile_selector_values_are_rejected_by_the_selector_parser() {
+        for value in HOSTILE {
+            for text in [
+                format!("app={value}"),
+                format!("app in ({value})"),
+                format!("app!={value}"),
+            ] {
+                assert!(
+                    Selector::parse(&text).is_err(),
+                    "{text:?} must not parse as a Kubernetes selector"
+                );
+            }
+        }
+    }
+
+    /// Defense in depth: even a value the parser would never let through stays one string literal.
+    #[test]
+    fn any_value_stays_inside_its_matcher() {
+        use crate::series_selector::{MatchOp, SeriesSelector};
+        for value in HOSTILE {
+            for (operator, values) in [
+                (Operator::Equals, vec![value.to_string()]),
+                (Operator::NotEquals, vec![value.to_string()]),
+                (Operator::In, vec![value.to_string(), "plain".to_string()]),
+            ] {
+                let requirement = Requirement {
+                    key: "app".into(),
+                    operator,
+                    values: values.clone(),
+                };
+                let (matcher, _) = requirement_matcher(&requirement).unwrap();
+                let query = format!("metric{{{matcher}}}");
+                let parsed = SeriesSelector::parse(&query)
+                    .unwrap_or_else(|e| panic!("{query:?} does not parse: {e}"));
+                assert_eq!(
+                    parsed.matchers.len(),
+                    2,
+                    "{query:?}: one matcher added, no more"
+                );
+                let added = &parsed.matchers[1];
+                assert_eq!(added.label, "app");
+                match added.op {
+                    MatchOp::Equal | MatchOp::NotEqual => assert_eq!(added.value, *value),
+                    MatchOp::Regex | MatchOp::NotRegex => {
+                        for v in &values {
+                            assert!(
+                                added.matches(v) == (added.op == MatchOp::Regex),
+                                "{query:?} on {v:?}"
+                            );
+                        }
+                        assert!(!added.matches("something else") || added.op == MatchOp::NotRegex);
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn range_windows_are_found() {
         use std::time::Duration;

@@ -53,7 +53,7 @@ pub fn from_request_header(
     settings.ca.verify(chain)?;
     if !settings.allowed_names.is_empty() {
         let cn = common_name(&chain[0]).unwrap_or_default();
-        if !settings.allowed_names.iter().any(|n| *n == cn) {
+        if !settings.allowed_names.contains(&cn) {
             return Err(format!(
                 "requestheader certificate CN {cn:?} is not in the allowed names"
             ));

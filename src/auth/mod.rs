@@ -42,7 +42,7 @@ const MASTERS: &str = "system:masters";
 /// How requests are let in.
 enum Mode {
     /// TokenReview and SubjectAccessReview against kube-apiserver.
-    Delegated(Reviews),
+    Delegated(Box<Reviews>),
     /// No cluster to ask: certificates from the configured CAs (if any), everything allowed.
     Local,
 }
@@ -113,7 +113,7 @@ impl Auth {
                 )
                 .await?;
             }
-            Mode::Delegated(Reviews::new(
+            Mode::Delegated(Box::new(Reviews::new(
                 authentication,
                 authorization,
                 Ttls {
@@ -121,7 +121,7 @@ impl Auth {
                     allowed: flags.authorization_webhook_cache_authorized_ttl,
                     denied: flags.authorization_webhook_cache_unauthorized_ttl,
                 },
-            ))
+            )))
         } else {
             let any_ca = trust.client_ca.load().is_some() || trust.request_header.load().is_some();
             if any_ca {
