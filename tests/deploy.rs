@@ -33,6 +33,36 @@ fn names_of(rendered: &str, kind: &str) -> Vec<String> {
 }
 
 #[test]
+fn every_manifest_validates_against_the_kubernetes_schemas() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for overlay in ["all", "resource-metrics-only", "custom-and-external"] {
+        let path = dir.path().join(format!("{overlay}.yaml"));
+        std::fs::write(&path, render(overlay)).unwrap();
+        files.push(path);
+    }
+    files.push(root().join("deploy/demo/objects.yaml"));
+    // A broken manifest must fail, or the check proves nothing.
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(
+        &broken,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {replicas: two}\n",
+    )
+    .unwrap();
+    let validate = |files: &[std::path::PathBuf]| {
+        Command::new("kubernetes-validate")
+            .args(["--strict", "--quiet", "--kubernetes-version", "1.33.0"])
+            .args(files)
+            .output()
+            .expect("kubernetes-validate is installed (scripts/test.sh installs it)")
+    };
+    let output = validate(&files);
+    let (stdout, stderr) = text(&output);
+    assert!(output.status.success(), "{stdout}{stderr}");
+    assert!(!validate(&[broken]).status.success());
+}
+
+#[test]
 fn overlays_register_the_groups_they_name() {
     let cases: [(&str, &[&str]); 3] = [
         (
