@@ -9,6 +9,7 @@ use actix_web::http::header::HeaderMap;
 use rustls_pki_types::CertificateDer;
 use serde::Serialize;
 
+use super::peer::PeerCertificates;
 use super::trust::{CaPool, RequestHeader};
 
 /// An authenticated user, as a SubjectAccessReview names it.
@@ -46,13 +47,13 @@ impl User {
 /// The user a front proxy asserts, if the connection's certificate is the proxy's and a username header
 /// is present; `Err` explains why a presented certificate was not trusted (for debug logs).
 pub fn from_request_header(
-    chain: &[CertificateDer<'static>],
+    peer: &PeerCertificates,
     settings: &RequestHeader,
     headers: &HeaderMap,
 ) -> Result<Option<User>, String> {
-    settings.ca.verify(chain)?;
+    peer.verify(&settings.ca)?;
     if !settings.allowed_names.is_empty() {
-        let cn = common_name(&chain[0]).unwrap_or_default();
+        let cn = common_name(&peer.chain[0]).unwrap_or_default();
         if !settings.allowed_names.contains(&cn) {
             return Err(format!(
                 "requestheader certificate CN {cn:?} is not in the allowed names"
@@ -93,12 +94,9 @@ pub fn from_request_header(
 }
 
 /// The user a client certificate from the client CA names: CN, with the O values as groups.
-pub fn from_client_certificate(
-    chain: &[CertificateDer<'static>],
-    pool: &CaPool,
-) -> Result<User, String> {
-    pool.verify(chain)?;
-    let (cn, orgs) = subject(&chain[0])?;
+pub fn from_client_certificate(peer: &PeerCertificates, pool: &CaPool) -> Result<User, String> {
+    peer.verify(pool)?;
+    let (cn, orgs) = subject(&peer.chain[0])?;
     if cn.is_empty() {
         return Err("client certificate has an empty common name".into());
     }
@@ -183,7 +181,7 @@ mod tests {
         }
     }
 
-    fn leaf(ca: &Ca, cn: &str, orgs: &[&str]) -> Vec<CertificateDer<'static>> {
+    fn leaf(ca: &Ca, cn: &str, orgs: &[&str]) -> PeerCertificates {
         let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
         params
             .distinguished_name
@@ -195,7 +193,9 @@ mod tests {
         }
         params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
         let key = rcgen::KeyPair::generate().unwrap();
-        vec![params.signed_by(&key, &ca.issuer).unwrap().der().clone()]
+        PeerCertificates::new(vec![
+            params.signed_by(&key, &ca.issuer).unwrap().der().clone(),
+        ])
     }
 
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
@@ -272,6 +272,24 @@ mod tests {
         assert_eq!(user.groups, ["ops", "system:authenticated"]);
         assert!(from_client_certificate(&leaf(&ca("x"), "dave", &[]), &pool).is_err());
         assert!(from_client_certificate(&leaf(&client_ca, "", &[]), &pool).is_err());
+    }
+
+    #[test]
+    fn a_connections_verifications_are_kept_per_pool() {
+        let (first, second) = (ca("first"), ca("second"));
+        let peer = leaf(&first, "dave", &[]);
+        let first_pool = CaPool::from_pem(first.pem.as_bytes()).unwrap();
+        let second_pool = CaPool::from_pem(second.pem.as_bytes()).unwrap();
+        assert!(peer.verify(&first_pool).is_ok());
+        assert!(
+            peer.verify(&second_pool).is_err(),
+            "not the answer for another pool"
+        );
+        assert!(peer.verify(&first_pool).is_ok());
+        // A rotation (a new pool, even of the same CA) is verified afresh.
+        let rotated = CaPool::from_pem(second.pem.as_bytes()).unwrap();
+        assert_ne!(rotated.id, second_pool.id);
+        assert!(peer.verify(&rotated).is_err());
     }
 
     #[test]

@@ -153,16 +153,16 @@ impl Auth {
 
     /// Who the caller is; 401 when nobody vouches for them.
     async fn authenticate(&self, req: &ServiceRequest) -> Result<User, ApiError> {
-        if let Some(chain) = req.conn_data::<PeerCertificates>() {
+        if let Some(peer) = req.conn_data::<PeerCertificates>() {
             if let Some(settings) = self.trust.request_header.load_full() {
-                match identity::from_request_header(&chain.0, &settings, req.headers()) {
+                match identity::from_request_header(&peer, &settings, req.headers()) {
                     Ok(Some(user)) => return Ok(user),
                     Ok(None) => {}
                     Err(why) => tracing::debug!(%why, "front-proxy headers not trusted"),
                 }
             }
             if let Some(pool) = self.trust.client_ca.load_full() {
-                match identity::from_client_certificate(&chain.0, &pool) {
+                match identity::from_client_certificate(&peer, &pool) {
                     Ok(user) => return Ok(user),
                     Err(why) => tracing::debug!(%why, "client certificate not accepted"),
                 }

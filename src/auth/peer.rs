@@ -72,9 +72,39 @@ impl ClientCertVerifier for AnyClientCertificate {
     }
 }
 
-/// The client's certificate chain (leaf first), when it presented one.
-#[derive(Debug, Clone)]
-pub struct PeerCertificates(pub Arc<Vec<CertificateDer<'static>>>);
+/// How long a chain's verification against one pool is reused on its connection: the front proxy keeps a
+/// few long-lived connections, and re-verifying its chain for every request costs more than the request.
+const VERIFIED_FOR: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The client's certificate chain (leaf first), when it presented one, with its recent verifications.
+#[derive(Debug)]
+pub struct PeerCertificates {
+    pub chain: Vec<CertificateDer<'static>>,
+    /// (pool id, when, outcome) of recent verifications; a rotated pool has a new id.
+    verified: std::sync::Mutex<Vec<(u64, tokio::time::Instant, Result<(), String>)>>,
+}
+
+impl PeerCertificates {
+    pub fn new(chain: Vec<CertificateDer<'static>>) -> Self {
+        Self {
+            chain,
+            verified: Default::default(),
+        }
+    }
+
+    /// Whether the chain verifies against `pool`, reusing an answer younger than `VERIFIED_FOR`.
+    pub fn verify(&self, pool: &super::trust::CaPool) -> Result<(), String> {
+        let now = tokio::time::Instant::now();
+        let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        verified.retain(|(_, at, _)| now.duration_since(*at) < VERIFIED_FOR);
+        if let Some((_, _, outcome)) = verified.iter().find(|(id, ..)| *id == pool.id) {
+            return outcome.clone();
+        }
+        let outcome = pool.verify(&self.chain);
+        verified.push((pool.id, now, outcome.clone()));
+        outcome
+    }
+}
 
 /// `HttpServer::on_connect` hook: remembers the peer's chain for the connection's requests.
 pub fn remember(connection: &dyn Any, data: &mut Extensions) {
@@ -84,9 +114,9 @@ pub fn remember(connection: &dyn Any, data: &mut Extensions) {
         if let Some(chain) = session.peer_certificates()
             && !chain.is_empty()
         {
-            data.insert(PeerCertificates(Arc::new(
+            data.insert(PeerCertificates::new(
                 chain.iter().map(|c| c.clone().into_owned()).collect(),
-            )));
+            ));
         }
     }
 }

@@ -20,6 +20,8 @@ use rustls_pki_types::{CertificateDer, UnixTime};
 /// A set of CA certificates client chains are verified against (for client-auth usage).
 #[derive(Debug)]
 pub struct CaPool {
+    /// Unique per loaded bundle, so verifications cached per connection end with a rotation.
+    pub id: u64,
     verifier: Arc<dyn ClientCertVerifier>,
     /// How many CA certificates the bundle held, for logs.
     pub certificates: usize,
@@ -44,7 +46,9 @@ impl CaPool {
         )
         .build()
         .context("building a certificate verifier")?;
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(Self {
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             verifier,
             certificates,
         })
