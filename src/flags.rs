@@ -93,6 +93,9 @@ pub struct ServeFlags {
     /// Cipher suites (IANA names), comma-separated.
     #[arg(long, value_delimiter = ',')]
     pub tls_cipher_suites: Vec<String>,
+    /// `cert,key[:name,...]`: a pair served to clients asking for one of the names (SNI); repeatable.
+    #[arg(long)]
+    pub tls_sni_cert_key: Vec<String>,
     /// VersionTLS12 or VersionTLS13.
     #[arg(long, default_value = "")]
     pub tls_min_version: String,
@@ -173,7 +176,6 @@ pub const IGNORED_FLAGS: &[&str] = &[
     "log-backtrace-at",
     "vmodule",
     "log-flush-frequency",
-    "tls-sni-cert-key",
     "http2-max-streams-per-connection",
     "permit-port-sharing",
     "permit-address-sharing",

@@ -55,6 +55,7 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
         &flags.tls_cert_file,
         &flags.tls_private_key_file,
         &flags.cert_dir,
+        &flags.tls_sni_cert_key,
         !flags.disable_http2,
         &crate::tls::Policy::new(&flags.tls_min_version, &flags.tls_cipher_suites)?,
     )?;

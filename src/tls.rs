@@ -19,6 +19,7 @@ pub fn server_config(
     cert_file: &str,
     key_file: &str,
     cert_dir: &Path,
+    sni: &[String],
     http2: bool,
     policy: &Policy,
 ) -> anyhow::Result<rustls::ServerConfig> {
@@ -27,7 +28,7 @@ pub fn server_config(
         (true, true) => self_signed(cert_dir)?,
         _ => bail!("--tls-cert-file and --tls-private-key-file go together"),
     };
-    let resolver = ReloadingCert::new(cert, key)?;
+    let resolver = BySni::new(ReloadingCert::new(cert, key)?, sni)?;
     let provider = policy.provider();
     let clients = crate::auth::peer::AnyClientCertificate::new(&provider);
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
@@ -192,6 +193,102 @@ fn load(cert: &Path, key: &Path) -> anyhow::Result<Arc<CertifiedKey>> {
     let signing = rustls::crypto::aws_lc_rs::sign::any_supported_type(&key)
         .context("unsupported private key")?;
     Ok(Arc::new(CertifiedKey::new(chain, signing)))
+}
+
+/// `--tls-sni-cert-key cert,key[:name,...]`, repeatable, with Go's precedence: a name the client asks for
+/// is looked up exactly, then as the wildcard `*.` + its parent; explicit names override the names read from
+/// the certificates (DNS SANs, else the CN); anything else gets the default pair.
+#[derive(Debug)]
+struct BySni {
+    default: ReloadingCert,
+    named: std::collections::HashMap<String, Arc<ReloadingCert>>,
+}
+
+impl BySni {
+    fn new(default: ReloadingCert, flags: &[String]) -> anyhow::Result<Self> {
+        let mut extracted = Vec::new();
+        let mut explicit = Vec::new();
+        for flag in flags {
+            let (files, names) = flag.split_once(':').unwrap_or((flag, ""));
+            let Some((cert, key)) = files.split_once(',') else {
+                bail!("--tls-sni-cert-key {flag:?}: expected cert,key[:name,...]");
+            };
+            let pair = Arc::new(
+                ReloadingCert::new(cert.trim().into(), key.trim().into())
+                    .with_context(|| format!("--tls-sni-cert-key {flag}"))?,
+            );
+            let names: Vec<String> = names
+                .split(',')
+                .map(|n| n.trim().to_ascii_lowercase())
+                .filter(|n| !n.is_empty())
+                .collect();
+            if names.is_empty() {
+                let read = certificate_names(&std::fs::read(cert.trim())?)
+                    .with_context(|| format!("--tls-sni-cert-key {flag}"))?;
+                extracted.extend(read.into_iter().map(|n| (n, pair.clone())));
+            } else {
+                explicit.extend(names.into_iter().map(|n| (n, pair.clone())));
+            }
+        }
+        Ok(Self {
+            default,
+            named: extracted.into_iter().chain(explicit).collect(),
+        })
+    }
+}
+
+impl ResolvesServerCert for BySni {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        if let Some(name) = hello.server_name().map(str::to_ascii_lowercase) {
+            let wildcard = name
+                .split_once('.')
+                .map(|(_, parent)| format!("*.{parent}"));
+            let pair = self
+                .named
+                .get(&name)
+                .or_else(|| wildcard.and_then(|w| self.named.get(&w)));
+            if let Some(pair) = pair {
+                return pair.resolve(hello);
+            }
+        }
+        self.default.resolve(hello)
+    }
+}
+
+/// The DNS names of the first certificate in a PEM file: its DNS SANs, else its CN.
+fn certificate_names(pem: &[u8]) -> anyhow::Result<Vec<String>> {
+    let der = CertificateDer::pem_slice_iter(pem)
+        .next()
+        .context("no certificate in the file")??;
+    let (_, cert) = x509_parser::parse_x509_certificate(der.as_ref())
+        .map_err(|e| anyhow::anyhow!("unreadable certificate: {e}"))?;
+    let mut names: Vec<String> = cert
+        .subject_alternative_name()
+        .ok()
+        .flatten()
+        .map(|san| {
+            san.value
+                .general_names
+                .iter()
+                .filter_map(|n| match n {
+                    x509_parser::extensions::GeneralName::DNSName(d) => {
+                        Some(d.to_ascii_lowercase())
+                    }
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if names.is_empty()
+        && let Some(cn) = cert
+            .subject()
+            .iter_common_name()
+            .next()
+            .and_then(|c| c.as_str().ok())
+    {
+        names.push(cn.to_ascii_lowercase());
+    }
+    Ok(names)
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {

@@ -52,6 +52,7 @@ fn a_rotated_serving_certificate_is_served_without_restart() {
 /// Whether a TLS handshake with the given protocol versions and (TLS 1.2) suites succeeds.
 fn handshake(
     port: u16,
+    name: &str,
     ca: &std::path::Path,
     versions: &[&'static rustls::SupportedProtocolVersion],
     suite: Option<&str>,
@@ -73,7 +74,7 @@ fn handshake(
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let name = rustls_pki_types::ServerName::try_from(name.to_string()).unwrap();
     let mut conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
     let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
@@ -113,13 +114,14 @@ fn tls_min_version_and_cipher_suites_are_enforced() {
         https(suites, &ca, "GET", "/healthz", &[]).0 == 200
     });
 
-    assert!(handshake(strict, &ca, &[&TLS13], None));
+    assert!(handshake(strict, "127.0.0.1", &ca, &[&TLS13], None));
     assert!(
-        !handshake(strict, &ca, &[&TLS12], None),
+        !handshake(strict, "127.0.0.1", &ca, &[&TLS12], None),
         "TLS 1.2 refused with --tls-min-version=VersionTLS13"
     );
     assert!(handshake(
         suites,
+        "127.0.0.1",
         &ca,
         &[&TLS12],
         Some("TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384")
@@ -127,6 +129,7 @@ fn tls_min_version_and_cipher_suites_are_enforced() {
     assert!(
         !handshake(
             suites,
+            "127.0.0.1",
             &ca,
             &[&TLS12],
             Some("TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")
@@ -134,7 +137,7 @@ fn tls_min_version_and_cipher_suites_are_enforced() {
         "unlisted suite refused"
     );
     assert!(
-        handshake(suites, &ca, &[&TLS13], None),
+        handshake(suites, "127.0.0.1", &ca, &[&TLS13], None),
         "TLS 1.3 suites are not restricted, as in Go"
     );
 
@@ -151,4 +154,62 @@ fn tls_min_version_and_cipher_suites_are_enforced() {
         .unwrap();
     assert!(!typo.status.success());
     assert!(String::from_utf8_lossy(&typo.stderr).contains("unknown cipher suite \"TLS_NOPE\""));
+}
+
+#[test]
+fn sni_certificates_are_served_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let pair = |names: Vec<String>, file: &str| {
+        let pair = rcgen::generate_simple_self_signed(names).unwrap();
+        std::fs::write(dir.path().join(format!("{file}.crt")), pair.cert.pem()).unwrap();
+        std::fs::write(
+            dir.path().join(format!("{file}.key")),
+            pair.signing_key.serialize_pem(),
+        )
+        .unwrap();
+        dir.path().join(format!("{file}.crt"))
+    };
+    let named = pair(vec!["adapter.example.com".into()], "named");
+    let wildcard = pair(vec!["*.metrics.test".into()], "wildcard");
+    let port = free_port();
+    let files = |f: &str| {
+        format!(
+            "{},{}",
+            dir.path().join(format!("{f}.crt")).display(),
+            dir.path().join(format!("{f}.key")).display()
+        )
+    };
+    let _adapter = spawn_adapter(
+        port,
+        &[
+            format!("--prometheus-url=http://127.0.0.1:{}/", free_port()),
+            format!("--cert-dir={}", dir.path().join("default").display()),
+            format!("--tls-sni-cert-key={}", files("named")),
+            format!("--tls-sni-cert-key={}:*.metrics.test", files("wildcard")),
+        ],
+    );
+    let default = dir.path().join("default/apiserver.crt");
+    wait_until("the adapter", Duration::from_secs(20), || {
+        https(port, &default, "GET", "/healthz", &[]).0 == 200
+    });
+    use rustls::version::TLS13;
+    assert!(
+        handshake(port, "adapter.example.com", &named, &[&TLS13], None),
+        "name from the certificate"
+    );
+    assert!(
+        handshake(port, "a.metrics.test", &wildcard, &[&TLS13], None),
+        "explicit wildcard"
+    );
+    assert!(
+        handshake(port, "127.0.0.1", &default, &[&TLS13], None),
+        "no SNI: the default pair"
+    );
+    assert!(!handshake(
+        port,
+        "other.example.com",
+        &named,
+        &[&TLS13],
+        None
+    ));
 }
