@@ -155,14 +155,14 @@ impl Auth {
     async fn authenticate(&self, req: &ServiceRequest) -> Result<User, ApiError> {
         if let Some(peer) = req.conn_data::<PeerCertificates>() {
             if let Some(settings) = self.trust.request_header.load_full() {
-                match identity::from_request_header(&peer, &settings, req.headers()) {
+                match identity::from_request_header(peer, &settings, req.headers()) {
                     Ok(Some(user)) => return Ok(user),
                     Ok(None) => {}
                     Err(why) => tracing::debug!(%why, "front-proxy headers not trusted"),
                 }
             }
             if let Some(pool) = self.trust.client_ca.load_full() {
-                match identity::from_client_certificate(&peer, &pool) {
+                match identity::from_client_certificate(peer, &pool) {
                     Ok(user) => return Ok(user),
                     Err(why) => tracing::debug!(%why, "client certificate not accepted"),
                 }

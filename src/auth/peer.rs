@@ -76,12 +76,15 @@ impl ClientCertVerifier for AnyClientCertificate {
 /// few long-lived connections, and re-verifying its chain for every request costs more than the request.
 const VERIFIED_FOR: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// A verification: which pool, when, and its outcome.
+type Verification = (u64, tokio::time::Instant, Result<(), String>);
+
 /// The client's certificate chain (leaf first), when it presented one, with its recent verifications.
 #[derive(Debug)]
 pub struct PeerCertificates {
     pub chain: Vec<CertificateDer<'static>>,
     /// (pool id, when, outcome) of recent verifications; a rotated pool has a new id.
-    verified: std::sync::Mutex<Vec<(u64, tokio::time::Instant, Result<(), String>)>>,
+    verified: std::sync::Mutex<Vec<Verification>>,
 }
 
 impl PeerCertificates {
