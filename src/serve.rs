@@ -122,7 +122,8 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
             telemetry,
             rendered: Default::default(),
         });
-        let auth = web::Data::from(crate::auth::Auth::start(&flags).await?);
+        let auth =
+            web::Data::from(crate::auth::Auth::start(&flags, state.telemetry.clone()).await?);
         tracing::info!(address = %address.0, port = address.1, "serving");
         let server = HttpServer::new(move || {
             let telemetry = state.telemetry.clone();

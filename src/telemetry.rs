@@ -8,6 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use adapter_actors::registry::Snapshot;
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
@@ -36,6 +37,13 @@ struct RuleLabels {
     rule: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReviewLabels {
+    review: &'static str,
+    source: &'static str,
+    outcome: &'static str,
+}
+
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -52,6 +60,7 @@ pub struct Telemetry {
     rule_series: Family<RuleLabels, Gauge>,
     rule_failing: Family<RuleLabels, Gauge>,
     rule_last_success: Family<RuleLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    reviews: Family<ReviewLabels, Counter>,
 }
 
 impl Telemetry {
@@ -101,7 +110,14 @@ impl Telemetry {
             "When the rule last relisted successfully",
             rule_last_success.clone(),
         );
+        let reviews = Family::<ReviewLabels, Counter>::default();
+        registry.register(
+            "auth_reviews",
+            "TokenReview and SubjectAccessReview answers by source (cache or apiserver) and outcome",
+            reviews.clone(),
+        );
         Arc::new(Self {
+            reviews,
             registry,
             requests,
             prometheus,
@@ -128,6 +144,17 @@ impl Telemetry {
         self.requests
             .get_or_create(&labels)
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts one review answer: `review` is `token` or `access`, `source` `cache` or `apiserver`.
+    pub fn count_review(&self, review: &'static str, source: &'static str, outcome: &'static str) {
+        self.reviews
+            .get_or_create(&ReviewLabels {
+                review,
+                source,
+                outcome,
+            })
+            .inc();
     }
 
     /// Records one Prometheus call.

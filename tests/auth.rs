@@ -394,6 +394,16 @@ fn reviews_are_cached_per_identity_for_their_ttl() {
         200
     );
     assert_eq!(counts(), (4, 5), "asked again once the TTL passed");
+    let (status, metrics) = world.request(None, Some("admin-token"), &[], "/metrics");
+    assert_eq!(status, 200);
+    for line in [
+        r#"prometheus_adapter_auth_reviews_total{review="access",source="apiserver",outcome="denied"} 1"#,
+        r#"prometheus_adapter_auth_reviews_total{review="access",source="cache",outcome="denied"} 2"#,
+        r#"prometheus_adapter_auth_reviews_total{review="token",source="apiserver",outcome="rejected"} 1"#,
+        r#"prometheus_adapter_auth_reviews_total{review="token",source="cache",outcome="rejected"} 2"#,
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
+    }
 }
 
 #[test]

@@ -58,7 +58,10 @@ pub struct Auth {
 impl Auth {
     /// Builds the authenticator from the flags: loads the CA files (watched), and unless delegation is
     /// switched off, connects to kube-apiserver and looks up the ConfigMap for what the flags leave open.
-    pub async fn start(flags: &ServeFlags) -> anyhow::Result<Arc<Auth>> {
+    pub async fn start(
+        flags: &ServeFlags,
+        telemetry: Arc<crate::telemetry::Telemetry>,
+    ) -> anyhow::Result<Arc<Auth>> {
         let file = |path: &str| (!path.is_empty()).then(|| PathBuf::from(path));
         let sources = Sources {
             client_ca_file: file(&flags.client_ca_file),
@@ -121,6 +124,7 @@ impl Auth {
                     allowed: flags.authorization_webhook_cache_authorized_ttl,
                     denied: flags.authorization_webhook_cache_unauthorized_ttl,
                 },
+                telemetry,
             )))
         } else {
             let any_ca = trust.client_ca.load().is_some() || trust.request_header.load().is_some();
@@ -197,7 +201,9 @@ impl Auth {
         if self.always_allowed(req.path()) {
             return Ok(());
         }
-        let user = self.authenticate(req).await?;
+        let user = self.authenticate(req).await.inspect_err(|_| {
+            tracing::debug!(path = req.path(), "request not authenticated");
+        })?;
         let Mode::Delegated(reviews) = &self.mode else {
             return Ok(());
         };
@@ -207,9 +213,11 @@ impl Auth {
         let attributes = Attributes::of(req.method().as_str(), req.path(), req.query_string());
         match reviews.access(&user, &attributes).await {
             Ok(decision) if decision.allowed => Ok(()),
-            Ok(decision) => Err(ApiError::Forbidden(
-                attributes.forbidden_message(&user.name, &decision.reason),
-            )),
+            Ok(decision) => {
+                let message = attributes.forbidden_message(&user.name, &decision.reason);
+                tracing::info!(user = %user.name, groups = ?user.groups, %message, "request denied");
+                Err(ApiError::Forbidden(message))
+            }
             Err(cause) => Err(ApiError::Internal {
                 public: "the request could not be authorized",
                 cause,

@@ -36,6 +36,7 @@ pub struct Ttls {
 }
 
 pub struct Reviews {
+    telemetry: std::sync::Arc<crate::telemetry::Telemetry>,
     authentication: kube::Client,
     authorization: kube::Client,
     ttls: Ttls,
@@ -44,8 +45,14 @@ pub struct Reviews {
 }
 
 impl Reviews {
-    pub fn new(authentication: kube::Client, authorization: kube::Client, ttls: Ttls) -> Self {
+    pub fn new(
+        authentication: kube::Client,
+        authorization: kube::Client,
+        ttls: Ttls,
+        telemetry: std::sync::Arc<crate::telemetry::Telemetry>,
+    ) -> Self {
         Self {
+            telemetry,
             authentication,
             authorization,
             ttls,
@@ -56,7 +63,16 @@ impl Reviews {
 
     /// The user holding `token`, `None` when kube-apiserver says it is not valid.
     pub async fn token(&self, token: &str) -> Result<Option<User>, String> {
+        let outcome = |user: &Option<User>| {
+            if user.is_some() {
+                "authenticated"
+            } else {
+                "rejected"
+            }
+        };
         if let Some(answer) = self.tokens.get(&token.to_string()) {
+            self.telemetry
+                .count_review("token", "cache", outcome(&answer));
             return Ok(answer);
         }
         let review = TokenReview {
@@ -85,6 +101,8 @@ impl Reviews {
             ),
             _ => None,
         };
+        self.telemetry
+            .count_review("token", "apiserver", outcome(&user));
         self.tokens
             .put(token.to_string(), user.clone(), self.ttls.token);
         Ok(user)
@@ -94,7 +112,10 @@ impl Reviews {
     pub async fn access(&self, user: &User, attributes: &Attributes) -> Result<Decision, String> {
         let spec = spec(user, attributes);
         let key = serde_json::to_string(&spec).unwrap_or_default();
+        let outcome = |d: &Decision| if d.allowed { "allowed" } else { "denied" };
         if let Some(decision) = self.decisions.get(&key) {
+            self.telemetry
+                .count_review("access", "cache", outcome(&decision));
             return Ok(decision);
         }
         let review = SubjectAccessReview {
@@ -112,6 +133,8 @@ impl Reviews {
             allowed: status.allowed && !status.denied.unwrap_or(false),
             reason: status.reason.unwrap_or_default(),
         };
+        self.telemetry
+            .count_review("access", "apiserver", outcome(&decision));
         let ttl = if decision.allowed {
             self.ttls.allowed
         } else {
