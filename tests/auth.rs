@@ -150,6 +150,11 @@ impl World {
         )
     }
 
+    /// The status of a request through the front proxy (certificate `proxy`, user carol in headers).
+    fn as_proxy(&self, proxy: &Client) -> u16 {
+        self.request(Some(proxy), None, PROXY_HEADERS, DISCOVERY).0
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("adapter.log")).unwrap_or_default()
     }
@@ -306,6 +311,17 @@ fn requests_are_authorized_with_upstreams_attributes_and_denials_are_403() {
          in API group \"custom.metrics.k8s.io\" in the namespace \"prod\": the test policy allows only listed users"
     );
 
+    // A failing TokenReview is a 401 (as Go); a failing SubjectAccessReview is a 500, never an allow.
+    let (status, _) = world.request(None, Some("failing-token"), &[], "/version");
+    assert_eq!(status, 401);
+    world.api.token("reviewed-token", "failing-review", &[]);
+    let (status, body) = world.request(None, Some("reviewed-token"), &[], "/version");
+    assert_eq!(status, 500, "{body}");
+    assert!(
+        body.contains("the request could not be authorized"),
+        "{body}"
+    );
+
     // system:masters (the aggregator's own probes) is never asked about.
     let before = world.api.access_reviews().len();
     assert_eq!(
@@ -410,33 +426,18 @@ fn reviews_are_cached_per_identity_for_their_ttl() {
 fn a_rotated_front_proxy_ca_in_the_config_map_applies_without_restart() {
     let world = World::start(&no_caching());
     let old_proxy = client(&world.front_proxy, "front-proxy-client", None);
-    assert_eq!(
-        world
-            .request(Some(&old_proxy), None, PROXY_HEADERS, DISCOVERY)
-            .0,
-        200
-    );
+    assert_eq!(world.as_proxy(&old_proxy), 200);
     let rotated = ca("front-proxy-ca-2");
     let new_proxy = client(&rotated, "front-proxy-client", None);
-    assert_eq!(
-        world
-            .request(Some(&new_proxy), None, PROXY_HEADERS, DISCOVERY)
-            .0,
-        401
-    );
+    assert_eq!(world.as_proxy(&new_proxy), 401);
     world
         .api
         .set_auth_config_map(config_map_data(&world.client_ca, &rotated));
     wait_until("the rotated CA", Duration::from_secs(15), || {
-        world
-            .request(Some(&new_proxy), None, PROXY_HEADERS, DISCOVERY)
-            .0
-            == 200
+        world.as_proxy(&new_proxy) == 200
     });
     assert_eq!(
-        world
-            .request(Some(&old_proxy), None, PROXY_HEADERS, DISCOVERY)
-            .0,
+        world.as_proxy(&old_proxy),
         401,
         "the old CA is no longer trusted"
     );
@@ -464,41 +465,23 @@ fn ca_files_from_flags_are_used_and_reloaded() {
         "--authentication-skip-lookup".into(),
     ]);
     let proxy = client(&proxy_ca, "aggregator", None);
-    assert_eq!(
-        world
-            .request(Some(&proxy), None, PROXY_HEADERS, DISCOVERY)
-            .0,
-        200
-    );
+    assert_eq!(world.as_proxy(&proxy), 200);
     assert_eq!(world.api.access_reviews().last().unwrap()["user"], "carol");
     let dave = client(&client_ca, "dave", Some("ops"));
     assert_eq!(world.request(Some(&dave), None, &[], DISCOVERY).0, 200);
     assert_eq!(world.api.access_reviews().last().unwrap()["user"], "dave");
     // The ConfigMap's CAs are not used when the flags give both.
     let config_map_proxy = client(&world.front_proxy, "front-proxy-client", None);
-    assert_eq!(
-        world
-            .request(Some(&config_map_proxy), None, PROXY_HEADERS, DISCOVERY)
-            .0,
-        401
-    );
+    assert_eq!(world.as_proxy(&config_map_proxy), 401);
     // A rotated file applies without restart.
     let rotated = ca("flag-proxy-ca-2");
     std::thread::sleep(Duration::from_millis(1100));
     write(files.path(), "proxy.crt", &rotated.pem);
     let new_proxy = client(&rotated, "front-proxy-client", None);
     wait_until("the rotated CA file", Duration::from_secs(10), || {
-        world
-            .request(Some(&new_proxy), None, PROXY_HEADERS, DISCOVERY)
-            .0
-            == 200
+        world.as_proxy(&new_proxy) == 200
     });
-    assert_eq!(
-        world
-            .request(Some(&proxy), None, PROXY_HEADERS, DISCOVERY)
-            .0,
-        401
-    );
+    assert_eq!(world.as_proxy(&proxy), 401);
 }
 
 #[test]

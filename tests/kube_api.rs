@@ -200,6 +200,10 @@ fn review(kind: &str, auth: &AuthState, body: &[u8]) -> HttpResponse {
     let Ok(mut review) = serde_json::from_slice::<Value>(body) else {
         return status(400, "BadRequest", "the body is not a JSON object");
     };
+    // Two ways to make the reviewer fail, for the error paths.
+    if review["spec"]["token"] == "failing-token" || review["spec"]["user"] == "failing-review" {
+        return status(500, "InternalError", "the test reviewer failed");
+    }
     if kind == "tokenreviews" {
         let token = review["spec"]["token"]
             .as_str()

@@ -82,12 +82,9 @@ impl Reviews {
             },
             ..Default::default()
         };
-        let api: Api<TokenReview> = Api::all(self.authentication.clone());
-        let answer =
-            tokio::time::timeout(REVIEW_TIMEOUT, api.create(&PostParams::default(), &review))
-                .await
-                .map_err(|_| format!("TokenReview timed out after {REVIEW_TIMEOUT:?}"))?
-                .map_err(|e| format!("TokenReview failed: {e}"))?;
+        let answer = self
+            .create(&self.authentication, &review, "token", "TokenReview")
+            .await?;
         let status = answer.status.unwrap_or_default();
         let user = match (status.authenticated, status.user) {
             (Some(true), Some(info)) => Some(
@@ -122,12 +119,14 @@ impl Reviews {
             spec,
             ..Default::default()
         };
-        let api: Api<SubjectAccessReview> = Api::all(self.authorization.clone());
-        let answer =
-            tokio::time::timeout(REVIEW_TIMEOUT, api.create(&PostParams::default(), &review))
-                .await
-                .map_err(|_| format!("SubjectAccessReview timed out after {REVIEW_TIMEOUT:?}"))?
-                .map_err(|e| format!("SubjectAccessReview failed: {e}"))?;
+        let answer = self
+            .create(
+                &self.authorization,
+                &review,
+                "access",
+                "SubjectAccessReview",
+            )
+            .await?;
         let status = answer.status.unwrap_or_default();
         let decision = Decision {
             allowed: status.allowed && !status.denied.unwrap_or(false),
@@ -142,6 +141,33 @@ impl Reviews {
         };
         self.decisions.put(key, decision.clone(), ttl);
         Ok(decision)
+    }
+}
+
+impl Reviews {
+    /// Creates `review` (cluster-scoped) and returns kube-apiserver's answer, within `REVIEW_TIMEOUT`;
+    /// failures are counted under `metric` and described with `kind`.
+    async fn create<K>(
+        &self,
+        client: &kube::Client,
+        review: &K,
+        metric: &'static str,
+        kind: &str,
+    ) -> Result<K, String>
+    where
+        K: kube::Resource<Scope = k8s_openapi::ClusterResourceScope>
+            + Clone
+            + std::fmt::Debug
+            + serde::Serialize
+            + serde::de::DeserializeOwned,
+        K::DynamicType: Default,
+    {
+        let api: Api<K> = Api::all(client.clone());
+        tokio::time::timeout(REVIEW_TIMEOUT, api.create(&PostParams::default(), review))
+            .await
+            .map_err(|_| format!("{kind} timed out after {REVIEW_TIMEOUT:?}"))
+            .and_then(|answer| answer.map_err(|e| format!("{kind} failed: {e}")))
+            .inspect_err(|_| self.telemetry.count_review(metric, "apiserver", "error"))
     }
 }
 
