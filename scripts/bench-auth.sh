@@ -10,17 +10,12 @@ pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 
-# Two CAs (client, front proxy) and a certificate from each, as kubeadm makes them (ECDSA P-256).
-for name in client proxy; do
-  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj "/CN=$name-ca" \
-    -keyout "$work/$name-ca.key" -out "$work/$name-ca.crt" 2>/dev/null
-  cn=$([ $name = proxy ] && echo front-proxy-client || echo bench)
-  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$cn/O=bench" \
-    -keyout "$work/$name.key" -out "$work/$name.csr" 2>/dev/null
-  printf 'extendedKeyUsage=clientAuth\n' > "$work/ext.cnf"
-  openssl x509 -req -in "$work/$name.csr" -CA "$work/$name-ca.crt" -CAkey "$work/$name-ca.key" \
-    -CAcreateserial -days 2 -extfile "$work/ext.cnf" -out "$work/$name.crt" 2>/dev/null
-done
+# Two CAs (client, front proxy) and a certificate from each.
+source scripts/certs.sh
+make_ca "$work" client-ca
+make_client "$work" client-ca client bench bench
+make_ca "$work" proxy-ca
+make_client "$work" proxy-ca proxy front-proxy-client
 reviewer_port=18444
 python3 scripts/bench_auth.py reviewer $reviewer_port & pids+=($!)
 cat > "$work/kubeconfig" <<YAML

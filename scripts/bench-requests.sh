@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 cargo build --release --quiet
 start_stack target/release/prometheus-adapter
-python3 scripts/bench_requests.py "$port" "$work/certs/apiserver.crt" "$prom_port" "${1:-2000}"
+python3 scripts/bench_requests.py "$port" "$work/certs/apiserver.crt" "$prom_port" "${1:-2000}" \
+  "$work/demo-user.crt" "$work/demo-user.key"

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Per-request overhead of the adapter over the PromQL it runs: the same queries sent through the adapter
 (HTTPS, keep-alive) and straight to Prometheus (HTTP, keep-alive), sequentially, and the discovery document.
-Prints p50/p99/max per case, in milliseconds. Usage: bench_requests.py ADAPTER_PORT CA_FILE PROM_PORT [N]."""
+Prints p50/p99/max per case, in milliseconds.
+Usage: bench_requests.py ADAPTER_PORT CA_FILE PROM_PORT N CLIENT_CERT CLIENT_KEY."""
 import http.client
 import ssl
 import sys
@@ -9,9 +10,10 @@ import time
 import urllib.parse
 
 port, ca, prom_port = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
-n = int(sys.argv[4]) if len(sys.argv) > 4 else 2000
-
-adapter = http.client.HTTPSConnection("127.0.0.1", port, context=ssl.create_default_context(cafile=ca))
+n = int(sys.argv[4])
+context = ssl.create_default_context(cafile=ca)
+context.load_cert_chain(sys.argv[5], sys.argv[6])
+adapter = http.client.HTTPSConnection("127.0.0.1", port, context=context)
 prometheus = http.client.HTTPConnection("127.0.0.1", prom_port)
 
 

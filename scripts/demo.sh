@@ -19,6 +19,11 @@ show() {
   k get --raw "$1" >"$work/answer.json"
   python3 -m json.tool "$work/answer.json" | sed -n "1,${2:-40}p"
 }
+echo
+echo "(no cluster to ask, so the adapter runs with --delegated-auth=false and a client CA: a caller without"
+echo " a certificate from it is refused, and kubectl below presents one: CN=demo-user, O=demo)"
+echo "\$ curl https://127.0.0.1:$port/apis/custom.metrics.k8s.io/v1beta2   # no client certificate"
+curl -sS --cacert "$work/certs/apiserver.crt" "https://127.0.0.1:$port/apis/custom.metrics.k8s.io/v1beta2"; echo
 show '/apis/custom.metrics.k8s.io/v1beta2' 30
 show '/apis/custom.metrics.k8s.io/v1beta2/namespaces/prod/pods/*/http_requests_per_second?labelSelector=app%3Dweb' 30
 query=$($adapter explain --config config/rules/example.yaml --series <(curl -fsS "http://127.0.0.1:$prom_port/api/v1/series" --data-urlencode 'match[]={namespace!=""}') \

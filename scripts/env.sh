@@ -2,12 +2,15 @@
 # scraping it every second on loopback, pushes the demo series, and starts the adapter over HTTPS with the
 # example rules and the demo objects. Everything stops when the calling script exits.
 # Source it; it defines $work, $prom_port, $push_port, $port, $adapter, k() and start_stack ADAPTER_BINARY.
+# There is no cluster to ask who callers are, so the adapter runs with --delegated-auth=false and a client CA:
+# callers need a certificate from it ($work/demo-user.crt/.key, which k() and the benchmarks use).
 
 missing=()
 command -v prometheus >/dev/null || missing+=(prometheus)
 command -v prometheus-pushgateway >/dev/null || missing+=(prometheus-pushgateway)
 command -v kubectl >/dev/null || missing+=(kubectl)
 command -v curl >/dev/null || missing+=(curl)
+command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
@@ -43,10 +46,16 @@ node_memory_working_set_bytes{node="node-1"} 2147483648
 node_memory_working_set_bytes{node="node-2"} 1073741824
 METRICS
 }
-k() { kubectl --server="https://127.0.0.1:$port" --certificate-authority="$work/certs/apiserver.crt" --token=demo "$@"; }
+source scripts/certs.sh
+k() {
+  kubectl --server="https://127.0.0.1:$port" --certificate-authority="$work/certs/apiserver.crt" \
+    --client-certificate="$work/demo-user.crt" --client-key="$work/demo-user.key" "$@"
+}
 
 start_stack() { # $1: the adapter binary
   adapter=$1
+  make_ca "$work" demo-ca
+  make_client "$work" demo-ca demo-user demo-user demo
   prometheus-pushgateway --web.listen-address=127.0.0.1:$push_port --persistence.file="$work/push.db" >"$work/push.log" 2>&1 & pids+=($!)
   cat >"$work/prometheus.yml" <<YAML
 global: {scrape_interval: 1s, evaluation_interval: 1s}
@@ -78,7 +87,7 @@ METRICS
   "$adapter" --config=config/rules/example.yaml --objects=deploy/demo/objects.yaml \
     --prometheus-url="http://127.0.0.1:$prom_port/" --secure-port="$port" --bind-address=127.0.0.1 \
     --cert-dir="$work/certs" --metrics-relist-interval=30s \
-    --delegated-auth=false >"$work/adapter.log" 2>&1 & pids+=($!)
+    --delegated-auth=false --client-ca-file="$work/demo-ca.crt" >"$work/adapter.log" 2>&1 & pids+=($!)
   for _ in $(seq 1 60); do
     [ -f "$work/certs/apiserver.crt" ] && curl -fsS --cacert "$work/certs/apiserver.crt" "https://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
     sleep 0.5
