@@ -137,3 +137,19 @@ fn the_deployment_runs_with_flags_and_rules_this_binary_accepts() {
     let check = adapter(&["check-config", "--config", "deploy/base/config.yaml"]);
     assert!(check.status.success(), "{}", text(&check).1);
 }
+
+#[test]
+fn the_image_and_ci_build_the_release_binary_the_same_way() {
+    let read = |path: &str| std::fs::read_to_string(root().join(path)).unwrap();
+    let dockerfile = read("deploy/Dockerfile");
+    assert!(
+        dockerfile
+            .lines()
+            .any(|l| l.trim() == "RUN ./scripts/build-release.sh"),
+        "{dockerfile}"
+    );
+    assert!(dockerfile.lines().any(|l| l.trim() == "USER 65534:65534"));
+    let ci = read(".ci/run");
+    assert!(ci.lines().any(|l| l.trim() == "./scripts/build-release.sh"), "{ci}");
+    assert!(ci.lines().any(|l| l.trim() == "./scripts/test.sh"), "{ci}");
+}
