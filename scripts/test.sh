@@ -15,7 +15,13 @@ fi
 
 # Manifests are validated against the Kubernetes schemas (tests/deploy.rs).
 if ! command -v kubernetes-validate >/dev/null 2>&1; then
-  python3 -m pip install --quiet --disable-pip-version-check kubernetes-validate==1.37.0
+  if ! python3 -m pip --version >/dev/null 2>&1; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null
+  fi
+  pip_install() { python3 -m pip install --quiet --disable-pip-version-check "$@" kubernetes-validate==1.37.0; }
+  # Debian's own Python refuses system-wide installs unless told (PEP 668).
+  pip_install || pip_install --break-system-packages
 fi
 
 if ! command -v cargo-nextest >/dev/null 2>&1; then

@@ -150,6 +150,9 @@ fn the_image_and_ci_build_the_release_binary_the_same_way() {
     );
     assert!(dockerfile.lines().any(|l| l.trim() == "USER 65534:65534"));
     let ci = read(".ci/run");
-    assert!(ci.lines().any(|l| l.trim() == "./scripts/build-release.sh"), "{ci}");
+    assert!(
+        ci.lines().any(|l| l.trim() == "./scripts/build-release.sh"),
+        "{ci}"
+    );
     assert!(ci.lines().any(|l| l.trim() == "./scripts/test.sh"), "{ci}");
 }
