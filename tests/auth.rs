@@ -263,6 +263,11 @@ fn requests_are_authorized_with_upstreams_attributes_and_denials_are_403() {
                    "subresource": "http_requests", "name": "*", "namespace": "prod"}),
         ),
         (
+            "/apis/custom.metrics.k8s.io/v1beta1/namespaces/pr%6fd/pods/%2A/http_requests",
+            json!({"verb": "get", "group": "custom.metrics.k8s.io", "version": "v1beta1", "resource": "pods",
+                   "subresource": "http_requests", "name": "*", "namespace": "prod"}),
+        ),
+        (
             "/apis/custom.metrics.k8s.io/v1beta1/namespaces/prod/metrics/queue_length",
             json!({"verb": "get", "group": "custom.metrics.k8s.io", "version": "v1beta1", "resource": "metrics",
                    "name": "queue_length", "namespace": "prod"}),

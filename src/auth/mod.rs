@@ -198,11 +198,14 @@ impl Auth {
 
     /// Lets the request in or says why not.
     pub async fn admit(&self, req: &ServiceRequest) -> Result<(), ApiError> {
-        if self.always_allowed(req.path()) {
+        // The path as the router sees it (percent-escapes of unreserved characters decoded), as Go uses
+        // the decoded `URL.Path`: `pods/%2A/m` is asked about as name `*`, the name the handler serves.
+        let path = req.match_info().as_str();
+        if self.always_allowed(path) {
             return Ok(());
         }
         let user = self.authenticate(req).await.inspect_err(|_| {
-            tracing::debug!(path = req.path(), "request not authenticated");
+            tracing::debug!(path, "request not authenticated");
         })?;
         let Mode::Delegated(reviews) = &self.mode else {
             return Ok(());
@@ -210,7 +213,7 @@ impl Auth {
         if user.groups.iter().any(|g| g == MASTERS) {
             return Ok(());
         }
-        let attributes = Attributes::of(req.method().as_str(), req.path(), req.query_string());
+        let attributes = Attributes::of(req.method().as_str(), path, req.query_string());
         match reviews.access(&user, &attributes).await {
             Ok(decision) if decision.allowed => Ok(()),
             Ok(decision) => {
