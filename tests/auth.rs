@@ -608,3 +608,45 @@ fn without_a_cluster_delegation_must_be_switched_off_explicitly() {
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.contains("--delegated-auth=false"), "{log}");
 }
+
+#[test]
+fn the_shipped_rbac_lets_the_hpa_and_viewers_in_and_nobody_else() {
+    let world = World::start(&no_caching());
+    let mut rbac = crate::rbac::Rbac::from_manifests(&crate::deploy::render("all"));
+    rbac.bind_user("view", "viewer");
+    world.api.set_rbac(rbac);
+    world.api.token(
+        "hpa-token",
+        "system:serviceaccount:kube-system:horizontal-pod-autoscaler",
+        &[
+            "system:serviceaccounts",
+            "system:serviceaccounts:kube-system",
+        ],
+    );
+    world.api.token("viewer-token", "viewer", &[]);
+    let status = |token: &str, path: &str| world.request(None, Some(token), &[], path).0;
+    let hpa_reads = [
+        "/apis/custom.metrics.k8s.io/v1beta2/namespaces/prod/pods/*/http_requests_per_second?labelSelector=app%3Dweb",
+        "/apis/custom.metrics.k8s.io/v1beta2/namespaces/prod/deployments.apps/worker/queue_length",
+        "/apis/custom.metrics.k8s.io/v1beta1/namespaces/prod/metrics/queue_length",
+        "/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/queue_depth?labelSelector=queue%3Dorders",
+    ];
+    for path in hpa_reads {
+        let code = status("hpa-token", path);
+        assert!(code != 401 && code != 403, "the HPA reads {path}: {code}");
+        assert_eq!(
+            status("viewer-token", path),
+            403,
+            "a viewer does not read {path}"
+        );
+        assert_eq!(status("alice-token", path), 403, "nobody else reads {path}");
+    }
+    for path in [
+        "/apis/metrics.k8s.io/v1beta1/namespaces/prod/pods",
+        "/apis/metrics.k8s.io/v1/nodes/node-1",
+    ] {
+        let code = status("viewer-token", path);
+        assert!(code != 401 && code != 403, "view includes {path}: {code}");
+        assert_eq!(status("alice-token", path), 403);
+    }
+}

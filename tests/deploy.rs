@@ -5,7 +5,8 @@ use std::process::Command;
 
 use crate::support::{adapter, root, text};
 
-fn render(overlay: &str) -> String {
+/// `kubectl kustomize deploy/overlays/<overlay>`.
+pub fn render(overlay: &str) -> String {
     let output = Command::new("kubectl")
         .args(["kustomize", &format!("deploy/overlays/{overlay}")])
         .current_dir(root())

@@ -73,6 +73,8 @@ pub struct AuthState {
     pub token_reviews: Mutex<Vec<String>>,
     /// The authentication ConfigMap's (resource version, data), if it exists.
     config_map: Mutex<Option<(u64, Value)>>,
+    /// When set, SubjectAccessReviews are answered by these RBAC objects instead of `allowed`.
+    rbac: Mutex<Option<crate::rbac::Rbac>>,
 }
 
 impl Drop for KubeApi {
@@ -165,6 +167,11 @@ impl KubeApi {
         self.auth.allowed.lock().unwrap().insert(user.to_string());
     }
 
+    /// Answers SubjectAccessReviews with `rbac` from now on.
+    pub fn set_rbac(&self, rbac: crate::rbac::Rbac) {
+        *self.auth.rbac.lock().unwrap() = Some(rbac);
+    }
+
     /// The SubjectAccessReview specs received so far.
     pub fn access_reviews(&self) -> Vec<Value> {
         self.auth.access_reviews.lock().unwrap().clone()
@@ -218,7 +225,11 @@ fn review(kind: &str, auth: &AuthState, body: &[u8]) -> HttpResponse {
         let spec = review["spec"].clone();
         auth.access_reviews.lock().unwrap().push(spec.clone());
         let user = spec["user"].as_str().unwrap_or_default();
-        review["status"] = if auth.allowed.lock().unwrap().contains(user) {
+        let allowed = match auth.rbac.lock().unwrap().as_ref() {
+            Some(rbac) => rbac.allows(&spec),
+            None => auth.allowed.lock().unwrap().contains(user),
+        };
+        review["status"] = if allowed {
             json!({"allowed": true, "reason": "allowed by the test policy"})
         } else {
             json!({"allowed": false, "reason": "the test policy allows only listed users"})

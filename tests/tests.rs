@@ -16,6 +16,7 @@ mod kube_api;
 mod kubernetes;
 mod outage;
 mod prometheus_auth;
+mod rbac;
 mod resource_metrics;
 mod support;
 mod tls;
