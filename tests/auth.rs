@@ -425,6 +425,21 @@ fn reviews_are_cached_per_identity_for_their_ttl() {
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line} in\n{metrics}");
     }
+
+    // Concurrent requests with a token not yet cached share one TokenReview.
+    world.api.token("slow-alice", "alice", &["team-a"]);
+    let before = world.api.token_reviews();
+    std::thread::scope(|threads| {
+        for _ in 0..10 {
+            threads.spawn(|| {
+                assert_eq!(
+                    world.request(None, Some("slow-alice"), &[], "/version").0,
+                    200
+                )
+            });
+        }
+    });
+    assert_eq!(world.api.token_reviews() - before, 1);
 }
 
 #[test]

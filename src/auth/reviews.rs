@@ -1,7 +1,7 @@
 //! The two questions asked of kube-apiserver, each answer cached: TokenReview (who holds this bearer
 //! token; authenticated and rejected answers cached for `--authentication-token-webhook-cache-ttl`) and
 //! SubjectAccessReview (may this user do this; allowed and denied answers cached for their own TTLs).
-//! Errors are not cached. Every call has a timeout.
+//! Errors are not cached. Concurrent requests for one answer share one review. Every call has a timeout.
 
 use std::time::Duration;
 
@@ -63,45 +63,46 @@ impl Reviews {
 
     /// The user holding `token`, `None` when kube-apiserver says it is not valid.
     pub async fn token(&self, token: &str) -> Result<Option<User>, String> {
-        let outcome = |user: &Option<User>| {
-            if user.is_some() {
-                "authenticated"
-            } else {
-                "rejected"
-            }
-        };
-        if let Some(answer) = self.tokens.get(&token.to_string()) {
-            self.telemetry
-                .count_review("token", "cache", outcome(&answer));
-            return Ok(answer);
-        }
-        let review = TokenReview {
-            spec: TokenReviewSpec {
-                token: Some(token.to_string()),
-                audiences: None,
-            },
-            ..Default::default()
-        };
-        let answer = self
-            .create(&self.authentication, &review, "token", "TokenReview")
-            .await?;
-        let status = answer.status.unwrap_or_default();
-        let user = match (status.authenticated, status.user) {
-            (Some(true), Some(info)) => Some(
-                User {
-                    name: info.username.unwrap_or_default(),
-                    uid: info.uid.unwrap_or_default(),
-                    groups: info.groups.unwrap_or_default(),
-                    extra: info.extra.unwrap_or_default(),
-                }
-                .authenticated(),
-            ),
-            _ => None,
+        let (answer, fetched) = self
+            .tokens
+            .get_or_fetch(
+                token.to_string(),
+                |_| self.ttls.token,
+                || async {
+                    let review = TokenReview {
+                        spec: TokenReviewSpec {
+                            token: Some(token.to_string()),
+                            audiences: None,
+                        },
+                        ..Default::default()
+                    };
+                    let answer = self
+                        .create(&self.authentication, &review, "token", "TokenReview")
+                        .await?;
+                    let status = answer.status.unwrap_or_default();
+                    Ok(match (status.authenticated, status.user) {
+                        (Some(true), Some(info)) => Some(
+                            User {
+                                name: info.username.unwrap_or_default(),
+                                uid: info.uid.unwrap_or_default(),
+                                groups: info.groups.unwrap_or_default(),
+                                extra: info.extra.unwrap_or_default(),
+                            }
+                            .authenticated(),
+                        ),
+                        _ => None,
+                    })
+                },
+            )
+            .await;
+        let user = answer?;
+        let outcome = if user.is_some() {
+            "authenticated"
+        } else {
+            "rejected"
         };
         self.telemetry
-            .count_review("token", "apiserver", outcome(&user));
-        self.tokens
-            .put(token.to_string(), user.clone(), self.ttls.token);
+            .count_review("token", source(fetched), outcome);
         Ok(user)
     }
 
@@ -109,39 +110,53 @@ impl Reviews {
     pub async fn access(&self, user: &User, attributes: &Attributes) -> Result<Decision, String> {
         let spec = spec(user, attributes);
         let key = serde_json::to_string(&spec).unwrap_or_default();
-        let outcome = |d: &Decision| if d.allowed { "allowed" } else { "denied" };
-        if let Some(decision) = self.decisions.get(&key) {
-            self.telemetry
-                .count_review("access", "cache", outcome(&decision));
-            return Ok(decision);
-        }
-        let review = SubjectAccessReview {
-            spec,
-            ..Default::default()
-        };
-        let answer = self
-            .create(
-                &self.authorization,
-                &review,
-                "access",
-                "SubjectAccessReview",
+        let (answer, fetched) = self
+            .decisions
+            .get_or_fetch(
+                key,
+                |d: &Decision| {
+                    if d.allowed {
+                        self.ttls.allowed
+                    } else {
+                        self.ttls.denied
+                    }
+                },
+                || async {
+                    let review = SubjectAccessReview {
+                        spec,
+                        ..Default::default()
+                    };
+                    let answer = self
+                        .create(
+                            &self.authorization,
+                            &review,
+                            "access",
+                            "SubjectAccessReview",
+                        )
+                        .await?;
+                    let status = answer.status.unwrap_or_default();
+                    Ok(Decision {
+                        allowed: status.allowed && !status.denied.unwrap_or(false),
+                        reason: status.reason.unwrap_or_default(),
+                    })
+                },
             )
-            .await?;
-        let status = answer.status.unwrap_or_default();
-        let decision = Decision {
-            allowed: status.allowed && !status.denied.unwrap_or(false),
-            reason: status.reason.unwrap_or_default(),
+            .await;
+        let decision = answer?;
+        let outcome = if decision.allowed {
+            "allowed"
+        } else {
+            "denied"
         };
         self.telemetry
-            .count_review("access", "apiserver", outcome(&decision));
-        let ttl = if decision.allowed {
-            self.ttls.allowed
-        } else {
-            self.ttls.denied
-        };
-        self.decisions.put(key, decision.clone(), ttl);
+            .count_review("access", source(fetched), outcome);
         Ok(decision)
     }
+}
+
+/// Where an answer came from, for the review counter.
+fn source(fetched: bool) -> &'static str {
+    if fetched { "apiserver" } else { "cache" }
 }
 
 impl Reviews {
