@@ -14,7 +14,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Manifests are validated against the Kubernetes schemas (tests/deploy.rs).
-if ! command -v kubernetes-validate >/dev/null 2>&1; then
+# Run as `python3 -m kubernetes_validate`: a console script may not be on PATH (pyenv shims need a rehash).
+if ! python3 -c 'import kubernetes_validate' >/dev/null 2>&1; then
   if ! python3 -m pip --version >/dev/null 2>&1; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null

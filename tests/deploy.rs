@@ -51,8 +51,9 @@ fn every_manifest_validates_against_the_kubernetes_schemas() {
     )
     .unwrap();
     let validate = |files: &[std::path::PathBuf]| {
-        Command::new("kubernetes-validate")
-            .args(["--strict", "--quiet", "--kubernetes-version", "1.33.0"])
+        Command::new("python3")
+            .args(["-m", "kubernetes_validate", "--strict", "--quiet"])
+            .args(["--kubernetes-version", "1.33.0"])
             .args(files)
             .output()
             .expect("kubernetes-validate is installed (scripts/test.sh installs it)")
