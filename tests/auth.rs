@@ -365,9 +365,9 @@ fn probes_are_always_allowed_and_everything_else_needs_a_user() {
 #[test]
 fn reviews_are_cached_per_identity_for_their_ttl() {
     let world = World::start(&[
-        "--authentication-token-webhook-cache-ttl=3s".into(),
-        "--authorization-webhook-cache-authorized-ttl=3s".into(),
-        "--authorization-webhook-cache-unauthorized-ttl=3s".into(),
+        "--authentication-token-webhook-cache-ttl=5s".into(),
+        "--authorization-webhook-cache-authorized-ttl=5s".into(),
+        "--authorization-webhook-cache-unauthorized-ttl=5s".into(),
     ]);
     let counts = || (world.api.token_reviews(), world.api.access_reviews().len());
     for _ in 0..5 {
@@ -409,7 +409,7 @@ fn reviews_are_cached_per_identity_for_their_ttl() {
     assert_eq!(world.request(Some(&dave), None, &[], "/version").0, 200);
     assert_eq!(world.request(Some(&dave), None, &[], "/version").0, 200);
     assert_eq!(counts(), (3, 4), "certificates need no TokenReview");
-    std::thread::sleep(Duration::from_millis(3200));
+    std::thread::sleep(Duration::from_millis(5200));
     assert_eq!(
         world.request(None, Some("alice-token"), &[], "/version").0,
         200

@@ -46,13 +46,14 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
         if let Some(value) = self.get(&key) {
             return (Ok(value), false);
         }
-        let flight = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(key.clone())
-            .or_default()
-            .clone();
+        let flight = {
+            let mut in_flight = self.in_flight.lock().unwrap_or_else(|e| e.into_inner());
+            // Again under the lock: a fetch that finished meanwhile stored its value before leaving.
+            if let Some(value) = self.get(&key) {
+                return (Ok(value), false);
+            }
+            in_flight.entry(key.clone()).or_default().clone()
+        };
         let mut fetched = false;
         let result = flight
             .get_or_init(|| async {
