@@ -52,15 +52,15 @@ pub fn from_request_header(
     headers: &HeaderMap,
 ) -> Result<Option<User>, String> {
     peer.verify(&settings.ca)?;
-    if !settings.allowed_names.is_empty() {
+    if !settings.names.allowed_names.is_empty() {
         let cn = common_name(&peer.chain[0]).unwrap_or_default();
-        if !settings.allowed_names.contains(&cn) {
+        if !settings.names.allowed_names.contains(&cn) {
             return Err(format!(
                 "requestheader certificate CN {cn:?} is not in the allowed names"
             ));
         }
     }
-    let name = settings.username_headers.iter().find_map(|h| {
+    let name = settings.names.username_headers.iter().find_map(|h| {
         headers
             .get_all(h.as_str())
             .filter_map(|v| v.to_str().ok())
@@ -70,6 +70,7 @@ pub fn from_request_header(
         return Ok(None);
     };
     let groups = settings
+        .names
         .group_headers
         .iter()
         .flat_map(|h| headers.get_all(h.as_str()))
@@ -80,7 +81,7 @@ pub fn from_request_header(
     let mut user = User::new(name.to_string(), groups);
     for (header, value) in headers {
         let lower = header.as_str(); // header names are lower-case in actix
-        for prefix in &settings.extra_prefixes {
+        for prefix in &settings.names.extra_prefixes {
             let prefix = prefix.to_ascii_lowercase();
             if let Some(key) = lower.strip_prefix(prefix.as_str())
                 && let Ok(value) = value.to_str()
@@ -160,6 +161,7 @@ fn percent_decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::auth::trust::HeaderNames;
     use actix_web::http::header::{HeaderName, HeaderValue};
 
     struct Ca {
@@ -212,10 +214,12 @@ mod tests {
     fn settings(ca: &Ca, allowed: &[&str]) -> RequestHeader {
         RequestHeader {
             ca: CaPool::from_pem(ca.pem.as_bytes()).unwrap(),
-            allowed_names: allowed.iter().map(|s| s.to_string()).collect(),
-            username_headers: vec!["X-Remote-User".into()],
-            group_headers: vec!["X-Remote-Group".into()],
-            extra_prefixes: vec!["X-Remote-Extra-".into()],
+            names: HeaderNames {
+                allowed_names: allowed.iter().map(|s| s.to_string()).collect(),
+                username_headers: vec!["X-Remote-User".into()],
+                group_headers: vec!["X-Remote-Group".into()],
+                extra_prefixes: vec!["X-Remote-Extra-".into()],
+            },
         }
     }
 

@@ -68,16 +68,13 @@ impl CaPool {
 #[derive(Debug)]
 pub struct RequestHeader {
     pub ca: CaPool,
-    /// Accepted CNs of the proxy's certificate; empty = any certificate from `ca`.
-    pub allowed_names: Vec<String>,
-    pub username_headers: Vec<String>,
-    pub group_headers: Vec<String>,
-    pub extra_prefixes: Vec<String>,
+    pub names: HeaderNames,
 }
 
 /// The header names and allowed CNs for requestheader authentication (upstream's flag defaults).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeaderNames {
+    /// Accepted CNs of the proxy's certificate; empty = any certificate from the CA.
     pub allowed_names: Vec<String>,
     pub username_headers: Vec<String>,
     pub group_headers: Vec<String>,
@@ -115,8 +112,10 @@ impl Trust {
         if let Some((path, names)) = &sources.request_header_file {
             let ca = read_pool(path)
                 .with_context(|| format!("--requestheader-client-ca-file {}", path.display()))?;
-            self.request_header
-                .store(Some(Arc::new(request_header(ca, names.clone()))));
+            self.request_header.store(Some(Arc::new(RequestHeader {
+                ca,
+                names: names.clone(),
+            })));
         }
         Ok(())
     }
@@ -172,7 +171,7 @@ impl Trust {
                     match (CaPool::from_pem(pem.as_bytes()), names) {
                         (Ok(ca), Ok(names)) => self
                             .request_header
-                            .store(Some(Arc::new(request_header(ca, names)))),
+                            .store(Some(Arc::new(RequestHeader { ca, names }))),
                         (Err(e), _) => {
                             problems.push(format!("requestheader-client-ca-file: {e:#}"))
                         }
@@ -187,16 +186,6 @@ impl Trust {
 
 fn read_pool(path: &std::path::Path) -> anyhow::Result<CaPool> {
     CaPool::from_pem(&std::fs::read(path)?)
-}
-
-fn request_header(ca: CaPool, names: HeaderNames) -> RequestHeader {
-    RequestHeader {
-        ca,
-        allowed_names: names.allowed_names,
-        username_headers: names.username_headers,
-        group_headers: names.group_headers,
-        extra_prefixes: names.extra_prefixes,
-    }
 }
 
 /// Re-reads the flag files every second when their modification time or size changed; a broken file is
@@ -258,10 +247,10 @@ mod tests {
                 .is_empty()
         );
         let rh = trust.request_header.load_full().unwrap();
-        assert_eq!(rh.allowed_names, ["front-proxy-client"]);
-        assert_eq!(rh.username_headers, ["X-Remote-User"]);
+        assert_eq!(rh.names.allowed_names, ["front-proxy-client"]);
+        assert_eq!(rh.names.username_headers, ["X-Remote-User"]);
         assert_eq!(
-            rh.group_headers,
+            rh.names.group_headers,
             ["x-remote-group"],
             "defaults when a key is absent"
         );
