@@ -43,8 +43,9 @@ const MASTERS: &str = "system:masters";
 enum Mode {
     /// TokenReview and SubjectAccessReview against kube-apiserver.
     Delegated(Box<Reviews>),
-    /// No cluster to ask: certificates from the configured CAs (if any), everything allowed.
-    Local,
+    /// No cluster to ask: everything allowed, to anyone with a certificate from a configured CA — or to
+    /// anyone at all when no CA was configured (decided at start: loaded CA files are only ever replaced).
+    Local { certificate_required: bool },
 }
 
 /// Shared by all workers.
@@ -127,8 +128,9 @@ impl Auth {
                 telemetry,
             )))
         } else {
-            let any_ca = trust.client_ca.load().is_some() || trust.request_header.load().is_some();
-            if any_ca {
+            let certificate_required =
+                trust.client_ca.load().is_some() || trust.request_header.load().is_some();
+            if certificate_required {
                 tracing::warn!(
                     "--delegated-auth=false: requests need a client certificate from the configured CA, and then \
                      EVERY request is allowed — no TokenReview, no SubjectAccessReview. Not for clusters."
@@ -139,7 +141,9 @@ impl Auth {
                      authentication or authorization. Only for local demos on a trusted machine."
                 );
             }
-            Mode::Local
+            Mode::Local {
+                certificate_required,
+            }
         };
         Ok(Arc::new(Auth {
             trust,
@@ -181,17 +185,17 @@ impl Auth {
                     Err(ApiError::Unauthorized)
                 }
             },
-            (Mode::Local, _)
-                if self.trust.client_ca.load().is_none()
-                    && self.trust.request_header.load().is_none() =>
-            {
-                Ok(User {
-                    name: "system:anonymous".into(),
-                    uid: String::new(),
-                    groups: vec!["system:unauthenticated".into()],
-                    extra: Default::default(),
-                })
-            }
+            (
+                Mode::Local {
+                    certificate_required: false,
+                },
+                _,
+            ) => Ok(User {
+                name: "system:anonymous".into(),
+                uid: String::new(),
+                groups: vec!["system:unauthenticated".into()],
+                extra: Default::default(),
+            }),
             _ => Err(ApiError::Unauthorized),
         }
     }
