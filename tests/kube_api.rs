@@ -245,38 +245,20 @@ fn auth_config_map(
     query: &std::collections::HashMap<String, String>,
     by_name: bool,
 ) -> HttpResponse {
-    let current = auth.config_map.lock().unwrap().clone();
-    if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
-        let since: u64 = query
-            .get("resourceVersion")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let events =
-            futures_util::stream::unfold((auth, since, 0u32), |(auth, since, ticks)| async move {
-                let mut ticks = ticks;
-                loop {
-                    if ticks >= 300 {
-                        return None;
-                    }
-                    let current = auth.config_map.lock().unwrap().clone();
-                    if let Some((version, data)) = current.filter(|(v, _)| *v > since) {
-                        let line = format!(
-                            "{}\n",
-                            json!({"type": "MODIFIED", "object": config_map(version, &data)})
-                        );
-                        return Some((
-                            Ok::<_, actix_web::Error>(web::Bytes::from(line)),
-                            (auth, version, ticks),
-                        ));
-                    }
-                    ticks += 1;
-                    actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-            });
-        return HttpResponse::Ok()
-            .content_type("application/json")
-            .streaming(events);
+    if let Some(since) = watch_since(query) {
+        return watch(since, move |since| {
+            let current = auth.config_map.lock().unwrap().clone();
+            current
+                .filter(|(v, _)| *v > since)
+                .map(|(version, data)| {
+                    let event = json!({"type": "MODIFIED", "object": config_map(version, &data)});
+                    (version, event)
+                })
+                .into_iter()
+                .collect()
+        });
     }
+    let current = auth.config_map.lock().unwrap().clone();
     match (current, by_name) {
         (Some((version, data)), true) => HttpResponse::Ok().json(config_map(version, &data)),
         (None, true) => status(
@@ -432,12 +414,17 @@ fn list(
         .and_then(|a| a.to_str().ok())
         .unwrap_or_default();
     let metadata_only = accept.contains("as=PartialObjectMetadata");
-    if query.get("watch").is_some_and(|w| w == "true" || w == "1") {
-        let since: u64 = query
-            .get("resourceVersion")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        return watch(shared.objects.clone(), filter, since);
+    if let Some(since) = watch_since(query) {
+        let objects = shared.objects.clone();
+        return watch(since, move |since| {
+            objects
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(v, o)| *v > since && filter.matches(o))
+                .map(|(v, o)| (*v, json!({"type": "ADDED", "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata(o, *v)}})))
+                .collect()
+        });
     }
     let objects = shared.objects.lock().unwrap();
     let version = objects.iter().map(|(v, _)| *v).max().unwrap_or(1);
@@ -460,34 +447,39 @@ fn list(
     }
 }
 
-/// A watch: ADDED events for matching objects newer than `since`, as they are added, for up to 30 s.
-fn watch(objects: Arc<Mutex<Vec<(u64, Object)>>>, filter: Filter, since: u64) -> HttpResponse {
-    let state = (objects, filter, since, 0u32);
+/// The resource version a watch request starts after, if the request is a watch (`watch=true`).
+fn watch_since(query: &std::collections::HashMap<String, String>) -> Option<u64> {
+    query
+        .get("watch")
+        .is_some_and(|w| w == "true" || w == "1")
+        .then(|| {
+            query
+                .get("resourceVersion")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        })
+}
+
+/// A watch response: every 100 ms for up to 30 s, the events `newer(since)` gives as (resource version,
+/// event) are streamed one JSON line each, and `since` moves to the newest of them.
+fn watch(since: u64, newer: impl Fn(u64) -> Vec<(u64, Value)> + 'static) -> HttpResponse {
     let events = futures_util::stream::unfold(
-        state,
-        |(objects, filter, mut since, mut ticks)| async move {
-            loop {
-                if ticks >= 300 {
-                    return None;
-                }
-                let fresh: Vec<(u64, Value)> = objects
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|(v, o)| *v > since && filter.matches(o))
-                .map(|(v, o)| (*v, json!({"type": "ADDED", "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata(o, *v)}})))
-                .collect();
+        (newer, since, 0u32),
+        |(newer, mut since, mut ticks)| async move {
+            while ticks < 300 {
+                let fresh = newer(since);
                 if let Some(newest) = fresh.iter().map(|(v, _)| *v).max() {
                     since = newest;
                     let lines: String = fresh.iter().map(|(_, e)| format!("{e}\n")).collect();
                     return Some((
-                        Ok::<_, actix_web::Error>(actix_web::web::Bytes::from(lines)),
-                        (objects, filter, since, ticks),
+                        Ok::<_, actix_web::Error>(web::Bytes::from(lines)),
+                        (newer, since, ticks),
                     ));
                 }
                 ticks += 1;
                 actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
             }
+            None
         },
     );
     HttpResponse::Ok()
