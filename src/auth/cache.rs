@@ -77,7 +77,7 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
     }
 
     /// The live value for `key`, if any.
-    pub fn get(&self, key: &K) -> Option<V> {
+    fn get(&self, key: &K) -> Option<V> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
             .get(key)
@@ -86,7 +86,7 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlCache<K, V> {
     }
 
     /// Stores `value` for `ttl`; a zero TTL stores nothing.
-    pub fn put(&self, key: K, value: V, ttl: Duration) {
+    fn put(&self, key: K, value: V, ttl: Duration) {
         if ttl.is_zero() {
             return;
         }
