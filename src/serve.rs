@@ -155,6 +155,10 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
                 .configure(api::configure)
         })
         .on_connect(crate::auth::peer::remember)
+        // actix-http's HTTP/2 dispatcher sends a small answer as headers+data and then an empty
+        // END_STREAM frame; with Nagle on, that second write waits for the client's delayed ACK (40 ms
+        // per request for every Go client). Go's servers set TCP_NODELAY on accepted sockets too.
+        .tcp_nodelay(true)
         .bind_rustls_0_23(address, tls)?
         .run();
         server.await?;

@@ -11,6 +11,7 @@ mod deploy;
 mod discovery;
 mod env;
 mod external_metrics;
+mod http2;
 mod injection;
 mod kube_api;
 mod kubernetes;

@@ -1,0 +1,94 @@
+//! What the adapter's real callers see: Go's net/http (the aggregator, the HPA controller, kubectl) speaks
+//! HTTP/2 with keep-alive. Small answers used to leave in two writes (headers+data, then an empty
+//! END_STREAM frame) on sockets without `TCP_NODELAY`, so Nagle held the second until the client's delayed
+//! ACK: 40 ms per request. These requests go through the suite's own HTTP/2 client (tools/load), in
+//! sequence on one connection, and must each be far below that.
+
+use std::time::{Duration, Instant};
+
+use adapter_load::{Connection, Endpoint, Options};
+
+use crate::env::demo_env;
+
+/// Every small-answer shape: by name and by selector (custom, pods and other resources, the Namespace
+/// object), external, metrics.k8s.io by name and short lists, discovery, OpenAPI, Status errors, /metrics.
+const SHAPES: &[(&str, u16)] = &[
+    (
+        "/apis/custom.metrics.k8s.io/v1beta2/namespaces/prod/deployments.apps/worker/queue_length",
+        200,
+    ),
+    (
+        "/apis/custom.metrics.k8s.io/v1beta1/namespaces/prod/metrics/queue_length",
+        200,
+    ),
+    (
+        "/apis/custom.metrics.k8s.io/v1beta2/namespaces/prod/pods/web-1/http_requests_per_second",
+        200,
+    ),
+    (
+        "/apis/custom.metrics.k8s.io/v1beta2/namespaces/prod/pods/*/http_requests_per_second?labelSelector=app%3Dweb",
+        200,
+    ),
+    (
+        "/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/queue_depth?labelSelector=queue%3Dorders",
+        200,
+    ),
+    (
+        "/apis/metrics.k8s.io/v1beta1/namespaces/prod/pods/web-2",
+        200,
+    ),
+    ("/apis/metrics.k8s.io/v1/nodes/node-1", 200),
+    ("/apis/metrics.k8s.io/v1/nodes", 200),
+    ("/apis/custom.metrics.k8s.io/v1beta2", 200),
+    ("/apis", 200),
+    ("/openapi/v2", 200),
+    (
+        "/apis/custom.metrics.k8s.io/v1beta1/namespaces/prod/pods/*/nope",
+        404,
+    ),
+    (
+        "/apis/metrics.k8s.io/v1beta1/namespaces/prod/pods/ghost",
+        404,
+    ),
+    ("/metrics", 200),
+];
+
+#[test]
+fn small_answers_over_http2_are_not_held_for_delayed_acks() {
+    let env = demo_env();
+    let (endpoint, _) = Endpoint::parse(&format!("https://127.0.0.1:{}/", env.port)).unwrap();
+    let options = Options {
+        ca: Some(env.ca()),
+        ..Options::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut connection = Connection::open(&endpoint, &options).await.unwrap();
+        assert_eq!(
+            connection.protocol(),
+            "h2",
+            "the adapter offers HTTP/2 by ALPN"
+        );
+        for (path, status) in SHAPES {
+            let first = connection.get(path).await.unwrap();
+            assert_eq!(first.status, *status, "{path}: {:?}", first.body);
+            let started = Instant::now();
+            for _ in 0..50 {
+                assert_eq!(
+                    connection.get(path).await.unwrap().status,
+                    *status,
+                    "{path}"
+                );
+            }
+            let elapsed = started.elapsed();
+            // 50 × 40 ms would be 2 s; healthy is a few ms each even on a loaded CI machine.
+            assert!(
+                elapsed < Duration::from_secs(1),
+                "50 sequential HTTP/2 requests for {path} took {elapsed:?}"
+            );
+        }
+    });
+}
