@@ -4,6 +4,10 @@
 //! end-to-end tests that must see what an HTTP/2 client sees.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![allow(
+    clippy::disallowed_methods,
+    reason = "a load generator measures real wall-clock latency"
+)]
 
 pub mod connection;
 pub mod run;
