@@ -55,6 +55,19 @@ pub struct ServeFlags {
     /// Discovery look-back; 0 means the relist interval.
     #[arg(long, value_parser = parse_go_duration, default_value = "0s")]
     pub metrics_max_age: Duration,
+    /// Value cache (ours, off by default): identical PromQL within this age is answered from memory.
+    #[arg(long, value_parser = parse_go_duration, default_value = "0s")]
+    pub metrics_cache_ttl: Duration,
+    /// Value cache (ours, off by default): when Prometheus fails or times out, answer with the last good
+    /// value up to this age instead of a 503.
+    #[arg(long, value_parser = parse_go_duration, default_value = "0s")]
+    pub metrics_serve_stale_for: Duration,
+    /// Value cache: most answers kept.
+    #[arg(long, default_value_t = 10_000)]
+    pub metrics_cache_max_entries: usize,
+    /// Value cache: most bytes kept (estimated).
+    #[arg(long, default_value_t = 16 << 20)]
+    pub metrics_cache_max_bytes: usize,
     /// Serve HTTP/1.1 only.
     #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
     pub disable_http2: bool,

@@ -10,6 +10,8 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
 
 use adapter_actors::objects::{KubeError, ObjectBackend, ObjectMeta};
 use adapter_config::{GroupResource, ResourceInfo, ResourceMap, Selector};
@@ -20,6 +22,8 @@ use kube::api::{Api, DynamicObject, ListParams, PartialObjectMeta};
 use kube::discovery::{ApiResource, Discovery, Scope};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
+
+use crate::telemetry::Telemetry;
 
 type Cache = Store<PartialObjectMeta<DynamicObject>>;
 
@@ -43,10 +47,10 @@ impl RateLimit {
         })
     }
 
-    /// Waits for a token.
-    pub async fn acquire(&self) {
+    /// Waits for a token; answers how long it waited.
+    pub async fn acquire(&self) -> Duration {
         if self.qps <= 0.0 {
-            return;
+            return Duration::ZERO;
         }
         let wait = {
             let mut state = self.state.borrow_mut();
@@ -65,29 +69,55 @@ impl RateLimit {
         if let Some(wait) = wait {
             tokio::time::sleep(wait).await;
         }
+        wait.unwrap_or_default()
     }
 }
 
 /// Objects from a Kubernetes API server.
 pub struct KubeObjects {
     client: kube::Client,
-    /// The last discovery, to know each resource's version and kind when listing.
-    map: Rc<RefCell<Option<ResourceMap>>>,
     /// Watch-fed caches by (resource, running pods only).
     caches: Rc<RefCell<HashMap<(GroupResource, bool), Cache>>>,
+    calls: Calls,
+}
+
+/// Every API call goes through here: the rate limit first, then the call, both in `/metrics`.
+#[derive(Clone)]
+struct Calls {
     limit: Rc<RateLimit>,
+    telemetry: Arc<Telemetry>,
+}
+
+impl Calls {
+    async fn call<T>(
+        &self,
+        call: &'static str,
+        request: impl Future<Output = Result<T, kube::Error>>,
+    ) -> Result<T, KubeError> {
+        self.telemetry
+            .observe_kube_rate_limit(self.limit.acquire().await);
+        #[allow(clippy::disallowed_methods, reason = "latency self-metric")]
+        let started = std::time::Instant::now();
+        let result = request.await;
+        self.telemetry
+            .observe_kube_call(call, result.is_ok(), started.elapsed());
+        result.map_err(unavailable)
+    }
 }
 
 impl KubeObjects {
     /// A client from `--lister-kubeconfig`, or in-cluster / `KUBECONFIG` when empty. Build it on the
     /// actors' thread: the client lives with the runtime that made it.
-    pub async fn connect(kubeconfig: &str, limit: Rc<RateLimit>) -> anyhow::Result<Self> {
+    pub async fn connect(
+        kubeconfig: &str,
+        limit: Rc<RateLimit>,
+        telemetry: Arc<Telemetry>,
+    ) -> anyhow::Result<Self> {
         let client = client(kubeconfig, "--lister-kubeconfig").await?;
         Ok(Self {
             client,
-            map: Rc::default(),
             caches: Rc::default(),
-            limit,
+            calls: Calls { limit, telemetry },
         })
     }
 }
@@ -113,9 +143,10 @@ fn unavailable(error: kube::Error) -> KubeError {
     KubeError::Unavailable(error.to_string())
 }
 
-async fn discover(client: kube::Client, limit: &RateLimit) -> Result<ResourceMap, KubeError> {
-    limit.acquire().await;
-    let discovery = Discovery::new(client).run().await.map_err(unavailable)?;
+async fn discover(client: kube::Client, calls: &Calls) -> Result<ResourceMap, KubeError> {
+    let discovery = calls
+        .call("discovery", Discovery::new(client).run())
+        .await?;
     let mut resources = Vec::new();
     for group in discovery.groups_alphabetical() {
         for (ar, caps) in group.recommended_resources() {
@@ -160,7 +191,12 @@ fn object(meta: &kube::api::ObjectMeta, running_only: bool) -> ObjectMeta {
 }
 
 /// Starts a metadata watcher feeding a cache, on the current (actors') thread.
-fn start_cache(client: kube::Client, ar: &ApiResource, running_only: bool) -> Cache {
+fn start_cache(
+    client: kube::Client,
+    ar: &ApiResource,
+    running_only: bool,
+    telemetry: Arc<Telemetry>,
+) -> Cache {
     let writer = reflector::store::Writer::new(ar.clone());
     let cache = writer.as_reader();
     let mut config = watcher::Config::default();
@@ -173,6 +209,7 @@ fn start_cache(client: kube::Client, ar: &ApiResource, running_only: bool) -> Ca
     let stream = reflector::reflector(writer, watcher(api, config)).default_backoff();
     actix_web::rt::spawn(stream.for_each(move |event| {
         if let Err(error) = event {
+            telemetry.observe_kube_call("watch", false, Duration::ZERO);
             tracing::warn!(%resource, %error, "object watch failed; retrying");
         }
         futures_util::future::ready(())
@@ -182,49 +219,23 @@ fn start_cache(client: kube::Client, ar: &ApiResource, running_only: bool) -> Ca
 
 impl ObjectBackend for KubeObjects {
     fn resources(&self) -> LocalBoxFuture<'static, Result<ResourceMap, KubeError>> {
-        let (client, cache, limit) = (self.client.clone(), self.map.clone(), self.limit.clone());
-        Box::pin(async move {
-            let map = discover(client, &limit).await?;
-            *cache.borrow_mut() = Some(map.clone());
-            Ok(map)
-        })
+        let (client, calls) = (self.client.clone(), self.calls.clone());
+        Box::pin(async move { discover(client, &calls).await })
     }
 
     fn list(
         &self,
-        resource: &GroupResource,
+        info: &ResourceInfo,
         namespace: Option<&str>,
         selector: &Selector,
         running_only: bool,
     ) -> LocalBoxFuture<'static, Result<Vec<ObjectMeta>, KubeError>> {
-        let (client, map, caches, limit) = (
-            self.client.clone(),
-            self.map.clone(),
-            self.caches.clone(),
-            self.limit.clone(),
-        );
-        let (resource, namespace, selector) = (
-            resource.clone(),
-            namespace.map(str::to_string),
-            selector.clone(),
-        );
+        let (client, caches, calls) =
+            (self.client.clone(), self.caches.clone(), self.calls.clone());
+        let ar = api_resource(info);
+        let namespace = namespace.filter(|_| info.namespaced).map(str::to_string);
+        let (key, selector) = ((info.group_resource(), running_only), selector.clone());
         Box::pin(async move {
-            if map.borrow().is_none() {
-                let discovered = discover(client.clone(), &limit).await?;
-                *map.borrow_mut() = Some(discovered);
-            }
-            let info = map
-                .borrow()
-                .as_ref()
-                .and_then(|m| m.get(&resource).cloned())
-                .ok_or_else(|| {
-                    KubeError::Unavailable(format!(
-                        "resource {resource} is not served by the cluster"
-                    ))
-                })?;
-            let ar = api_resource(&info);
-            let namespace = namespace.filter(|_| info.namespaced);
-            let key = (resource.clone(), running_only);
             let cache = caches.borrow().get(&key).cloned();
             let mut objects: Vec<ObjectMeta> = match cache {
                 Some(cache)
@@ -245,9 +256,9 @@ impl ObjectBackend for KubeObjects {
                 }
                 cached => {
                     if cached.is_none() {
-                        caches
-                            .borrow_mut()
-                            .insert(key, start_cache(client.clone(), &ar, running_only));
+                        let cache =
+                            start_cache(client.clone(), &ar, running_only, calls.telemetry.clone());
+                        caches.borrow_mut().insert(key, cache);
                     }
                     // Not synced yet: ask the API server directly this once.
                     let api: Api<DynamicObject> = match &namespace {
@@ -258,8 +269,7 @@ impl ObjectBackend for KubeObjects {
                     if running_only {
                         params = params.fields("status.phase=Running");
                     }
-                    limit.acquire().await;
-                    let list = api.list_metadata(&params).await.map_err(unavailable)?;
+                    let list = calls.call("list", api.list_metadata(&params)).await?;
                     list.items
                         .iter()
                         .map(|o| object(&o.metadata, running_only))

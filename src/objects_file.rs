@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use adapter_actors::objects::{KubeError, ObjectBackend, ObjectMeta};
-use adapter_config::{GroupResource, ResourceMap, Selector};
+use adapter_config::{GroupResource, ResourceInfo, ResourceMap, Selector};
 use anyhow::{Context, bail};
 use futures_util::future::LocalBoxFuture;
 use serde::Deserialize;
@@ -128,14 +128,14 @@ impl ObjectBackend for ObjectsFile {
 
     fn list(
         &self,
-        resource: &GroupResource,
+        resource: &ResourceInfo,
         namespace: Option<&str>,
         selector: &Selector,
         running_only: bool,
     ) -> LocalBoxFuture<'static, Result<Vec<ObjectMeta>, KubeError>> {
         let found = adapter_actors::objects::select(
             &self.objects,
-            resource,
+            &resource.group_resource(),
             namespace,
             selector,
             running_only,

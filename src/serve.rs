@@ -96,6 +96,15 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
     options.discovery_refresh = flags.metrics_relist_interval;
     options.prom_timeout = flags.prometheus_timeout;
     options.flows.deadline = flags.prometheus_timeout + Duration::from_secs(5);
+    options.values = adapter_actors::value_cache::CacheOptions {
+        ttl: flags.metrics_cache_ttl,
+        serve_stale_for: flags.metrics_serve_stale_for,
+        max_entries: flags.metrics_cache_max_entries,
+        max_bytes: flags.metrics_cache_max_bytes,
+    };
+    if options.values.enabled() {
+        tracing::info!(ttl = ?options.values.ttl, serve_stale_for = ?options.values.serve_stale_for, "value cache on");
+    }
     let address = (flags.bind_address.clone(), flags.secure_port);
 
     actix_web::rt::System::new().block_on(async move {
@@ -111,7 +120,10 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
         let objects: Rc<dyn adapter_actors::objects::ObjectBackend> = match embedded {
             Some(objects) => Rc::new(objects),
             // Built here, on the actors' thread: the kube client lives with the runtime that made it.
-            None => Rc::new(KubeObjects::connect(&kubeconfig, RateLimit::new(qps, burst)).await?),
+            None => Rc::new(
+                KubeObjects::connect(&kubeconfig, RateLimit::new(qps, burst), telemetry.clone())
+                    .await?,
+            ),
         };
         let adapter = adapter_actors::start(config, Rc::new(prometheus), objects, clock, options);
         let state = web::Data::new(State {
@@ -120,6 +132,7 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
             groups,
             clock,
             telemetry,
+            cache_stats: adapter.cache_stats.clone(),
             rendered: Default::default(),
         });
         let auth =

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use adapter_actors::registry::Snapshot;
+use adapter_actors::value_cache::CacheStats;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -25,6 +26,17 @@ struct RequestLabels {
 struct PromLabels {
     path: String,
     server: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KubeLabels {
+    call: &'static str,
+    result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KubeCallLabels {
+    call: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -61,6 +73,17 @@ pub struct Telemetry {
     rule_failing: Family<RuleLabels, Gauge>,
     rule_last_success: Family<RuleLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
     reviews: Family<ReviewLabels, Counter>,
+    kube_requests: Family<KubeLabels, Counter>,
+    kube_latency: Histograms<KubeCallLabels>,
+    kube_rate_limit: Histogram,
+    cache_answers: Family<CacheLabels, Counter>,
+    cache_entries: Gauge,
+    cache_bytes: Gauge,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    result: &'static str,
 }
 
 impl Telemetry {
@@ -116,7 +139,50 @@ impl Telemetry {
             "TokenReview and SubjectAccessReview answers by source (cache or apiserver) and outcome",
             reviews.clone(),
         );
+        let kube_requests = Family::<KubeLabels, Counter>::default();
+        registry.register(
+            "kubernetes_requests",
+            "Kubernetes API calls (discovery, list; watch failures) by result",
+            kube_requests.clone(),
+        );
+        let kube_latency: Histograms<KubeCallLabels> =
+            Family::new_with_constructor(latency_histogram);
+        registry.register(
+            "kubernetes_request_duration_seconds",
+            "Kubernetes API call latency by call, after the client rate limiter",
+            kube_latency.clone(),
+        );
+        let kube_rate_limit = latency_histogram();
+        registry.register(
+            "kubernetes_rate_limiter_wait_seconds",
+            "Time Kubernetes calls waited for the --client-qps/--client-burst limiter",
+            kube_rate_limit.clone(),
+        );
+        let cache_answers = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "value_cache_lookups",
+            "Value cache lookups by result: hit, miss, stale (a failed query answered with the last good value), stale_expired (none young enough: 503), evicted (for the entry or byte bound)",
+            cache_answers.clone(),
+        );
+        let cache_entries = Gauge::default();
+        registry.register(
+            "value_cache_entries",
+            "Answers held by the value cache",
+            cache_entries.clone(),
+        );
+        let cache_bytes = Gauge::default();
+        registry.register(
+            "value_cache_bytes",
+            "Estimated bytes held by the value cache",
+            cache_bytes.clone(),
+        );
         Arc::new(Self {
+            cache_answers,
+            cache_entries,
+            cache_bytes,
+            kube_requests,
+            kube_latency,
+            kube_rate_limit,
             reviews,
             registry,
             requests,
@@ -157,6 +223,24 @@ impl Telemetry {
             .inc();
     }
 
+    /// Records one Kubernetes call (`discovery`, `list`, or a failed `watch` with no latency).
+    pub fn observe_kube_call(&self, call: &'static str, ok: bool, elapsed: Duration) {
+        let result = if ok { "success" } else { "error" };
+        self.kube_requests
+            .get_or_create(&KubeLabels { call, result })
+            .inc();
+        if call != "watch" {
+            self.kube_latency
+                .get_or_create(&KubeCallLabels { call })
+                .observe(elapsed.as_secs_f64());
+        }
+    }
+
+    /// Records how long a Kubernetes call waited for the client rate limiter.
+    pub fn observe_kube_rate_limit(&self, waited: Duration) {
+        self.kube_rate_limit.observe(waited.as_secs_f64());
+    }
+
     /// Records one Prometheus call.
     pub fn observe_prometheus(&self, path: &str, server: &str, elapsed: Duration) {
         let labels = PromLabels {
@@ -169,7 +253,21 @@ impl Telemetry {
     }
 
     /// The text exposition, with the snapshot-derived gauges refreshed first.
-    pub fn render(&self, snapshot: &Snapshot) -> String {
+    pub fn render(&self, snapshot: &Snapshot, cache: &CacheStats) -> String {
+        use std::sync::atomic::Ordering::Relaxed;
+        for (result, counter) in [
+            ("hit", &cache.hits),
+            ("miss", &cache.misses),
+            ("stale", &cache.stale_served),
+            ("stale_expired", &cache.stale_expired),
+            ("evicted", &cache.evictions),
+        ] {
+            // The actors count; the exposition's counter catches up at each scrape.
+            let exposed = self.cache_answers.get_or_create(&CacheLabels { result });
+            exposed.inc_by(counter.load(Relaxed).saturating_sub(exposed.get()));
+        }
+        self.cache_entries.set(cache.entries.load(Relaxed) as i64);
+        self.cache_bytes.set(cache.bytes.load(Relaxed) as i64);
         let set = |api: &str, n: usize| {
             self.registry_size
                 .get_or_create(&ApiLabels { api: api.into() })

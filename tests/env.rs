@@ -104,6 +104,16 @@ impl Env {
     /// visible, then the adapter serving `rules` with `object_source` (`--objects=…` or
     /// `--lister-kubeconfig=…`).
     pub fn start(rules: &str, object_source: &str, pushes: &[(&str, &str)]) -> Env {
+        Self::start_with(rules, object_source, pushes, &[])
+    }
+
+    /// As `start`, with `extra` flags for the adapter.
+    pub fn start_with(
+        rules: &str,
+        object_source: &str,
+        pushes: &[(&str, &str)],
+        extra: &[&str],
+    ) -> Env {
         let dir = tempfile::tempdir().unwrap();
         let (prom_port, push_port, port) = (free_port(), free_port(), free_port());
         let pushgateway = Command::new("prometheus-pushgateway")
@@ -140,7 +150,7 @@ impl Env {
         }
         // Two more scrapes, so rate() over the pushed counters has two samples.
         std::thread::sleep(Duration::from_millis(2500));
-        env.start_adapter(rules, object_source);
+        env.start_adapter(rules, object_source, extra);
         env
     }
 
@@ -201,7 +211,7 @@ impl Env {
         );
     }
 
-    fn start_adapter(&mut self, rules: &str, object_source: &str) {
+    fn start_adapter(&mut self, rules: &str, object_source: &str, extra: &[&str]) {
         let child = Command::new(env!("CARGO_BIN_EXE_prometheus-adapter"))
             .current_dir(root())
             .args([
@@ -219,6 +229,7 @@ impl Env {
                 // No cluster to ask who callers are: tests/auth.rs covers delegated auth.
                 "--delegated-auth=false",
             ])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.dir.path().join("adapter.log")).unwrap())
             .spawn()
@@ -368,6 +379,11 @@ impl Drop for Env {
 /// The demo world: pods web-1..3 in prod with counters and memory, a worker deployment's queue length, a
 /// shop queue, two nodes.
 pub fn demo_env() -> Env {
+    demo_env_with(&[])
+}
+
+/// The demo world with `extra` adapter flags.
+pub fn demo_env_with(extra: &[&str]) -> Env {
     let mut pushes: Vec<(String, String)> = Vec::new();
     for pod in ["web-1", "web-2", "web-3"] {
         pushes.push((
@@ -395,10 +411,11 @@ pub fn demo_env() -> Env {
         .iter()
         .map(|(g, t)| (g.as_str(), t.as_str()))
         .collect();
-    Env::start(
+    Env::start_with(
         "config/rules/example.yaml",
         "--objects=deploy/demo/objects.yaml",
         &refs,
+        extra,
     )
 }
 

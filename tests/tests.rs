@@ -21,3 +21,4 @@ mod rbac;
 mod resource_metrics;
 mod support;
 mod tls;
+mod value_cache;

@@ -14,7 +14,9 @@ use actix::{Actor, Context, Handler, Message, Recipient, ResponseFuture, Supervi
 use adapter_config::{GroupResource, ResourceInfo, ResourceMap, Selector};
 use futures_util::StreamExt;
 
-use crate::object_lister::{ListObjects, ResolveError, ResolveResource, Resources};
+use crate::object_lister::{
+    CurrentResources, ListObjects, ResolveError, ResolveResource, Resources,
+};
 use crate::objects::{KubeError, ObjectMeta};
 use crate::prom::{PromError, QueryResult, Sample};
 use crate::prom_querier::InstantQuery;
@@ -76,6 +78,11 @@ impl From<KubeError> for FlowError {
 
 fn mailbox(error: actix::MailboxError) -> FlowError {
     FlowError::Unavailable(format!("actor unavailable: {error}"))
+}
+
+thread_local! {
+    /// The standard Kubernetes resources, parsed once per thread.
+    static STANDARD_RESOURCES: Arc<ResourceMap> = Arc::new(ResourceMap::standard());
 }
 
 /// The object a custom metric describes.
@@ -220,6 +227,8 @@ pub struct FlowPeers {
     pub list: Recipient<ListObjects>,
     /// ObjectLister.
     pub resources: Recipient<Resources>,
+    /// ObjectLister, for flows that must not wait for Kubernetes.
+    pub current_resources: Recipient<CurrentResources>,
     /// RuleNamer.
     pub custom_query: Recipient<BuildCustomQuery>,
     /// RuleNamer.
@@ -470,7 +479,16 @@ impl Flows {
             .get(&msg.metric)
             .cloned()
             .ok_or_else(not_found)?;
-        let map = self.map().await.unwrap_or_default();
+        // External metrics name no object: Kubernetes being slow or down must not hold them up. Before
+        // any discovery succeeded, the standard resources stand in (rules name `namespaces`).
+        let map = self
+            .peers
+            .current_resources
+            .send(CurrentResources)
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| STANDARD_RESOURCES.with(Arc::clone));
         let build = BuildExternalQuery {
             source,
             namespace: msg.namespace,

@@ -68,6 +68,11 @@ impl<K: Hash + Eq + Clone + 'static, T: Clone + 'static> Inflight<K, T> {
         .boxed_local()
     }
 
+    /// Whether a call for `key` is in flight.
+    pub fn is_running(&self, key: &K) -> bool {
+        self.calls.borrow().contains_key(key)
+    }
+
     /// Forgets every call (after a restart the futures behind them are gone).
     pub fn clear(&self) {
         self.calls.borrow_mut().clear();

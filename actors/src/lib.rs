@@ -30,6 +30,7 @@ pub mod registry;
 pub mod relister;
 pub mod rule_namer;
 pub mod sim;
+pub mod value_cache;
 
 use std::time::Duration;
 
@@ -64,6 +65,8 @@ pub struct Options {
     pub discovery_refresh: Duration,
     /// Request flows.
     pub flows: FlowOptions,
+    /// The value cache (off by default).
+    pub values: value_cache::CacheOptions,
 }
 
 impl Default for Options {
@@ -83,6 +86,7 @@ impl Default for Options {
                 budget: adapter_config::query::DEFAULT_BUDGET,
                 parallelism: 8,
             },
+            values: value_cache::CacheOptions::default(),
         }
     }
 }
@@ -101,6 +105,8 @@ pub struct Adapter {
     pub lister: Addr<ObjectLister>,
     /// Discovery snapshots.
     pub registry: RegistryReader,
+    /// The value cache's counters.
+    pub cache_stats: std::sync::Arc<value_cache::CacheStats>,
 }
 
 /// Starts every actor under a supervisor, on the current arbiter. Call inside a running actix System.
@@ -112,7 +118,11 @@ pub fn start(
     options: Options,
 ) -> Adapter {
     let namer = Supervisor::start(move |_| RuleNamer::new(config));
-    let querier = Supervisor::start(move |_| PromQuerier::new(prom, options.prom_timeout));
+    let cache_stats = std::sync::Arc::<value_cache::CacheStats>::default();
+    let stats = cache_stats.clone();
+    let querier = Supervisor::start(move |_| {
+        PromQuerier::new(prom, options.prom_timeout).with_cache(options.values, stats)
+    });
     let lister = Supervisor::start(move |_| {
         ObjectLister::new(kube, options.kube_timeout, options.discovery_refresh)
     });
@@ -128,6 +138,7 @@ pub fn start(
         resolve: lister.clone().recipient(),
         list: lister.clone().recipient(),
         resources: lister.clone().recipient(),
+        current_resources: lister.clone().recipient(),
         custom_query: namer.clone().recipient(),
         external_query: namer.clone().recipient(),
         resource_query: namer.clone().recipient(),
@@ -143,5 +154,6 @@ pub fn start(
         querier,
         lister,
         registry,
+        cache_stats,
     }
 }

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use adapter_config::{GroupResource, ResourceMap, Selector};
+use adapter_config::{GroupResource, ResourceInfo, ResourceMap, Selector};
 use futures_util::future::LocalBoxFuture;
 
 /// The metadata of one object.
@@ -38,12 +38,12 @@ pub enum KubeError {
 pub trait ObjectBackend {
     /// Discovery: every resource with its scope, kind and preferred version.
     fn resources(&self) -> LocalBoxFuture<'static, Result<ResourceMap, KubeError>>;
-    /// Objects of `resource` in `namespace` (all namespaces when `None`) matching `selector`, in the
+    /// Objects of `resource` (as discovery knows it) in `namespace` (all namespaces when `None`) matching `selector`, in the
     /// API's order (by namespace, then name). `running_only` keeps pods in phase Running (a
     /// `status.phase=Running` field selector), as resource metrics need.
     fn list(
         &self,
-        resource: &GroupResource,
+        resource: &ResourceInfo,
         namespace: Option<&str>,
         selector: &Selector,
         running_only: bool,

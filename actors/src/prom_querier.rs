@@ -3,8 +3,12 @@
 //! Owns the backend client and the per-call timeout. Answers [`Series`] and [`InstantQuery`]; every call
 //! is bounded by the timeout (also sent to Prometheus as `timeout=`), and identical calls in flight at the
 //! same time share one backend call. Sends nothing. Survives a restart with its backend; calls that were in
-//! flight resolve to [`PromError::Mailbox`] at their callers.
+//! flight resolve to [`PromError::Mailbox`] at their callers. With a [`ValueCache`] (off by default),
+//! instant queries are answered from memory within its TTL and from the last good value when Prometheus
+//! is down or slow, up to its stale bound.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +19,7 @@ use futures_util::FutureExt;
 use crate::Crash;
 use crate::inflight::Inflight;
 use crate::prom::{PromError, QueryResult, SharedPromBackend};
+use crate::value_cache::{CacheOptions, CacheStats, ValueCache};
 
 /// `/api/v1/series` for one selector over `[start, end]` (Unix seconds).
 #[derive(Debug, Clone, Message)]
@@ -44,6 +49,7 @@ pub struct PromQuerier {
     timeout: Duration,
     series: Inflight<String, Result<Arc<SeriesSet>, PromError>>,
     queries: Inflight<String, Result<Arc<QueryResult>, PromError>>,
+    values: Rc<RefCell<ValueCache>>,
 }
 
 impl PromQuerier {
@@ -54,7 +60,17 @@ impl PromQuerier {
             timeout,
             series: Inflight::default(),
             queries: Inflight::default(),
+            values: Rc::new(RefCell::new(ValueCache::new(
+                CacheOptions::default(),
+                Arc::default(),
+            ))),
         }
+    }
+
+    /// The same, with a value cache bounded by `options`, counting into `stats`.
+    pub fn with_cache(mut self, options: CacheOptions, stats: Arc<CacheStats>) -> Self {
+        self.values = Rc::new(RefCell::new(ValueCache::new(options, stats)));
+        self
     }
 }
 
@@ -98,12 +114,44 @@ impl Handler<Series> for PromQuerier {
 impl Handler<InstantQuery> for PromQuerier {
     type Result = ResponseFuture<Result<Arc<QueryResult>, PromError>>;
 
-    /// Identical PromQL in flight (many HPAs asking for the same metric) share one call.
+    /// Identical PromQL in flight (many HPAs asking for the same metric) share one call; with the value
+    /// cache on, a fresh answer needs no call and a failed call may be answered with a stale one.
     fn handle(&mut self, msg: InstantQuery, _: &mut Context<Self>) -> Self::Result {
-        let (backend, timeout) = (self.backend.clone(), self.timeout);
-        let key = msg.promql.clone();
-        self.queries.join_or_start(key, move || {
-            bounded(timeout, backend.query(&msg.promql, msg.time, timeout))
+        if let Some(hit) = self.values.borrow_mut().fresh(&msg.promql) {
+            return Box::pin(async move { Ok(hit) });
+        }
+        let (backend, timeout, values) = (self.backend.clone(), self.timeout, self.values.clone());
+        let promql = msg.promql.clone();
+        let call = self.queries.join_or_start(msg.promql.clone(), move || {
+            let call = bounded(timeout, backend.query(&msg.promql, msg.time, timeout));
+            async move {
+                let result = call.await;
+                // Stored once per backend call, whoever shares it.
+                if let Ok(answer) = &result {
+                    values.borrow_mut().store(&msg.promql, answer.clone());
+                }
+                result
+            }
+            .boxed_local()
+        });
+        if !self.values.borrow().enabled() {
+            return call;
+        }
+        let values = self.values.clone();
+        Box::pin(async move {
+            match call.await {
+                Err(error @ (PromError::Unavailable(_) | PromError::Timeout(_))) => {
+                    let stale = values.borrow_mut().stale(&promql);
+                    match stale {
+                        Some(stale) => {
+                            tracing::warn!(%promql, %error, age = ?stale.age, "Prometheus failed; answering with the last good value");
+                            Ok(stale.answer)
+                        }
+                        None => Err(error),
+                    }
+                }
+                other => other,
+            }
         })
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use adapter_config::series::LabeledSeries;
 use adapter_config::series_selector::SeriesSelector;
-use adapter_config::{GroupResource, ResourceMap, Selector, SeriesSet};
+use adapter_config::{GroupResource, ResourceInfo, ResourceMap, Selector, SeriesSet};
 use futures_util::future::LocalBoxFuture;
 
 use crate::objects::{KubeError, ObjectBackend, ObjectMeta};
@@ -197,6 +197,9 @@ struct KubeState {
     objects: Vec<(GroupResource, ObjectMeta)>,
     health: Health,
     list_calls: usize,
+    discovery_calls: usize,
+    /// Overrides `health` for discovery calls.
+    discovery_health: Option<Health>,
 }
 
 /// A simulated Kubernetes API. Clones share state.
@@ -257,9 +260,19 @@ impl SimKube {
         self.0.borrow_mut().health = health;
     }
 
+    /// Sets how discovery behaves, apart from lists (`None`: as everything else).
+    pub fn set_discovery_health(&self, health: Option<Health>) {
+        self.0.borrow_mut().discovery_health = health;
+    }
+
     /// How many list calls were made.
     pub fn list_calls(&self) -> usize {
         self.0.borrow().list_calls
+    }
+
+    /// How many discovery calls were made.
+    pub fn discovery_calls(&self) -> usize {
+        self.0.borrow().discovery_calls
     }
 }
 
@@ -267,7 +280,11 @@ impl ObjectBackend for SimKube {
     fn resources(&self) -> LocalBoxFuture<'static, Result<ResourceMap, KubeError>> {
         let state = self.0.clone();
         Box::pin(async move {
-            let health = state.borrow().health;
+            let health = {
+                let mut s = state.borrow_mut();
+                s.discovery_calls += 1;
+                s.discovery_health.unwrap_or(s.health)
+            };
             health
                 .apply(|| KubeError::Unavailable("connection refused".into()))
                 .await?;
@@ -277,14 +294,14 @@ impl ObjectBackend for SimKube {
 
     fn list(
         &self,
-        resource: &GroupResource,
+        resource: &ResourceInfo,
         namespace: Option<&str>,
         selector: &Selector,
         running_only: bool,
     ) -> LocalBoxFuture<'static, Result<Vec<ObjectMeta>, KubeError>> {
         let (state, resource, namespace, selector) = (
             self.0.clone(),
-            resource.clone(),
+            resource.group_resource(),
             namespace.map(str::to_string),
             selector.clone(),
         );

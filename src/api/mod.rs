@@ -43,6 +43,8 @@ pub struct State {
     pub clock: Clock,
     /// Self-metrics.
     pub telemetry: std::sync::Arc<crate::telemetry::Telemetry>,
+    /// The value cache's counters, for `/metrics`.
+    pub cache_stats: std::sync::Arc<adapter_actors::value_cache::CacheStats>,
     /// Discovery documents rendered once per relist.
     pub rendered: discovery::Rendered,
 }
