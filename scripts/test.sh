@@ -13,14 +13,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# Manifests are validated against the Kubernetes schemas (tests/deploy.rs).
+# Manifests are validated against the Kubernetes schemas (tests/deploy.rs); protobuf answers are decoded by
+# protoc and Python's protobuf runtime (tests/protobuf.rs).
 # Run as `python3 -m kubernetes_validate`: a console script may not be on PATH (pyenv shims need a rehash).
-if ! python3 -c 'import kubernetes_validate' >/dev/null 2>&1; then
+if ! python3 -c 'import kubernetes_validate, grpc_tools.protoc, google.protobuf' >/dev/null 2>&1; then
   if ! python3 -m pip --version >/dev/null 2>&1; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null
   fi
-  pip_install() { python3 -m pip install --quiet --disable-pip-version-check "$@" kubernetes-validate==1.37.0; }
+  pip_install() {
+    python3 -m pip install --quiet --disable-pip-version-check "$@" \
+      kubernetes-validate==1.37.0 grpcio-tools==1.85.1 protobuf==7.36.2
+  }
   # Debian's own Python refuses system-wide installs unless told (PEP 668).
   pip_install || pip_install --break-system-packages
 fi

@@ -144,6 +144,7 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
                 .app_data(state.clone())
                 .app_data(auth.clone())
                 .wrap(actix_web::middleware::from_fn(crate::auth::middleware))
+                .wrap(actix_web::middleware::from_fn(api::protobuf::errors))
                 .wrap_fn(move |req, srv| {
                     let (telemetry, path, method) = (
                         telemetry.clone(),

@@ -17,6 +17,7 @@ mod kube_api;
 mod kubernetes;
 mod outage;
 mod prometheus_auth;
+mod protobuf;
 mod rbac;
 mod resource_metrics;
 mod support;

@@ -1,10 +1,11 @@
 //! `custom.metrics.k8s.io` v1beta1 and v1beta2 (spec §9, §13.1).
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use adapter_actors::front_door::{CustomValue, GetCustomMetric};
 use adapter_config::GroupResource;
 
 use super::discovery::CUSTOM;
+use super::protobuf;
 use super::status::ApiError;
 use super::wire::{
     self, List, MetricIdentifier, MetricValueV1beta1, MetricValueV1beta2, ObjectReference,
@@ -48,6 +49,7 @@ fn parse_path(tail: &str) -> Result<Target, ApiError> {
 }
 
 async fn get(
+    req: HttpRequest,
     state: web::Data<State>,
     path: web::Path<(String, String)>,
     params: web::Query<Params>,
@@ -102,7 +104,8 @@ async fn get(
                 selector: selector(),
             })
             .collect();
-        HttpResponse::Ok().json(List::new("MetricValueList", api_version, items))
+        let list = List::new("MetricValueList", api_version.clone(), items);
+        protobuf::ok(&req, &api_version, "MetricValueList", &list)
     } else {
         let items = values
             .iter()
@@ -117,7 +120,8 @@ async fn get(
                 value: value(v),
             })
             .collect();
-        HttpResponse::Ok().json(List::new("MetricValueList", api_version, items))
+        let list = List::new("MetricValueList", api_version.clone(), items);
+        protobuf::ok(&req, &api_version, "MetricValueList", &list)
     };
     Ok(response)
 }

@@ -1,9 +1,10 @@
 //! `external.metrics.k8s.io/v1beta1` (spec §10, §13.2).
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use adapter_actors::front_door::GetExternalMetric;
 
 use super::discovery::EXTERNAL;
+use super::protobuf;
 use super::status::ApiError;
 use super::wire::{self, ExternalMetricValue, List};
 use super::{Params, State};
@@ -16,6 +17,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 async fn get(
+    req: HttpRequest,
     state: web::Data<State>,
     path: web::Path<(String, String)>,
     params: web::Query<Params>,
@@ -41,9 +43,12 @@ async fn get(
             value: wire::quantity(v.value, adapter_config::quantity::Format::DecimalSI),
         })
         .collect();
-    Ok(HttpResponse::Ok().json(List::new(
+    let api_version = format!("{EXTERNAL}/v1beta1");
+    let list = List::new("ExternalMetricValueList", api_version.clone(), items);
+    Ok(protobuf::ok(
+        &req,
+        &api_version,
         "ExternalMetricValueList",
-        format!("{EXTERNAL}/v1beta1"),
-        items,
-    )))
+        &list,
+    ))
 }

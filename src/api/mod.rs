@@ -7,6 +7,7 @@ mod discovery;
 mod embedded;
 mod external;
 mod health;
+pub mod protobuf;
 mod resource;
 pub mod status;
 pub mod wire;

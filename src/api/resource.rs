@@ -11,6 +11,7 @@ use adapter_actors::front_door::{
 use serde_json::json;
 
 use super::discovery::RESOURCE;
+use super::protobuf;
 use super::status::ApiError;
 use super::wire::{self, ContainerMetrics, List, NodeMetrics, ObjectMeta, PodMetrics, Usage};
 use super::{Params, State};
@@ -166,7 +167,8 @@ async fn pods(
         return Ok(table(pods.map(|p| pod_row(state, p)).collect()));
     }
     let items = pods.map(|p| pod_json(state, &api_version, p)).collect();
-    Ok(HttpResponse::Ok().json(List::new("PodMetricsList", api_version, items)))
+    let list = List::new("PodMetricsList", api_version.clone(), items);
+    Ok(protobuf::ok(req, &api_version, "PodMetricsList", &list))
 }
 
 async fn all_pods(
@@ -205,7 +207,8 @@ async fn one_pod(
     if wants_table(&req) {
         return Ok(table(vec![pod_row(&state, pod)]));
     }
-    Ok(HttpResponse::Ok().json(pod_json(&state, &api_version, pod)))
+    let pod = pod_json(&state, &api_version, pod);
+    Ok(protobuf::ok(&req, &api_version, "PodMetrics", &pod))
 }
 
 async fn all_nodes(
@@ -228,7 +231,8 @@ async fn all_nodes(
         return Ok(table(nodes.map(|n| node_row(&state, n)).collect()));
     }
     let items = nodes.map(|n| node_json(&state, &api_version, n)).collect();
-    Ok(HttpResponse::Ok().json(List::new("NodeMetricsList", api_version, items)))
+    let list = List::new("NodeMetricsList", api_version.clone(), items);
+    Ok(protobuf::ok(&req, &api_version, "NodeMetricsList", &list))
 }
 
 async fn one_node(
@@ -251,5 +255,6 @@ async fn one_node(
     if wants_table(&req) {
         return Ok(table(vec![node_row(&state, node)]));
     }
-    Ok(HttpResponse::Ok().json(node_json(&state, &api_version, node)))
+    let node = node_json(&state, &api_version, node);
+    Ok(protobuf::ok(&req, &api_version, "NodeMetrics", &node))
 }

@@ -138,6 +138,17 @@ impl ResponseError for ApiError {
             }
             _ => self.to_string(),
         };
+        // Kept beside the JSON for `protobuf_errors`, which re-encodes it when the client asked for protobuf.
+        let protobuf = super::protobuf::Status {
+            status: "Failure",
+            message: message.clone(),
+            reason,
+            causes: details
+                .as_ref()
+                .map(|d| d.causes.iter().map(|c| c.message).collect())
+                .unwrap_or_default(),
+            code: code.as_u16(),
+        };
         let body = Status {
             kind: "Status",
             api_version: "v1",
@@ -148,7 +159,9 @@ impl ResponseError for ApiError {
             details,
             code: code.as_u16(),
         };
-        HttpResponse::build(code).json(body)
+        let mut response = HttpResponse::build(code).json(body);
+        response.extensions_mut().insert(protobuf);
+        response
     }
 }
 

@@ -1,12 +1,14 @@
-//! The JSON shapes of the metrics APIs (spec §12–§13), as serde structs in wire key order. Nothing here
-//! decides anything: values arrive as domain results and leave as these.
+//! The shapes of the metrics APIs (spec §12–§13), as serde structs in JSON key order; the same structs
+//! encode to protobuf (`super::protobuf`). Times and windows keep their numbers and print as
+//! Kubernetes prints them. Nothing here decides anything: values arrive as domain results and leave as
+//! these.
 
 use std::collections::BTreeMap;
 
 use adapter_config::quantity::{Format, Milli};
 use adapter_config::selector::Operator;
 use adapter_config::{Selector, duration};
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::time::rfc3339;
 
@@ -100,7 +102,7 @@ pub struct MetricValueV1beta1 {
     /// Metric name.
     pub metric_name: String,
     /// Sample time.
-    pub timestamp: String,
+    pub timestamp: Time,
     /// Window in seconds, when the query has one.
     #[serde(rename = "window", skip_serializing_if = "Option::is_none")]
     pub window_seconds: Option<u64>,
@@ -119,7 +121,7 @@ pub struct MetricValueV1beta2 {
     /// Name and selector.
     pub metric: MetricIdentifier,
     /// Sample time.
-    pub timestamp: String,
+    pub timestamp: Time,
     /// Window in seconds, when the query has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub window_seconds: Option<u64>,
@@ -171,7 +173,7 @@ pub struct ExternalMetricValue {
     /// Every label of the sample; `null` for a scalar.
     pub metric_labels: Option<BTreeMap<String, String>>,
     /// Sample time.
-    pub timestamp: String,
+    pub timestamp: Time,
     /// Quantity.
     pub value: String,
 }
@@ -186,7 +188,7 @@ pub struct ObjectMeta {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub namespace: Option<String>,
     /// Now, as upstream.
-    pub creation_timestamp: String,
+    pub creation_timestamp: Time,
     /// The object's labels.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
@@ -231,9 +233,9 @@ pub struct PodMetrics {
     /// Metadata.
     pub metadata: ObjectMeta,
     /// Earliest sample time.
-    pub timestamp: String,
+    pub timestamp: Time,
     /// Go duration.
-    pub window: String,
+    pub window: GoDuration,
     /// Containers.
     pub containers: Vec<ContainerMetrics>,
 }
@@ -249,21 +251,42 @@ pub struct NodeMetrics {
     /// Metadata.
     pub metadata: ObjectMeta,
     /// Earliest sample time.
-    pub timestamp: String,
+    pub timestamp: Time,
     /// Go duration.
-    pub window: String,
+    pub window: GoDuration,
     /// Usage.
     pub usage: Usage,
 }
 
-/// Window as Go prints it.
-pub fn window(window: std::time::Duration) -> String {
-    duration::format_go(window)
+/// A `metav1.Time`: Unix seconds, printed RFC 3339 at second precision in JSON, seconds and nanoseconds in
+/// protobuf.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Time(pub f64);
+
+impl Serialize for Time {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&rfc3339(self.0))
+    }
+}
+
+/// A `metav1.Duration`: printed as Go prints it in JSON, nanoseconds in protobuf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GoDuration(pub std::time::Duration);
+
+impl Serialize for GoDuration {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&duration::format_go(self.0))
+    }
+}
+
+/// Window.
+pub fn window(window: std::time::Duration) -> GoDuration {
+    GoDuration(window)
 }
 
 /// Timestamp.
-pub fn timestamp(unix_seconds: f64) -> String {
-    rfc3339(unix_seconds)
+pub fn timestamp(unix_seconds: f64) -> Time {
+    Time(unix_seconds)
 }
 
 #[cfg(test)]
