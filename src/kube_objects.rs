@@ -96,12 +96,31 @@ impl Calls {
     ) -> Result<T, KubeError> {
         self.telemetry
             .observe_kube_rate_limit(self.limit.acquire().await);
-        #[allow(clippy::disallowed_methods, reason = "latency self-metric")]
-        let started = std::time::Instant::now();
+        let mut observed = Observed {
+            telemetry: &self.telemetry,
+            call,
+            #[allow(clippy::disallowed_methods, reason = "latency self-metric")]
+            started: std::time::Instant::now(),
+            result: "timeout",
+        };
         let result = request.await;
-        self.telemetry
-            .observe_kube_call(call, result.is_ok(), started.elapsed());
+        observed.result = if result.is_ok() { "success" } else { "error" };
         result.map_err(unavailable)
+    }
+}
+
+/// Records a call when it ends — also when the caller's timeout drops it unfinished (`timeout`).
+struct Observed<'a> {
+    telemetry: &'a Telemetry,
+    call: &'static str,
+    started: std::time::Instant,
+    result: &'static str,
+}
+
+impl Drop for Observed<'_> {
+    fn drop(&mut self) {
+        self.telemetry
+            .observe_kube_call(self.call, self.result, self.started.elapsed());
     }
 }
 
@@ -209,7 +228,7 @@ fn start_cache(
     let stream = reflector::reflector(writer, watcher(api, config)).default_backoff();
     actix_web::rt::spawn(stream.for_each(move |event| {
         if let Err(error) = event {
-            telemetry.observe_kube_call("watch", false, Duration::ZERO);
+            telemetry.observe_kube_call("watch", "error", Duration::ZERO);
             tracing::warn!(%resource, %error, "object watch failed; retrying");
         }
         futures_util::future::ready(())

@@ -142,7 +142,7 @@ impl Telemetry {
         let kube_requests = Family::<KubeLabels, Counter>::default();
         registry.register(
             "kubernetes_requests",
-            "Kubernetes API calls (discovery, list; watch failures) by result",
+            "Kubernetes API calls (discovery, list; watch failures) by result: success, error, timeout",
             kube_requests.clone(),
         );
         let kube_latency: Histograms<KubeCallLabels> =
@@ -223,9 +223,9 @@ impl Telemetry {
             .inc();
     }
 
-    /// Records one Kubernetes call (`discovery`, `list`, or a failed `watch` with no latency).
-    pub fn observe_kube_call(&self, call: &'static str, ok: bool, elapsed: Duration) {
-        let result = if ok { "success" } else { "error" };
+    /// Records one Kubernetes call (`discovery`, `list`, or a failed `watch` with no latency) and its
+    /// result (`success`, `error`, `timeout`).
+    pub fn observe_kube_call(&self, call: &'static str, result: &'static str, elapsed: Duration) {
         self.kube_requests
             .get_or_create(&KubeLabels { call, result })
             .inc();

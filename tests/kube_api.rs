@@ -55,6 +55,7 @@ const RESOURCES: &[(&str, &str, &str, bool)] = &[
 pub struct KubeApi {
     pub port: u16,
     pub requests: Arc<Mutex<Vec<String>>>,
+    hung: Arc<std::sync::atomic::AtomicBool>,
     objects: Arc<Mutex<Vec<(u64, Object)>>>,
     auth: Arc<AuthState>,
     handle: actix_web::dev::ServerHandle,
@@ -85,6 +86,8 @@ impl Drop for KubeApi {
 }
 
 struct Shared {
+    /// While set, every new request waits a minute before it is answered (an apiserver that hangs).
+    hung: Arc<std::sync::atomic::AtomicBool>,
     /// Objects with the resource version at which each was added.
     objects: Arc<Mutex<Vec<(u64, Object)>>>,
     requests: Arc<Mutex<Vec<String>>>,
@@ -98,7 +101,9 @@ impl KubeApi {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let objects = Arc::new(Mutex::new(objects.into_iter().map(|o| (1, o)).collect()));
         let auth = Arc::new(AuthState::default());
+        let hung = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let shared = web::Data::new(Shared {
+            hung: hung.clone(),
             objects: Arc::clone(&objects),
             requests: requests.clone(),
             auth: auth.clone(),
@@ -121,6 +126,7 @@ impl KubeApi {
         });
         KubeApi {
             port,
+            hung,
             requests,
             objects,
             auth,
@@ -146,6 +152,11 @@ impl KubeApi {
         let mut objects = self.objects.lock().unwrap();
         let version = objects.iter().map(|(v, _)| *v).max().unwrap_or(1) + 1;
         objects.push((version, object));
+    }
+
+    /// Makes every new request hang (for a minute) or answer again.
+    pub fn set_hung(&self, hung: bool) {
+        self.hung.store(hung, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn requests(&self) -> Vec<String> {
@@ -290,6 +301,9 @@ fn resource_list(group_version: &str) -> Value {
 }
 
 async fn handle(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -> HttpResponse {
+    if shared.hung.load(std::sync::atomic::Ordering::SeqCst) {
+        actix_web::rt::time::sleep(std::time::Duration::from_secs(60)).await;
+    }
     let path = req.path().to_string();
     shared
         .requests

@@ -168,3 +168,75 @@ fn objects_and_resources_come_from_the_api_server() {
     // Core objects are not served by the adapter when a real cluster is behind it.
     assert_eq!(env.get("/api/v1/nodes").0, 404);
 }
+
+/// kube-apiserver hung (every new request waits a minute): discovery refreshes fail in the background,
+/// backed off, while external requests never wait for it and object requests are answered from the
+/// watch-fed caches and the last resource map — none anywhere near the 10 s Kubernetes timeout.
+#[test]
+fn a_hung_api_server_slows_no_request() {
+    let api = KubeApi::start(vec![
+        object("v1", "namespaces", "", "prod", &[], ""),
+        object("v1", "pods", "prod", "web-1", &[("app", "web")], "Running"),
+        object("v1", "pods", "prod", "web-2", &[("app", "web")], "Running"),
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = api.kubeconfig(dir.path());
+    let pushes = [(
+        "job/k/instance/all",
+        "# TYPE http_requests_total counter\nhttp_requests_total{namespace=\"prod\",pod=\"web-1\"} 1\nhttp_requests_total{namespace=\"prod\",pod=\"web-2\"} 1\n\
+         # TYPE queue_depth gauge\nqueue_depth{namespace=\"shop\",queue=\"orders\"} 42\n",
+    )];
+    // The relist interval is also the resource map's refresh interval: 2 s.
+    let env = Env::start(
+        "config/rules/example.yaml",
+        &format!("--lister-kubeconfig={}", kubeconfig.display()),
+        &pushes,
+    );
+    let pods = "/apis/custom.metrics.k8s.io/v1beta1/namespaces/prod/pods/*/http_requests_per_second?labelSelector=app%3Dweb";
+    let external = "/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/queue_depth";
+    assert_eq!(env.json(pods)["items"].as_array().unwrap().len(), 2);
+    crate::env::wait_until("the pod watch", std::time::Duration::from_secs(10), || {
+        api.requests()
+            .iter()
+            .any(|r| r.contains("/pods?") && r.contains("watch="))
+    });
+    api.set_hung(true);
+    let hung_at = std::time::Instant::now();
+    let mut slowest = std::time::Duration::ZERO;
+    // Three refresh intervals: every one finds the map stale.
+    while hung_at.elapsed() < std::time::Duration::from_secs(7) {
+        for path in [external, pods, "/apis/custom.metrics.k8s.io/v1beta1"] {
+            let started = std::time::Instant::now();
+            let (code, body) = env.get(path);
+            slowest = slowest.max(started.elapsed());
+            assert_eq!(code, 200, "{path} with the API server hung: {body}");
+        }
+    }
+    assert!(
+        slowest < std::time::Duration::from_secs(1),
+        "slowest request with the API server hung: {slowest:?}"
+    );
+    // The refresh that hung fails at the 10 s Kubernetes timeout; requests meanwhile were not held up.
+    crate::env::wait_until(
+        "the failed refresh in the log",
+        std::time::Duration::from_secs(15),
+        || env.log().contains("resource discovery failed"),
+    );
+    let (code, _) = env.get(external);
+    assert_eq!(code, 200);
+    api.set_hung(false);
+    let metrics = env.get("/metrics").1;
+    assert!(
+        metrics.contains(
+            "prometheus_adapter_kubernetes_requests_total{call=\"discovery\",result=\"success\"}"
+        ),
+        "Kubernetes client metrics: {metrics}"
+    );
+    assert!(metrics.contains("prometheus_adapter_kubernetes_rate_limiter_wait_seconds_count"));
+    assert!(
+        metrics.contains(
+            "prometheus_adapter_kubernetes_requests_total{call=\"discovery\",result=\"timeout\"}"
+        ),
+        "the failed discovery is counted: {metrics}"
+    );
+}
