@@ -1,10 +1,12 @@
 //! The embedded object source (`--objects FILE`): Kubernetes manifests (YAML documents separated by
 //! `---`, or `kind: List`) standing in for a cluster, so the whole adapter runs on a laptop. Kinds map to
 //! resources through the standard resource map; label selectors are evaluated for real. Pods without
-//! `status.phase` count as Running. The file is read once at start-up.
+//! `status.phase` count as Running. Each object's `status` is kept as written, for the embedded core
+//! lists (`kubectl top node` reads nodes' capacity). The file is read once at start-up.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use std::sync::Arc;
 
 use adapter_actors::objects::{KubeError, ObjectBackend, ObjectMeta};
 use adapter_config::{GroupResource, ResourceInfo, ResourceMap, Selector};
@@ -21,7 +23,7 @@ struct Manifest {
     #[serde(default)]
     metadata: Metadata,
     #[serde(default)]
-    status: Option<Status>,
+    status: Option<serde_json::Value>,
     #[serde(default)]
     items: Vec<Manifest>,
 }
@@ -36,17 +38,15 @@ struct Metadata {
     labels: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Deserialize)]
-struct Status {
-    #[serde(default)]
-    phase: String,
-}
+/// Objects' `status` as written, by (resource, namespace, name).
+pub type Statuses = HashMap<(GroupResource, String, String), serde_json::Value>;
 
 /// Objects from a manifests file.
 #[derive(Debug)]
 pub struct ObjectsFile {
     map: ResourceMap,
     objects: Vec<(GroupResource, ObjectMeta)>,
+    statuses: Arc<Statuses>,
 }
 
 impl ObjectsFile {
@@ -61,6 +61,7 @@ impl ObjectsFile {
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let map = ResourceMap::standard();
         let mut objects = Vec::new();
+        let mut statuses = Statuses::new();
         let mut documents = vec![String::new()];
         for line in text.lines() {
             if line.trim_end() == "---" {
@@ -90,16 +91,32 @@ impl ObjectsFile {
                 if m.metadata.name.is_empty() {
                     bail!("document {}: a {} without metadata.name", i + 1, m.kind);
                 }
-                let phase = match (&m.status, info.resource.as_str()) {
-                    (Some(s), _) if !s.phase.is_empty() => s.phase.clone(),
-                    (_, "pods") => "Running".to_string(),
-                    _ => String::new(),
+                let written = m
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.get("phase"))
+                    .and_then(serde_json::Value::as_str)
+                    .filter(|p| !p.is_empty());
+                let phase = match (written, info.resource.as_str()) {
+                    (Some(phase), _) => phase.to_string(),
+                    (None, "pods") => "Running".to_string(),
+                    (None, _) => String::new(),
                 };
                 let namespace = if info.namespaced && m.metadata.namespace.is_empty() {
                     "default".to_string()
                 } else {
                     m.metadata.namespace
                 };
+                if let Some(status) = m.status {
+                    statuses.insert(
+                        (
+                            info.group_resource(),
+                            namespace.clone(),
+                            m.metadata.name.clone(),
+                        ),
+                        status,
+                    );
+                }
                 objects.push((
                     info.group_resource(),
                     ObjectMeta {
@@ -111,7 +128,16 @@ impl ObjectsFile {
                 ));
             }
         }
-        Ok(Self { map, objects })
+        Ok(Self {
+            map,
+            objects,
+            statuses: Arc::new(statuses),
+        })
+    }
+
+    /// Every object's `status` as written.
+    pub fn statuses(&self) -> Arc<Statuses> {
+        self.statuses.clone()
     }
 
     /// How many objects were read.

@@ -117,6 +117,10 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
         let telemetry = crate::telemetry::Telemetry::new();
         let prometheus = HttpPrometheus::new(&settings, telemetry.clone())?;
         let is_embedded = embedded.is_some();
+        let embedded_statuses = embedded
+            .as_ref()
+            .map(ObjectsFile::statuses)
+            .unwrap_or_default();
         let objects: Rc<dyn adapter_actors::objects::ObjectBackend> = match embedded {
             Some(objects) => Rc::new(objects),
             // Built here, on the actors' thread: the kube client lives with the runtime that made it.
@@ -129,6 +133,7 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
         let state = web::Data::new(State {
             front_door: adapter.front_door.clone(),
             embedded_objects: is_embedded.then(|| adapter.lister.clone().recipient()),
+            embedded_statuses,
             groups,
             clock,
             telemetry,

@@ -29,8 +29,7 @@ const SHAPES: &[&str] = &[
     "/apis/custom.metrics.k8s.io/v1beta1/namespaces/prod/pods/*/http_requests_per_second?labelSelector=a%3D%3D%3D",
 ];
 
-/// The JSON answer as protobuf can carry it: no nulls (unset), no `kind`/`apiVersion` on list items (the
-/// metrics protobuf types have no TypeMeta), no `creationTimestamp` (now, read twice).
+/// The JSON answer as protobuf can carry it: no nulls (unset), no `creationTimestamp` (now, read twice).
 fn comparable(mut value: Value) -> Value {
     fn strip(value: &mut Value) {
         match value {
@@ -40,14 +39,6 @@ fn comparable(mut value: Value) -> Value {
             }
             Value::Array(items) => items.iter_mut().for_each(strip),
             _ => {}
-        }
-    }
-    if let Some(items) = value.get_mut("items").and_then(Value::as_array_mut) {
-        for item in items {
-            if let Some(item) = item.as_object_mut() {
-                item.remove("kind");
-                item.remove("apiVersion");
-            }
         }
     }
     strip(&mut value);

@@ -14,7 +14,11 @@ fn pod_and_node_metrics_in_both_versions() {
         let items = pods["items"].as_array().unwrap();
         assert_eq!(items.len(), 3);
         let pod = &items[0];
-        assert_eq!(pod["kind"], "PodMetrics");
+        // List items carry no kind/apiVersion of their own, as upstream and metrics-server.
+        assert!(
+            pod.get("kind").is_none() && pod.get("apiVersion").is_none(),
+            "{pod}"
+        );
         assert_eq!(pod["metadata"]["name"], "web-1");
         assert_eq!(pod["metadata"]["labels"]["app"], "web");
         assert_eq!(pod["window"], "2m0s");
@@ -23,6 +27,11 @@ fn pod_and_node_metrics_in_both_versions() {
     }
     let one = env.json("/apis/metrics.k8s.io/v1beta1/namespaces/prod/pods/web-2");
     assert_eq!(one["metadata"]["name"], "web-2");
+    assert_eq!(
+        (one["kind"].as_str(), one["apiVersion"].as_str()),
+        (Some("PodMetrics"), Some("metrics.k8s.io/v1beta1")),
+        "single objects keep theirs"
+    );
     let selected = env.json(&format!(
         "/apis/metrics.k8s.io/v1beta1/pods?labelSelector={}",
         encode("app=nothing")
@@ -123,5 +132,18 @@ fn kubectl_top_renders_our_pod_and_node_metrics() {
     assert!(
         stdout.contains("node-1") && stdout.contains("2048Mi"),
         "{stdout}"
+    );
+    // The demo nodes have allocatable resources, so the percentage columns are filled:
+    // 2 GiB of 7680 MiB is 26 %.
+    let node_1 = stdout.lines().find(|l| l.starts_with("node-1")).unwrap();
+    let columns: Vec<&str> = node_1.split_whitespace().collect();
+    assert_eq!(columns.len(), 5, "NAME CPU CPU% MEMORY MEMORY%: {stdout}");
+    assert!(columns[2].ends_with('%'), "{stdout}");
+    assert_eq!(columns[4], "26%", "{stdout}");
+    let (_, nodes) = env.get("/api/v1/nodes");
+    let nodes: serde_json::Value = serde_json::from_str(&nodes).unwrap();
+    assert_eq!(
+        nodes["items"][0]["status"]["allocatable"]["memory"],
+        "7680Mi"
     );
 }

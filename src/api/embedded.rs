@@ -50,13 +50,23 @@ async fn list(
     let items: Vec<_> = objects
         .into_iter()
         .map(|o| {
-            let mut metadata = json!({"name": o.name, "labels": o.labels});
+            let mut metadata = json!({"name": &o.name, "labels": o.labels});
             if !o.namespace.is_empty() {
                 metadata["namespace"] = json!(o.namespace);
             }
-            let mut item = json!({"metadata": metadata});
+            let key = (GroupResource::new("", resource), o.namespace, o.name);
+            let mut status = state
+                .embedded_statuses
+                .get(&key)
+                .filter(|s| s.is_object())
+                .cloned()
+                .unwrap_or_else(|| json!({}));
             if !o.phase.is_empty() {
-                item["status"] = json!({"phase": o.phase});
+                status["phase"] = json!(o.phase);
+            }
+            let mut item = json!({"metadata": metadata});
+            if status.as_object().is_some_and(|s| !s.is_empty()) {
+                item["status"] = status;
             }
             item
         })

@@ -38,6 +38,8 @@ pub struct State {
     /// With the embedded object source only: core objects are served read-only too (`/api/v1/nodes`,
     /// `/api/v1/namespaces/{ns}/pods`), so `kubectl top` works without a cluster.
     pub embedded_objects: Option<actix::Recipient<adapter_actors::object_lister::ListObjects>>,
+    /// With the embedded object source: objects' `status` as the file has it (nodes' capacity).
+    pub embedded_statuses: std::sync::Arc<crate::objects_file::Statuses>,
     /// Enabled groups.
     pub groups: Groups,
     /// For `creationTimestamp`.

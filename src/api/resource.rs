@@ -49,10 +49,11 @@ fn api_version(state: &State, version: &str) -> Result<String, ApiError> {
     }
 }
 
-fn pod_json(state: &State, api_version: &str, pod: Pod) -> PodMetrics {
+/// A PodMetrics; `api_version` (with the kind) only for a single object, not a list item.
+fn pod_json(state: &State, api_version: Option<&str>, pod: Pod) -> PodMetrics {
     PodMetrics {
-        kind: "PodMetrics",
-        api_version: api_version.to_string(),
+        kind: api_version.map(|_| "PodMetrics"),
+        api_version: api_version.map(str::to_string),
         metadata: ObjectMeta {
             name: pod.pod.name,
             namespace: Some(pod.pod.namespace),
@@ -72,10 +73,11 @@ fn pod_json(state: &State, api_version: &str, pod: Pod) -> PodMetrics {
     }
 }
 
-fn node_json(state: &State, api_version: &str, node: Node) -> NodeMetrics {
+/// A NodeMetrics; `api_version` (with the kind) only for a single object, not a list item.
+fn node_json(state: &State, api_version: Option<&str>, node: Node) -> NodeMetrics {
     NodeMetrics {
-        kind: "NodeMetrics",
-        api_version: api_version.to_string(),
+        kind: api_version.map(|_| "NodeMetrics"),
+        api_version: api_version.map(str::to_string),
         metadata: ObjectMeta {
             name: node.node.name,
             namespace: None,
@@ -166,7 +168,7 @@ async fn pods(
     if wants_table(req) {
         return Ok(table(pods.map(|p| pod_row(state, p)).collect()));
     }
-    let items = pods.map(|p| pod_json(state, &api_version, p)).collect();
+    let items = pods.map(|p| pod_json(state, None, p)).collect();
     let list = List::new("PodMetricsList", api_version.clone(), items);
     Ok(protobuf::ok(req, &api_version, "PodMetricsList", &list))
 }
@@ -207,7 +209,7 @@ async fn one_pod(
     if wants_table(&req) {
         return Ok(table(vec![pod_row(&state, pod)]));
     }
-    let pod = pod_json(&state, &api_version, pod);
+    let pod = pod_json(&state, Some(&api_version), pod);
     Ok(protobuf::ok(&req, &api_version, "PodMetrics", &pod))
 }
 
@@ -230,7 +232,7 @@ async fn all_nodes(
     if wants_table(&req) {
         return Ok(table(nodes.map(|n| node_row(&state, n)).collect()));
     }
-    let items = nodes.map(|n| node_json(&state, &api_version, n)).collect();
+    let items = nodes.map(|n| node_json(&state, None, n)).collect();
     let list = List::new("NodeMetricsList", api_version.clone(), items);
     Ok(protobuf::ok(&req, &api_version, "NodeMetricsList", &list))
 }
@@ -255,6 +257,6 @@ async fn one_node(
     if wants_table(&req) {
         return Ok(table(vec![node_row(&state, node)]));
     }
-    let node = node_json(&state, &api_version, node);
+    let node = node_json(&state, Some(&api_version), node);
     Ok(protobuf::ok(&req, &api_version, "NodeMetrics", &node))
 }

@@ -226,10 +226,12 @@ pub struct ContainerMetrics {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodMetrics {
-    /// `PodMetrics`.
-    pub kind: &'static str,
-    /// `metrics.k8s.io/v1beta1` or `/v1`.
-    pub api_version: String,
+    /// `PodMetrics` on a single object; list items carry none, as upstream and metrics-server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    /// `metrics.k8s.io/v1beta1` or `/v1`, on a single object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
     /// Metadata.
     pub metadata: ObjectMeta,
     /// Earliest sample time.
@@ -244,10 +246,12 @@ pub struct PodMetrics {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeMetrics {
-    /// `NodeMetrics`.
-    pub kind: &'static str,
-    /// `metrics.k8s.io/v1beta1` or `/v1`.
-    pub api_version: String,
+    /// `NodeMetrics` on a single object; list items carry none, as upstream and metrics-server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<&'static str>,
+    /// `metrics.k8s.io/v1beta1` or `/v1`, on a single object.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
     /// Metadata.
     pub metadata: ObjectMeta,
     /// Earliest sample time.
