@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 source scripts/env.sh
 n=${1:-2000}
 seconds=${2:-5}
-cargo build --release --quiet --bin prometheus-adapter --bin adapter-load
+cargo build --release --quiet --package prometheus-adapter --package adapter-load --bins
 load=target/release/adapter-load
 start_stack target/release/prometheus-adapter
 adapter_pid=${pids[-1]}

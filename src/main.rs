@@ -2,6 +2,7 @@
 //! upstream's command line and serves.
 #![forbid(unsafe_code)]
 
+mod access_log;
 mod api;
 mod auth;
 mod cli;
@@ -46,8 +47,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--v` as upstream uses it: 0–1 info, 2–5 debug of the adapter, ≥ 6 every Prometheus request.
+/// The `--v` from which each request is logged.
+pub const ACCESS_LOG_VERBOSITY: u8 = 4;
+
+/// `--v` as upstream uses it: 0–1 info, 2–5 debug of the adapter, ≥ 4 also a line per request (the
+/// access log), ≥ 6 every Prometheus request. Colours only when stderr is a terminal.
 fn init_logging(verbosity: u8) {
+    use std::io::IsTerminal;
     let default = match verbosity {
         0..=1 => "info",
         2..=5 => "info,adapter_actors=debug",
@@ -55,9 +61,15 @@ fn init_logging(verbosity: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    // Span-close events are what make tracing-actix-web print one line per request.
+    // Span-close events are what make the access log print one line per request.
+    let span_events = if verbosity >= ACCESS_LOG_VERBOSITY {
+        tracing_subscriber::fmt::format::FmtSpan::CLOSE
+    } else {
+        tracing_subscriber::fmt::format::FmtSpan::NONE
+    };
     tracing_subscriber::fmt()
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_span_events(span_events)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();

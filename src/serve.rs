@@ -106,6 +106,7 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
         tracing::info!(ttl = ?options.values.ttl, serve_stale_for = ?options.values.serve_stale_for, "value cache on");
     }
     let address = (flags.bind_address.clone(), flags.secure_port);
+    let access_log = flags.verbosity >= crate::ACCESS_LOG_VERBOSITY;
 
     actix_web::rt::System::new().block_on(async move {
         // The one place the wall clock is read: everything else gets it through `Clock`.
@@ -170,7 +171,10 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
                         Ok(response)
                     }
                 })
-                .wrap(tracing_actix_web::TracingLogger::default())
+                .wrap(actix_web::middleware::Condition::new(
+                    access_log,
+                    tracing_actix_web::TracingLogger::<crate::access_log::AccessLog>::new(),
+                ))
                 .configure(api::configure)
         })
         .on_connect(crate::auth::peer::remember)

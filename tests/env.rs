@@ -225,10 +225,15 @@ impl Env {
                 "--metrics-relist-interval=2s",
                 "--prometheus-timeout=2s",
                 "--logtostderr=true",
-                "--v=4",
                 // No cluster to ask who callers are: tests/auth.rs covers delegated auth.
                 "--delegated-auth=false",
             ])
+            // The access log is on unless the test sets its own verbosity.
+            .args(
+                (!extra.iter().any(|a| a.starts_with("--v=")))
+                    .then_some("--v=4")
+                    .into_iter(),
+            )
             .args(extra)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.dir.path().join("adapter.log")).unwrap())

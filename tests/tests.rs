@@ -15,6 +15,7 @@ mod http2;
 mod injection;
 mod kube_api;
 mod kubernetes;
+mod logging;
 mod outage;
 mod prometheus_auth;
 mod protobuf;
