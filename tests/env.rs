@@ -229,11 +229,7 @@ impl Env {
                 "--delegated-auth=false",
             ])
             // The access log is on unless the test sets its own verbosity.
-            .args(
-                (!extra.iter().any(|a| a.starts_with("--v=")))
-                    .then_some("--v=4")
-                    .into_iter(),
-            )
+            .args((!extra.iter().any(|a| a.starts_with("--v="))).then_some("--v=4"))
             .args(extra)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.dir.path().join("adapter.log")).unwrap())
