@@ -2,25 +2,29 @@
 
 use std::path::Path;
 
-use adapter_config::explain::{discover_offline, discovery_report, summary};
+use adapter_config::explain::{discover_offline, discovery_report, one_line, summary};
 use adapter_config::query::{self, CustomRequest, ResourceTarget};
 use adapter_config::series::{LabeledSeries, read_answer_labeled};
-use adapter_config::{Config, GroupResource, Registry, ResourceMap, Selector, rules};
+use adapter_config::{
+    Config, ConfigError, GroupResource, Registry, ResourceMap, RuleKind, Selector, rules,
+};
 use anyhow::{Context, Result, anyhow, bail};
 
 use crate::cli::{CheckConfig, Explain, ResourceMetric};
 
-/// Loads and checks a rules file against a resource map, returning every problem as one error.
-fn load_config(path: &Path, map: &ResourceMap) -> Result<Config> {
+/// Loads a rules file and checks it against a resource map: the config with every warning (its own
+/// and the resource map's), or every error (and warning) as one error.
+fn load_config(path: &Path, map: &ResourceMap) -> Result<(Config, Vec<ConfigError>)> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("unable to read {}", path.display()))?;
     let config = rules::load(&path.display().to_string(), &text).map_err(|e| anyhow!("{e}"))?;
-    let problems = config.check_resources(map);
-    if !problems.is_empty() {
-        let lines: Vec<String> = problems.iter().map(ToString::to_string).collect();
-        bail!("{}", lines.join("\n"));
-    }
-    Ok(config)
+    let mut warnings = config.warnings.clone();
+    warnings.extend(config.check_resources(map));
+    Ok((config, warnings))
+}
+
+fn lines(findings: &[ConfigError]) -> String {
+    findings.iter().map(|f| format!("{f}\n")).collect()
 }
 
 fn load_map(path: Option<&Path>) -> Result<ResourceMap> {
@@ -39,16 +43,24 @@ fn load_series(path: &Path) -> Result<Vec<LabeledSeries>> {
         .with_context(|| format!("{}: not a /api/v1/series answer", path.display()))
 }
 
-/// `check-config`.
+/// `check-config`: the warnings, one a line, then the summary; with `--strict`, warnings fail too.
 pub fn check_config(args: &CheckConfig) -> Result<String> {
     let map = load_map(args.resource_map.as_deref())?;
-    Ok(summary(&load_config(&args.config, &map)?))
+    let (config, warnings) = load_config(&args.config, &map)?;
+    if args.strict && !warnings.is_empty() {
+        bail!("{}", lines(&warnings).trim_end());
+    }
+    Ok(lines(&warnings) + &summary(&config))
 }
 
 /// `explain`.
 pub fn explain(args: &Explain) -> Result<String> {
+    let (Some(path), None) = (&args.config, &args.server) else {
+        return crate::explain_client::ask(args);
+    };
     let map = load_map(args.resource_map.as_deref())?;
-    let config = load_config(&args.config, &map)?;
+    let (config, warnings) = load_config(path, &map)?;
+    eprint!("{}", lines(&warnings));
     let series = match &args.series {
         Some(path) => load_series(path)?,
         None => Vec::new(),
@@ -83,7 +95,10 @@ pub fn explain(args: &Explain) -> Result<String> {
             names: &names,
             metric_selector: &selector,
         };
-        query::custom(&config.rules[source.rule], &map, req, budget)?
+        let rule = config
+            .rule(RuleKind::Custom, source.rule)
+            .ok_or_else(|| anyhow!("rules[{}] is disabled", source.rule))?;
+        query::custom(rule, &map, req, budget)?
     } else if let Some(metric) = &args.external {
         let registry = Registry::assemble(outcomes.iter().map(|(_, o)| o));
         let source = registry
@@ -91,8 +106,11 @@ pub fn explain(args: &Explain) -> Result<String> {
             .get(metric)
             .ok_or_else(|| anyhow!("the server could not find the external metric {metric}"))?;
         let namespace = args.namespace.as_deref().unwrap_or("default");
+        let rule = config
+            .rule(RuleKind::External, source.rule)
+            .ok_or_else(|| anyhow!("externalRules[{}] is disabled", source.rule))?;
         vec![query::external(
-            &config.external_rules[source.rule],
+            rule,
             &map,
             &source.series,
             Some(namespace),
@@ -124,15 +142,4 @@ pub fn explain(args: &Explain) -> Result<String> {
         return Ok(discovery_report(&config, &outcomes));
     };
     Ok(queries.iter().map(|q| one_line(q) + "\n").collect())
-}
-
-/// Folds a multi-line query onto one line: PromQL does not care about whitespace around line breaks, and
-/// whitespace inside a line (possibly inside a string) is kept.
-fn one_line(query: &str) -> String {
-    query
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
 }

@@ -68,6 +68,10 @@ pub struct ServeFlags {
     /// Value cache: most bytes kept (estimated).
     #[arg(long, default_value_t = 16 << 20)]
     pub metrics_cache_max_bytes: usize,
+    /// Refuse to start (and to reload) on warnings too: what upstream starts with but fails on later.
+    /// By default a warning disables only its rule.
+    #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
+    pub strict_config: bool,
     /// Serve HTTP/1.1 only.
     #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
     pub disable_http2: bool,

@@ -8,7 +8,7 @@ use actix_web::{App, HttpServer, web};
 use adapter_actors::{Clock, Options};
 use anyhow::{Context, bail};
 
-use crate::api::{self, Groups, State};
+use crate::api::{self, State};
 use crate::flags::ServeFlags;
 use crate::kube_objects::{KubeObjects, RateLimit};
 use crate::objects_file::ObjectsFile;
@@ -28,16 +28,12 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
             flags.config
         )
     })?;
-    let config =
-        adapter_config::rules::load(&flags.config, &text).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let config = crate::reload::load(&flags.config, &text, flags.strict_config)?;
+    let (config_path, strict_config) =
+        (std::path::PathBuf::from(&flags.config), flags.strict_config);
     if flags.metrics_max_age < flags.metrics_relist_interval && !config.rules.is_empty() {
         bail!("max age must not be less than relist interval");
     }
-    let groups = Groups {
-        custom: !config.rules.is_empty(),
-        external: !config.external_rules.is_empty(),
-        resource: config.resource_rules.is_some(),
-    };
     let embedded = match &flags.objects {
         Some(path) => {
             let objects = ObjectsFile::load(path)?;
@@ -131,11 +127,24 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
             ),
         };
         let adapter = adapter_actors::start(config, Rc::new(prometheus), objects, clock, options);
+        telemetry.observe_start(clock.unix_seconds());
+        crate::reload::watch(
+            config_path,
+            strict_config,
+            text,
+            crate::reload::Peers {
+                namer: adapter.namer.clone().recipient(),
+                relister: adapter.relister.clone().recipient(),
+            },
+            telemetry.clone(),
+            clock,
+        );
         let state = web::Data::new(State {
             front_door: adapter.front_door.clone(),
+            namer: adapter.namer.clone().recipient(),
             embedded_objects: is_embedded.then(|| adapter.lister.clone().recipient()),
             embedded_statuses,
-            groups,
+            registry: adapter.registry.clone(),
             clock,
             telemetry,
             cache_stats: adapter.cache_stats.clone(),

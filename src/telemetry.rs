@@ -72,6 +72,10 @@ pub struct Telemetry {
     rule_series: Family<RuleLabels, Gauge>,
     rule_failing: Family<RuleLabels, Gauge>,
     rule_last_success: Family<RuleLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    rule_disabled: Family<RuleLabels, Gauge>,
+    reload_successful: Gauge,
+    reload_success_at: Gauge<f64, std::sync::atomic::AtomicU64>,
+    reloads: Family<CacheLabels, Counter>,
     reviews: Family<ReviewLabels, Counter>,
     kube_requests: Family<KubeLabels, Counter>,
     kube_latency: Histograms<KubeCallLabels>,
@@ -133,6 +137,30 @@ impl Telemetry {
             "When the rule last relisted successfully",
             rule_last_success.clone(),
         );
+        let rule_disabled = Family::<RuleLabels, Gauge>::default();
+        registry.register(
+            "rule_disabled",
+            "Rules left out for a warning in the rules file (see /debug/explain for why)",
+            rule_disabled.clone(),
+        );
+        let reload_successful = Gauge::default();
+        registry.register(
+            "config_last_reload_successful",
+            "Whether the last load of the rules file succeeded (1) or failed and the running rules stayed (0)",
+            reload_successful.clone(),
+        );
+        let reload_success_at = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
+        registry.register(
+            "config_last_reload_success_timestamp_seconds",
+            "When the rules file was last loaded successfully (start-up counts)",
+            reload_success_at.clone(),
+        );
+        let reloads = Family::<CacheLabels, Counter>::default();
+        registry.register(
+            "config_reloads",
+            "Reloads of the rules file by result: success or failure",
+            reloads.clone(),
+        );
         let reviews = Family::<ReviewLabels, Counter>::default();
         registry.register(
             "auth_reviews",
@@ -192,6 +220,10 @@ impl Telemetry {
             rule_series,
             rule_failing,
             rule_last_success,
+            rule_disabled,
+            reload_successful,
+            reload_success_at,
+            reloads,
         })
     }
 
@@ -241,6 +273,22 @@ impl Telemetry {
         self.kube_rate_limit.observe(waited.as_secs_f64());
     }
 
+    /// The rules file loaded at start (`at` Unix seconds).
+    pub fn observe_start(&self, at: f64) {
+        self.reload_successful.set(1);
+        self.reload_success_at.set(at);
+    }
+
+    /// Records a reload of the rules file.
+    pub fn observe_reload(&self, ok: bool, at: f64) {
+        let result = if ok { "success" } else { "failure" };
+        self.reloads.get_or_create(&CacheLabels { result }).inc();
+        self.reload_successful.set(i64::from(ok));
+        if ok {
+            self.reload_success_at.set(at);
+        }
+    }
+
     /// Records one Prometheus call.
     pub fn observe_prometheus(&self, path: &str, server: &str, elapsed: Duration) {
         let labels = PromLabels {
@@ -277,6 +325,12 @@ impl Telemetry {
         set("external", snapshot.registry.external.len());
         self.relist_seconds
             .set(snapshot.relist_duration.as_secs_f64());
+        self.rule_disabled.clear();
+        for (rule, _) in &snapshot.served.disabled {
+            self.rule_disabled
+                .get_or_create(&RuleLabels { rule: rule.clone() })
+                .set(1);
+        }
         self.rule_series.clear();
         self.rule_failing.clear();
         self.rule_last_success.clear();

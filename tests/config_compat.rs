@@ -16,45 +16,95 @@ fn check_config_accepts_every_shipped_rules_file() {
     }
 }
 
-/// Each broken file states what must be reported in `# expect: <location>: <message part>` lines.
+/// `# expect: <location>: <message part>` lines of a file (errors), or `# warn:` lines (warnings).
+fn stated(file: &std::path::Path, prefix: &str) -> Vec<(String, String)> {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix(prefix))
+        .map(|want| {
+            let (location, message) = want.split_once(": ").unwrap();
+            (location.to_string(), message.to_string())
+        })
+        .collect()
+}
+
+/// Whether `output` has a line `<path>: <location>: <label><…message…>`.
+fn reports(output: &str, path: &str, (location, message): &(String, String), label: &str) -> bool {
+    let needle = format!("{path}: {location}: {label}");
+    output
+        .lines()
+        .any(|l| l.starts_with(&needle) && l.contains(message.as_str()))
+        || (location == "yaml"
+            && output.starts_with(&needle)
+            && output.to_lowercase().contains(&message.to_lowercase()))
+}
+
+/// Each broken file states what must be reported: `# expect:` lines are errors (upstream refuses to
+/// start too: exit 1, every error on its own line), `# warn:` lines are warnings (upstream starts:
+/// exit 0 with the warning printed, exit 1 with `--strict`).
 #[test]
 fn check_config_rejects_broken_files_naming_file_rule_and_field() {
     let files = files_in(&root().join("tests/config_compat/broken"), "yaml");
     assert!(files.len() >= 10, "{files:?}");
+    let mut warned = 0;
     for file in files {
         let path = file.to_str().unwrap();
-        let expected: Vec<String> = std::fs::read_to_string(&file)
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.strip_prefix("# expect: ").map(str::to_string))
-            .collect();
-        assert!(!expected.is_empty(), "{path} states no expectation");
+        let (errors, warnings) = (stated(&file, "# expect: "), stated(&file, "# warn: "));
+        assert!(
+            errors.is_empty() != warnings.is_empty(),
+            "{path} states errors or warnings"
+        );
         let output = adapter(&["check-config", "--config", path]);
         let (stdout, stderr) = text(&output);
+        if errors.is_empty() {
+            warned += 1;
+            assert_eq!(
+                output.status.code(),
+                Some(0),
+                "{path} loads with a warning: {stderr}"
+            );
+            for want in &warnings {
+                assert!(
+                    reports(&stdout, path, want, "warning: "),
+                    "{path}: expected warning {want:?} in:\n{stdout}"
+                );
+            }
+            assert!(
+                stdout.lines().last().unwrap().contains(": ok: "),
+                "{stdout}"
+            );
+            let strict = adapter(&["check-config", "--strict", "--config", path]);
+            let (_, strict_stderr) = text(&strict);
+            assert_eq!(strict.status.code(), Some(1), "--strict fails {path}");
+            for want in &warnings {
+                assert!(
+                    reports(&strict_stderr, path, want, "warning: "),
+                    "{path}: {strict_stderr}"
+                );
+            }
+            continue;
+        }
         assert_eq!(
             output.status.code(),
             Some(1),
             "{path} must be rejected; stdout: {stdout}"
         );
-        for want in &expected {
-            let (location, message) = want.split_once(": ").unwrap();
-            let needle = format!("{path}: {location}: ");
-            let found = stderr
-                .lines()
-                .any(|l| l.starts_with(&needle) && l.contains(message))
-                || (location == "yaml"
-                    && stderr.starts_with(&needle)
-                    && stderr.to_lowercase().contains(&message.to_lowercase()));
-            assert!(found, "{path}: expected `{want}` in:\n{stderr}");
+        for want in &errors {
+            assert!(
+                reports(&stderr, path, want, ""),
+                "{path}: expected `{want:?}` in:\n{stderr}"
+            );
         }
-        if expected.len() > 1 {
+        if errors.len() > 1 {
             assert_eq!(
                 stderr.lines().count(),
-                expected.len(),
+                errors.len(),
                 "every error, one a line:\n{stderr}"
             );
         }
     }
+    assert!(warned >= 5, "warning files: {warned}");
 }
 
 #[test]

@@ -5,6 +5,7 @@
 //! Owns nothing but its peers and a registry reader. Every flow runs under `deadline`: no request waits
 //! longer, whatever a backend or actor does. A restart loses nothing.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -214,6 +215,71 @@ pub struct GetNodeMetrics {
     pub selector: Selector,
 }
 
+/// What a flow did, step by step: for `/debug/explain`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Trace {
+    /// The rule that serves the metric (`rules[0]`), once discovery found it.
+    pub rule: Option<String>,
+    /// The objects the request covers, once listed or named.
+    pub objects: Option<Vec<String>>,
+    /// Every PromQL sent, in order.
+    pub queries: Vec<String>,
+    /// Samples Prometheus answered, over all queries.
+    pub samples: usize,
+    /// The first samples, as a summary of the answer.
+    pub preview: Vec<Sample>,
+}
+
+/// How many samples a trace keeps.
+const PREVIEW: usize = 10;
+
+/// Records a flow's steps when explaining; does nothing for ordinary requests.
+#[derive(Default)]
+struct Recorder(Option<RefCell<Trace>>);
+
+impl Recorder {
+    fn on() -> Self {
+        Self(Some(RefCell::default()))
+    }
+
+    fn record(&self, step: impl FnOnce(&mut Trace)) {
+        if let Some(trace) = &self.0 {
+            step(&mut trace.borrow_mut());
+        }
+    }
+
+    fn finish(self) -> Trace {
+        self.0.map(RefCell::into_inner).unwrap_or_default()
+    }
+}
+
+/// A request to explain: the same flows, traced.
+#[derive(Debug, Clone)]
+pub enum Question {
+    /// A custom metric.
+    Custom(GetCustomMetric),
+    /// An external metric.
+    External(GetExternalMetric),
+    /// Pods' resource metrics.
+    Pods(GetPodMetrics),
+    /// Nodes' resource metrics.
+    Nodes(GetNodeMetrics),
+}
+
+/// Run a question's flow and say what each step did.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Explained")]
+pub struct Explain(pub Question);
+
+/// The steps and the outcome: how many values the answer would have, or why there is none.
+#[derive(Debug, Clone)]
+pub struct Explained {
+    /// What the flow did.
+    pub trace: Trace,
+    /// Values in the answer, or the error the API would answer with.
+    pub outcome: Result<usize, FlowError>,
+}
+
 /// The current discovery snapshot.
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "Arc<Snapshot>")]
@@ -330,7 +396,12 @@ impl Flows {
     }
 
     /// Runs the queries (at most `parallelism` at once) and merges their samples.
-    async fn samples(&self, built: &BuiltQueries) -> Result<Vec<Sample>, FlowError> {
+    async fn samples(
+        &self,
+        built: &BuiltQueries,
+        trace: &Recorder,
+    ) -> Result<Vec<Sample>, FlowError> {
+        trace.record(|t| t.queries.extend(built.queries.iter().cloned()));
         let time = self.clock.unix_seconds();
         let results: Vec<Result<Arc<QueryResult>, FlowError>> =
             futures_util::stream::iter(built.queries.clone())
@@ -349,7 +420,14 @@ impl Flows {
         let mut samples = Vec::new();
         for result in results {
             match &*result? {
-                QueryResult::Vector(vector) => samples.extend(vector.iter().cloned()),
+                QueryResult::Vector(vector) => {
+                    trace.record(|t| {
+                        t.samples += vector.len();
+                        let room = PREVIEW.saturating_sub(t.preview.len());
+                        t.preview.extend(vector.iter().take(room).cloned());
+                    });
+                    samples.extend(vector.iter().cloned())
+                }
                 QueryResult::Scalar(..) | QueryResult::Unexpected(_) => {
                     return Err(FlowError::QueryFailed(
                         "encountered an unexpected query result type".into(),
@@ -360,7 +438,11 @@ impl Flows {
         Ok(samples)
     }
 
-    async fn custom(&self, msg: GetCustomMetric) -> Result<Vec<CustomValue>, FlowError> {
+    async fn custom(
+        &self,
+        msg: GetCustomMetric,
+        trace: &Recorder,
+    ) -> Result<Vec<CustomValue>, FlowError> {
         let not_found = |name: Option<String>| FlowError::MetricNotFound {
             metric: msg.metric.clone(),
             resource: msg.resource.to_string(),
@@ -386,6 +468,7 @@ impl Flows {
             .custom(&resource, msg.namespace.is_some(), &msg.metric)
             .cloned()
             .ok_or_else(|| not_found(msg.name.clone()))?;
+        trace.record(|t| t.rule = Some(source.kind.location(source.rule)));
         let names: Vec<String> = match &msg.name {
             Some(name) => vec![name.clone()],
             None => self
@@ -404,11 +487,13 @@ impl Flows {
                 .map(|o| o.name)
                 .collect(),
         };
+        trace.record(|t| t.objects = Some(names.clone()));
         if names.is_empty() {
             return Err(not_found(None));
         }
         let map = self.map().await?;
         let build = BuildCustomQuery {
+            generation: snapshot.generation,
             source,
             resource,
             namespace: msg.namespace.clone(),
@@ -427,7 +512,7 @@ impl Flows {
                 return Err(not_found(msg.name.clone()));
             }
         };
-        let samples = self.samples(&built).await?;
+        let samples = self.samples(&built, trace).await?;
         // A later sample for the same object overwrites an earlier one, as upstream.
         let by_name: HashMap<&str, &Sample> = samples
             .iter()
@@ -466,7 +551,11 @@ impl Flows {
         Ok(values)
     }
 
-    async fn external(&self, msg: GetExternalMetric) -> Result<Vec<ExternalValue>, FlowError> {
+    async fn external(
+        &self,
+        msg: GetExternalMetric,
+        trace: &Recorder,
+    ) -> Result<Vec<ExternalValue>, FlowError> {
         let snapshot = self.reader.load();
         let not_found = || FlowError::MetricNotFound {
             metric: msg.metric.clone(),
@@ -479,6 +568,7 @@ impl Flows {
             .get(&msg.metric)
             .cloned()
             .ok_or_else(not_found)?;
+        trace.record(|t| t.rule = Some(source.kind.location(source.rule)));
         // External metrics name no object: Kubernetes being slow or down must not hold them up. Before
         // any discovery succeeded, the standard resources stand in (rules name `namespaces`).
         let map = self
@@ -490,6 +580,7 @@ impl Flows {
             .flatten()
             .unwrap_or_else(|| STANDARD_RESOURCES.with(Arc::clone));
         let build = BuildExternalQuery {
+            generation: snapshot.generation,
             source,
             namespace: msg.namespace,
             selector: msg.selector,
@@ -505,6 +596,7 @@ impl Flows {
             .map_err(|e| FlowError::QueryFailed(e.to_string()))?;
         let time = self.clock.unix_seconds();
         let promql = built.queries.into_iter().next().unwrap_or_default();
+        trace.record(|t| t.queries.push(promql.clone()));
         let answer = self
             .peers
             .query
@@ -512,6 +604,12 @@ impl Flows {
             .await
             .map_err(mailbox)??;
         let metric = msg.metric;
+        trace.record(|t| {
+            if let QueryResult::Vector(samples) = &*answer {
+                t.samples = samples.len();
+                t.preview = samples.iter().take(PREVIEW).cloned().collect();
+            }
+        });
         match &*answer {
             QueryResult::Vector(samples) => Ok(samples
                 .iter()
@@ -545,6 +643,7 @@ impl Flows {
         namespace: Option<String>,
         names: Vec<String>,
         map: Arc<ResourceMap>,
+        trace: &Recorder,
     ) -> Result<(BuiltQueries, Vec<Sample>, Vec<Sample>), FlowError> {
         let build = |usage| BuildResourceQuery {
             usage,
@@ -562,11 +661,16 @@ impl Flows {
         let cpu = cpu.map_err(mailbox)?.map_err(query_failed)?;
         let memory = memory.map_err(mailbox)?.map_err(query_failed)?;
         let (cpu_samples, memory_samples) =
-            futures_util::future::join(self.samples(&cpu), self.samples(&memory)).await;
+            futures_util::future::join(self.samples(&cpu, trace), self.samples(&memory, trace))
+                .await;
         Ok((cpu, cpu_samples?, memory_samples?))
     }
 
-    async fn pods(&self, msg: GetPodMetrics) -> Result<Vec<PodMetrics>, FlowError> {
+    async fn pods(
+        &self,
+        msg: GetPodMetrics,
+        trace: &Recorder,
+    ) -> Result<Vec<PodMetrics>, FlowError> {
         let mut pods = self
             .list(
                 GroupResource::new("", "pods"),
@@ -576,6 +680,7 @@ impl Flows {
             )
             .await?;
         pods.retain(|p| msg.name.as_ref().is_none_or(|n| *n == p.name));
+        trace.record(|t| t.objects = Some(pods.iter().map(|p| p.name.clone()).collect()));
         if let (Some(name), true) = (&msg.name, pods.is_empty()) {
             return Err(FlowError::ObjectNotFound(format!("pods {name:?}")));
         }
@@ -592,7 +697,7 @@ impl Flows {
                 .map(|(namespace, pods)| {
                     let names = pods.iter().map(|p| p.name.clone()).collect();
                     let map = map.clone();
-                    async move { (pods, self.usage(Some(namespace), names, map).await) }
+                    async move { (pods, self.usage(Some(namespace), names, map, trace).await) }
                 })
                 .buffered(self.options.parallelism.max(1))
                 .collect()
@@ -623,7 +728,11 @@ impl Flows {
         Ok(out)
     }
 
-    async fn nodes(&self, msg: GetNodeMetrics) -> Result<Vec<NodeMetrics>, FlowError> {
+    async fn nodes(
+        &self,
+        msg: GetNodeMetrics,
+        trace: &Recorder,
+    ) -> Result<Vec<NodeMetrics>, FlowError> {
         let mut nodes = self
             .list(
                 GroupResource::new("", "nodes"),
@@ -634,6 +743,7 @@ impl Flows {
             .await?;
         nodes.retain(|n| msg.name.as_ref().is_none_or(|name| *name == n.name));
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
+        trace.record(|t| t.objects = Some(nodes.iter().map(|n| n.name.clone()).collect()));
         let not_found =
             |name: &str| FlowError::ObjectNotFound(format!("nodemetrics.metrics.k8s.io {name:?}"));
         if nodes.is_empty() {
@@ -644,7 +754,7 @@ impl Flows {
         }
         let map = self.map().await?;
         let names = nodes.iter().map(|n| n.name.clone()).collect();
-        let (built, cpu, memory) = self.usage(None, names, map).await?;
+        let (built, cpu, memory) = self.usage(None, names, map, trace).await?;
         let window = built.window.unwrap_or_default();
         let first = |samples: &[Sample]| {
             let mut by_node: HashMap<String, (f64, f64)> = HashMap::new();
@@ -762,7 +872,7 @@ impl Handler<GetCustomMetric> for FrontDoor {
     type Result = ResponseFuture<Result<Vec<CustomValue>, FlowError>>;
 
     fn handle(&mut self, msg: GetCustomMetric, _: &mut Context<Self>) -> Self::Result {
-        self.run(|flows| Box::pin(async move { flows.custom(msg).await }))
+        self.run(|flows| Box::pin(async move { flows.custom(msg, &Recorder::default()).await }))
     }
 }
 
@@ -770,7 +880,7 @@ impl Handler<GetExternalMetric> for FrontDoor {
     type Result = ResponseFuture<Result<Vec<ExternalValue>, FlowError>>;
 
     fn handle(&mut self, msg: GetExternalMetric, _: &mut Context<Self>) -> Self::Result {
-        self.run(|flows| Box::pin(async move { flows.external(msg).await }))
+        self.run(|flows| Box::pin(async move { flows.external(msg, &Recorder::default()).await }))
     }
 }
 
@@ -778,7 +888,7 @@ impl Handler<GetPodMetrics> for FrontDoor {
     type Result = ResponseFuture<Result<Vec<PodMetrics>, FlowError>>;
 
     fn handle(&mut self, msg: GetPodMetrics, _: &mut Context<Self>) -> Self::Result {
-        self.run(|flows| Box::pin(async move { flows.pods(msg).await }))
+        self.run(|flows| Box::pin(async move { flows.pods(msg, &Recorder::default()).await }))
     }
 }
 
@@ -786,7 +896,33 @@ impl Handler<GetNodeMetrics> for FrontDoor {
     type Result = ResponseFuture<Result<Vec<NodeMetrics>, FlowError>>;
 
     fn handle(&mut self, msg: GetNodeMetrics, _: &mut Context<Self>) -> Self::Result {
-        self.run(|flows| Box::pin(async move { flows.nodes(msg).await }))
+        self.run(|flows| Box::pin(async move { flows.nodes(msg, &Recorder::default()).await }))
+    }
+}
+
+impl Handler<Explain> for FrontDoor {
+    type Result = ResponseFuture<Explained>;
+
+    fn handle(&mut self, msg: Explain, _: &mut Context<Self>) -> Self::Result {
+        let (flows, deadline) = (self.flows.clone(), self.flows.options.deadline);
+        Box::pin(async move {
+            let trace = Recorder::on();
+            let flow = async {
+                match msg.0 {
+                    Question::Custom(q) => flows.custom(q, &trace).await.map(|v| v.len()),
+                    Question::External(q) => flows.external(q, &trace).await.map(|v| v.len()),
+                    Question::Pods(q) => flows.pods(q, &trace).await.map(|v| v.len()),
+                    Question::Nodes(q) => flows.nodes(q, &trace).await.map(|v| v.len()),
+                }
+            };
+            let outcome = tokio::time::timeout(deadline, flow)
+                .await
+                .unwrap_or(Err(FlowError::Timeout(deadline)));
+            Explained {
+                trace: trace.finish(),
+                outcome,
+            }
+        })
     }
 }
 

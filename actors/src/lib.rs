@@ -117,6 +117,7 @@ pub fn start(
     clock: Clock,
     options: Options,
 ) -> Adapter {
+    let served = registry::Served::of(&config);
     let namer = Supervisor::start(move |_| RuleNamer::new(config));
     let cache_stats = std::sync::Arc::<value_cache::CacheStats>::default();
     let stats = cache_stats.clone();
@@ -126,7 +127,7 @@ pub fn start(
     let lister = Supervisor::start(move |_| {
         ObjectLister::new(kube, options.kube_timeout, options.discovery_refresh)
     });
-    let (writer, registry) = registry::registry();
+    let (writer, registry) = registry::registry(served);
     let peers = Peers {
         rules: namer.clone().recipient(),
         namer: namer.clone().recipient(),

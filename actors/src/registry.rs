@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use adapter_config::discovery::RuleReport;
-use adapter_config::{Registry, RuleKind};
+use adapter_config::{Config, Registry, RuleKind};
 use arc_swap::ArcSwap;
 
 /// One rule's relist state.
@@ -52,6 +52,46 @@ pub struct Snapshot {
     pub custom_entries: Vec<DiscoveryEntry>,
     /// External discovery entries, sorted.
     pub external_entries: Vec<DiscoveryEntry>,
+    /// What the rules it was made with serve.
+    pub served: Served,
+}
+
+/// What a rules file serves: the API groups (as upstream: custom with `rules`, external with
+/// `externalRules`, resource metrics with `resourceRules`) and the rules left out for a warning.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Served {
+    /// `custom.metrics.k8s.io`.
+    pub custom: bool,
+    /// `external.metrics.k8s.io`.
+    pub external: bool,
+    /// `metrics.k8s.io`.
+    pub resource: bool,
+    /// Disabled rules (`rules[1]`, `resourceRules`), each with why.
+    pub disabled: Vec<(String, Vec<String>)>,
+}
+
+impl Served {
+    /// What `config` serves. A group whose rules are all disabled is still served (empty), as upstream
+    /// serves it with rules that fail.
+    pub fn of(config: &Config) -> Self {
+        let listed = |prefix: &str| config.disabled.iter().any(|d| d.starts_with(prefix));
+        Self {
+            custom: !config.rules.is_empty() || listed("rules["),
+            external: !config.external_rules.is_empty() || listed("externalRules["),
+            resource: config.resource_rules.is_some() || listed("resourceRules"),
+            disabled: config
+                .disabled
+                .iter()
+                .map(|location| {
+                    let why = config
+                        .warnings_for(location)
+                        .map(|w| format!("{}: {}", w.location, w.message))
+                        .collect();
+                    (location.clone(), why)
+                })
+                .collect(),
+        }
+    }
 }
 
 impl Snapshot {
@@ -61,6 +101,7 @@ impl Snapshot {
         rules: Vec<RuleStatus>,
         relisted_at: Option<SystemTime>,
         generation: u64,
+        served: Served,
     ) -> Self {
         let custom_entries = registry
             .custom
@@ -86,6 +127,7 @@ impl Snapshot {
             relist_duration: std::time::Duration::ZERO,
             custom_entries,
             external_entries,
+            served,
         }
     }
 
@@ -103,8 +145,11 @@ pub struct RegistryWriter(Arc<ArcSwap<Snapshot>>);
 pub struct RegistryReader(Arc<ArcSwap<Snapshot>>);
 
 /// A new, empty registry.
-pub fn registry() -> (RegistryWriter, RegistryReader) {
-    let shared = Arc::new(ArcSwap::from_pointee(Snapshot::default()));
+pub fn registry(served: Served) -> (RegistryWriter, RegistryReader) {
+    let shared = Arc::new(ArcSwap::from_pointee(Snapshot {
+        served,
+        ..Snapshot::default()
+    }));
     (RegistryWriter(shared.clone()), RegistryReader(shared))
 }
 

@@ -28,7 +28,7 @@ use tokio::sync::oneshot;
 use crate::object_lister::Resources;
 use crate::prom::PromError;
 use crate::prom_querier::Series;
-use crate::registry::{RegistryWriter, RuleStatus, Snapshot};
+use crate::registry::{RegistryWriter, RuleStatus, Served, Snapshot};
 use crate::rule_namer::{CurrentRules, NameSeries};
 use crate::{Clock, Crash};
 
@@ -81,6 +81,8 @@ type RuleKey = (RuleKind, usize);
 #[derive(Default)]
 struct State {
     generation: u64,
+    /// What the generation's rules serve.
+    served: Served,
     outcomes: BTreeMap<RuleKey, RuleOutcome>,
     statuses: BTreeMap<RuleKey, RuleStatus>,
     last_map: Option<Arc<ResourceMap>>,
@@ -170,6 +172,7 @@ async fn relist(
                 s.statuses.values().cloned().collect(),
                 Some(clock.now()),
                 s.generation,
+                s.served.clone(),
             );
         }
     };
@@ -193,6 +196,7 @@ async fn relist(
             s.generation = generation.number;
             s.outcomes.clear();
             s.statuses.clear();
+            s.served = Served::of(&generation.config);
         }
     }
     let config = &generation.config;
@@ -284,6 +288,7 @@ async fn relist(
         s.statuses.values().cloned().collect(),
         Some(clock.now()),
         s.generation,
+        s.served.clone(),
     )
 }
 

@@ -29,10 +29,7 @@ pub struct Generation {
 impl Generation {
     /// The rule a source names, if this generation has it.
     pub fn rule(&self, kind: RuleKind, index: usize) -> Option<&adapter_config::DiscoveryRule> {
-        match kind {
-            RuleKind::Custom => self.config.rules.get(index),
-            RuleKind::External => self.config.external_rules.get(index),
-        }
+        self.config.rule(kind, index)
     }
 }
 
@@ -49,6 +46,8 @@ pub struct Reload {
     pub file: String,
     /// Its text.
     pub text: String,
+    /// Refuse warnings too (`--strict-config`).
+    pub strict: bool,
 }
 
 /// Name one rule's series.
@@ -98,6 +97,9 @@ pub enum BuildError {
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "Result<BuiltQueries, BuildError>")]
 pub struct BuildCustomQuery {
+    /// The generation the source was discovered with (the snapshot's): a request that started before a
+    /// reload finishes on the rules it started with.
+    pub generation: u64,
     /// The discovered source of the metric.
     pub source: MetricSource,
     /// Canonical resource.
@@ -118,6 +120,8 @@ pub struct BuildCustomQuery {
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "Result<BuiltQueries, BuildError>")]
 pub struct BuildExternalQuery {
+    /// The generation the source was discovered with (the snapshot's).
+    pub generation: u64,
     /// The discovered source of the metric.
     pub source: MetricSource,
     /// Request namespace.
@@ -158,6 +162,9 @@ pub struct BuildResourceQuery {
 /// The rule namer actor.
 pub struct RuleNamer {
     generation: Arc<Generation>,
+    /// The generation before the last reload, for requests discovered with it until the relist that
+    /// follows the reload publishes the new one.
+    previous: Option<Arc<Generation>>,
 }
 
 impl RuleNamer {
@@ -165,7 +172,23 @@ impl RuleNamer {
     pub fn new(config: Config) -> Self {
         Self {
             generation: Arc::new(Generation { number: 1, config }),
+            previous: None,
         }
+    }
+
+    /// The rule `kind`/`index` of generation `number`, if it is the current or the previous one.
+    fn rule_of(
+        &self,
+        number: u64,
+        kind: RuleKind,
+        index: usize,
+    ) -> Result<&adapter_config::DiscoveryRule, BuildError> {
+        [Some(&self.generation), self.previous.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|g| g.number == number)
+            .and_then(|g| g.rule(kind, index))
+            .ok_or(BuildError::StaleRule)
     }
 }
 
@@ -188,8 +211,18 @@ impl Handler<Reload> for RuleNamer {
 
     fn handle(&mut self, msg: Reload, _: &mut Context<Self>) -> Self::Result {
         let config = rules::load(&msg.file, &msg.text)?;
+        if msg.strict && !config.warnings.is_empty() {
+            return Err(ConfigErrors(config.warnings));
+        }
+        for warning in &config.warnings {
+            tracing::warn!(%warning, "rule disabled: upstream starts with this and fails later");
+        }
         let number = self.generation.number + 1;
-        self.generation = Arc::new(Generation { number, config });
+        let previous = std::mem::replace(
+            &mut self.generation,
+            Arc::new(Generation { number, config }),
+        );
+        self.previous = Some(previous);
         tracing::info!(generation = number, file = %msg.file, "rules reloaded");
         Ok(number)
     }
@@ -211,10 +244,7 @@ impl Handler<BuildCustomQuery> for RuleNamer {
     type Result = Result<BuiltQueries, BuildError>;
 
     fn handle(&mut self, msg: BuildCustomQuery, _: &mut Context<Self>) -> Self::Result {
-        let rule = self
-            .generation
-            .rule(RuleKind::Custom, msg.source.rule)
-            .ok_or(BuildError::StaleRule)?;
+        let rule = self.rule_of(msg.generation, RuleKind::Custom, msg.source.rule)?;
         let names: Vec<&str> = msg.names.iter().map(String::as_str).collect();
         let req = CustomRequest {
             series: &msg.source.series,
@@ -236,10 +266,7 @@ impl Handler<BuildExternalQuery> for RuleNamer {
     type Result = Result<BuiltQueries, BuildError>;
 
     fn handle(&mut self, msg: BuildExternalQuery, _: &mut Context<Self>) -> Self::Result {
-        let rule = self
-            .generation
-            .rule(RuleKind::External, msg.source.rule)
-            .ok_or(BuildError::StaleRule)?;
+        let rule = self.rule_of(msg.generation, RuleKind::External, msg.source.rule)?;
         let query = query::external(
             rule,
             &msg.map,

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::discovery::{Registry, RuleOutcome, name_rule};
+use crate::discovery::{Registry, RuleOutcome, RuleReport, name_rule};
 use crate::resource_map::ResourceMap;
 use crate::rules::{Config, DiscoveryRule};
 use crate::series::{LabeledSeries, SeriesSet};
@@ -17,8 +17,13 @@ pub fn summary(config: &Config) -> String {
         ),
         None => "no resource rules".to_string(),
     };
+    let disabled = if config.disabled.is_empty() {
+        String::new()
+    } else {
+        format!("; disabled: {}", config.disabled.join(", "))
+    };
     format!(
-        "{}: ok: {} custom rules, {} external rules, {resource}",
+        "{}: ok: {} custom rules, {} external rules, {resource}{disabled}",
         config.file,
         config.rules.len(),
         config.external_rules.len()
@@ -56,6 +61,33 @@ pub fn discover_offline<'c>(
 /// `#` lines per rule and per collision.
 pub fn discovery_report(config: &Config, outcomes: &[(&DiscoveryRule, RuleOutcome)]) -> String {
     let registry = Registry::assemble(outcomes.iter().map(|(_, o)| o));
+    let rules: Vec<RuleLine<'_>> = outcomes
+        .iter()
+        .map(|(rule, outcome)| RuleLine {
+            location: rule.location(),
+            series_query: &rule.series_query,
+            report: &outcome.report,
+            error: None,
+        })
+        .collect();
+    report(config, &registry, &rules)
+}
+
+/// One rule's line of the report.
+pub struct RuleLine<'a> {
+    /// `rules[0]`.
+    pub location: String,
+    /// Its `seriesQuery`.
+    pub series_query: &'a str,
+    /// What its last relist made of the series.
+    pub report: &'a RuleReport,
+    /// Why its last relist failed, for a running adapter.
+    pub error: Option<&'a str>,
+}
+
+/// The report of a registry and its rules' lines: offline from series files, or from a running
+/// adapter's last relist (the same text either way).
+pub fn report(config: &Config, registry: &Registry, rules: &[RuleLine<'_>]) -> String {
     let mut out = String::new();
     for (metric, source) in &registry.custom {
         let scope = if metric.namespaced {
@@ -71,27 +103,33 @@ pub fn discovery_report(config: &Config, outcomes: &[(&DiscoveryRule, RuleOutcom
     }
     for (metric, source) in &registry.external {
         let namespaced = config
-            .external_rules
-            .get(source.rule)
+            .rule(crate::RuleKind::External, source.rule)
             .is_some_and(|r| r.namespaced);
         let scope = if namespaced { "namespaced" } else { "cluster" };
         let _ = writeln!(out, "external {scope} {metric} {}", source.series);
     }
-    for (rule, outcome) in outcomes {
-        let r = &outcome.report;
+    for rule in rules {
+        let r = rule.report;
         let _ = write!(
             out,
             "# {} {}: {} series, {} named, {} metrics",
-            rule.location(),
-            rule.series_query,
-            r.series,
-            r.named,
-            r.metrics
+            rule.location, rule.series_query, r.series, r.named, r.metrics
         );
         for (reason, count) in &r.dropped {
             let _ = write!(out, "; {count} {}", reason.describe());
         }
+        if let Some(error) = rule.error {
+            let _ = write!(out, "; failing: {error}");
+        }
         out.push('\n');
+    }
+    for (location, why) in config
+        .disabled
+        .iter()
+        .map(|d| (d, config.warnings_for(d).map(|w| w.message.as_str())))
+    {
+        let why: Vec<&str> = why.collect();
+        let _ = writeln!(out, "# {location} disabled: {}", why.join("; "));
     }
     for c in &registry.collisions {
         let _ = writeln!(
@@ -107,10 +145,71 @@ pub fn discovery_report(config: &Config, outcomes: &[(&DiscoveryRule, RuleOutcom
     out
 }
 
+/// Folds a multi-line query onto one line: PromQL does not care about whitespace around line breaks, and
+/// whitespace inside a line (possibly inside a string) is kept.
+pub fn one_line(query: &str) -> String {
+    query
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Up to `n` of `candidates` closest to `name` (by edit distance, then alphabetically), for a 404's
+/// "did you mean". Only names within half the name's length count.
+pub fn closest<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+    n: usize,
+) -> Vec<&'a str> {
+    let limit = name.chars().count().div_ceil(2).max(2);
+    let mut scored: Vec<(usize, &str)> = candidates
+        .into_iter()
+        .map(|c| (edit_distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .collect();
+    scored.sort();
+    scored.dedup();
+    scored.into_iter().take(n).map(|(_, c)| c).collect()
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let substitution = previous + usize::from(ca != *cb);
+            previous = row[j + 1];
+            row[j + 1] = substitution.min(row[j] + 1).min(row[j + 1] + 1);
+        }
+    }
+    row[b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rules::load;
+
+    #[test]
+    fn closest_names_by_edit_distance() {
+        let names = [
+            "http_requests_per_second",
+            "http_errors_per_second",
+            "queue_length",
+        ];
+        assert_eq!(
+            closest("http_request_per_second", names, 3),
+            ["http_requests_per_second", "http_errors_per_second"]
+        );
+        assert_eq!(closest("queue_lenght", names, 3), ["queue_length"]);
+        assert!(closest("cpu", names, 3).is_empty());
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
     use crate::series::read_answer_labeled;
 
     #[test]

@@ -79,10 +79,11 @@ pub mod rules;
 pub mod selector;
 pub mod series;
 pub mod series_selector;
+pub mod shape;
 pub mod template;
 
 pub use discovery::{CustomMetric, MetricSource, Registry, RuleOutcome};
-pub use error::{ConfigError, ConfigErrors};
+pub use error::{ConfigError, ConfigErrors, Severity};
 pub use resource_map::{GroupResource, ResourceInfo, ResourceMap};
 pub use rules::{Config, DiscoveryRule, RuleKind};
 pub use selector::Selector;

@@ -40,8 +40,37 @@ pub struct Config {
     pub rules: Vec<DiscoveryRule>,
     /// External metrics rules, in file order.
     pub external_rules: Vec<DiscoveryRule>,
-    /// Resource metrics rules; present when the file has the key.
+    /// Resource metrics rules; present when the file has the key (and they are not disabled).
     pub resource_rules: Option<ResourceRules>,
+    /// What upstream starts with but fails on later, each naming file, rule and field.
+    pub warnings: Vec<ConfigError>,
+    /// Rules left out because of a warning (`rules[1]`, `externalRules[0]`, `resourceRules`), in file
+    /// order; every other rule is served.
+    pub disabled: Vec<String>,
+}
+
+impl Config {
+    /// The enabled rule at file index `index` of its list.
+    pub fn rule(&self, kind: RuleKind, index: usize) -> Option<&DiscoveryRule> {
+        let rules = match kind {
+            RuleKind::Custom => &self.rules,
+            RuleKind::External => &self.external_rules,
+        };
+        rules
+            .binary_search_by_key(&index, |r| r.index)
+            .ok()
+            .map(|i| &rules[i])
+    }
+
+    /// The warnings about `location` (`rules[1]`): why it is disabled.
+    pub fn warnings_for<'a>(&'a self, location: &'a str) -> impl Iterator<Item = &'a ConfigError> {
+        self.warnings.iter().filter(move |w| {
+            w.location == location
+                || w.location
+                    .strip_prefix(location)
+                    .is_some_and(|rest| rest.starts_with('.'))
+        })
+    }
 }
 
 /// A compiled `rules[i]` or `externalRules[i]`.
@@ -107,44 +136,86 @@ pub struct ResourceRule {
     pub container_label: String,
 }
 
-/// Parses and compiles a rules file's text; `file` names it in errors. Every problem is reported.
+/// Parses and compiles a rules file's text; `file` names it in errors. Every problem is reported: the
+/// file's shape is checked first (every unknown key and wrong type, by path), then each rule.
 pub fn load(file: &str, text: &str) -> Result<Config, ConfigErrors> {
-    let raw = raw::parse(text).map_err(|e| {
+    let yaml_error = |e: serde_saphyr::Error| {
         ConfigErrors(vec![ConfigError {
             file: file.to_string(),
             location: "yaml".into(),
             message: e.to_string(),
+            severity: Default::default(),
         }])
-    })?;
+    };
+    if !text.trim().is_empty() {
+        let value: serde_json::Value = serde_saphyr::from_str(text).map_err(yaml_error)?;
+        let found = crate::shape::check(&value);
+        if !found.is_empty() {
+            return Err(ConfigErrors(
+                found
+                    .into_iter()
+                    .map(|(location, message)| ConfigError {
+                        file: file.to_string(),
+                        location,
+                        message,
+                        severity: Default::default(),
+                    })
+                    .collect(),
+            ));
+        }
+    }
+    let raw = raw::parse(text).map_err(yaml_error)?;
     compile(file, &raw)
 }
 
 /// Compiles a parsed rules file.
 pub fn compile(file: &str, raw: &raw::MetricsDiscoveryConfig) -> Result<Config, ConfigErrors> {
     let mut errors = Collector::new(file);
-    let rules = compile_rules(&mut errors, RuleKind::Custom, &raw.rules);
-    let external_rules = compile_rules(&mut errors, RuleKind::External, &raw.external_rules);
-    let resource_rules = raw
-        .resource_rules
-        .as_ref()
-        .and_then(|r| compile_resource_rules(&mut errors, r));
-    errors.finish(|| Config {
+    let mut disabled = Vec::new();
+    let rules = compile_rules(&mut errors, &mut disabled, RuleKind::Custom, &raw.rules);
+    let external_rules = compile_rules(
+        &mut errors,
+        &mut disabled,
+        RuleKind::External,
+        &raw.external_rules,
+    );
+    let resource_rules = raw.resource_rules.as_ref().and_then(|r| {
+        let before = errors.warnings();
+        let compiled = compile_resource_rules(&mut errors, r);
+        if errors.warnings() > before {
+            disabled.push("resourceRules".to_string());
+            return None;
+        }
+        compiled
+    });
+    errors.finish(|warnings| Config {
         file: file.to_string(),
         rules,
         external_rules,
         resource_rules,
+        warnings,
+        disabled,
     })
 }
 
+/// The rules that compile without a warning; the others are named in `disabled`.
 fn compile_rules(
     errors: &mut Collector<'_>,
+    disabled: &mut Vec<String>,
     kind: RuleKind,
     raw: &[raw::DiscoveryRule],
 ) -> Vec<DiscoveryRule> {
-    raw.iter()
-        .enumerate()
-        .filter_map(|(index, rule)| compile_rule(errors, kind, index, rule))
-        .collect()
+    let mut rules = Vec::new();
+    for (index, rule) in raw.iter().enumerate() {
+        let before = errors.warnings();
+        let compiled = compile_rule(errors, kind, index, rule);
+        if errors.warnings() > before {
+            disabled.push(kind.location(index));
+        } else {
+            rules.extend(compiled);
+        }
+    }
+    rules
 }
 
 fn compile_rule(
@@ -155,9 +226,9 @@ fn compile_rule(
 ) -> Option<DiscoveryRule> {
     let at = |field: &str| format!("{}.{field}", kind.location(index));
     let series_selector = if raw.series_query.trim().is_empty() {
-        errors.push(
+        errors.warn(
             at("seriesQuery"),
-            "must not be empty (Prometheus rejects an empty match[])",
+            "must not be empty (Prometheus rejects an empty match[]); the rule is disabled",
         );
         None
     } else {
@@ -267,15 +338,30 @@ fn compile_mapping(
     })
 }
 
+/// A query template. Empty, or reading a field that does not exist, is a warning (upstream starts and
+/// fails every request); a template that does not parse is an error (upstream refuses to start).
 fn compile_query(errors: &mut Collector<'_>, at: &str, source: &str) -> Option<Template> {
     if source.trim().is_empty() {
-        errors.push(
+        errors.warn(
             at,
-            "must not be empty (every request would fail with an empty query)",
+            "must not be empty (every request would fail with an empty query); the rule is disabled",
         );
         return None;
     }
-    errors.check(at, Template::compile(source, &QUERY_TEMPLATE_FIELDS))
+    match Template::compile(source, &QUERY_TEMPLATE_FIELDS) {
+        Ok(template) => Some(template),
+        Err(error @ crate::template::Error::UnknownField { .. }) => {
+            errors.warn(
+                at,
+                format!("{error} (every request would fail); the rule is disabled"),
+            );
+            None
+        }
+        Err(error) => {
+            errors.push(at, error.to_string());
+            None
+        }
+    }
 }
 
 fn compile_resource_rules(
@@ -312,9 +398,9 @@ fn compile_resource_rule(
     let node_query = compile_query(errors, &format!("{at}.nodeQuery"), &raw.node_query);
     let resources = compile_mapping(errors, &format!("{at}.resources"), &raw.resources);
     if raw.container_label.is_empty() {
-        errors.push(
+        errors.warn(
             format!("{at}.containerLabel"),
-            "must name the label that holds container names",
+            "must name the label that holds container names; resource rules are disabled",
         );
     }
     Some(ResourceRule {
@@ -329,6 +415,8 @@ impl Config {
     /// Checks the parts that depend on which resources exist: every override must name a known
     /// resource (upstream: fatal at start-up), and resource rules must have labels for namespaces, pods
     /// and nodes (upstream: an error on every request).
+    /// These are warnings: upstream refuses to start on an unknown override, but a cluster's resources
+    /// are only known once discovery ran (and refresh), so ours serves the rest.
     pub fn check_resources(&self, map: &ResourceMap) -> Vec<ConfigError> {
         let mut errors = Collector::new(&self.file);
         for rule in self.rules.iter().chain(&self.external_rules) {
@@ -349,7 +437,14 @@ impl Config {
                 }
             }
         }
-        errors.finish(|| ()).err().map(|e| e.0).unwrap_or_default()
+        let found = errors.finish(|_| ()).err().map(|e| e.0).unwrap_or_default();
+        found
+            .into_iter()
+            .map(|mut finding| {
+                finding.severity = crate::error::Severity::Warning;
+                finding
+            })
+            .collect()
     }
 }
 

@@ -55,7 +55,7 @@ async fn get(
     params: web::Query<Params>,
 ) -> Result<HttpResponse, ApiError> {
     let (version, tail) = path.into_inner();
-    if version != "v1beta1" && version != "v1beta2" || !state.groups.custom {
+    if version != "v1beta1" && version != "v1beta2" || !state.registry.load().served.custom {
         return Err(ApiError::NotFound(
             "the server could not find the requested resource".into(),
         ));

@@ -39,14 +39,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// `(group, versions)` served under the current rules, preferred version first.
 fn served(state: &State) -> Vec<(&'static str, &'static [&'static str])> {
+    let snapshot = state.registry.load();
+    let served = &snapshot.served;
     let mut out = Vec::new();
-    if state.groups.custom {
+    if served.custom {
         out.push((CUSTOM, &["v1beta2", "v1beta1"][..]));
     }
-    if state.groups.external {
+    if served.external {
         out.push((EXTERNAL, &["v1beta1"][..]));
     }
-    if state.groups.resource {
+    if served.resource {
         out.push((RESOURCE, &["v1", "v1beta1"][..]));
     }
     out

@@ -22,7 +22,7 @@ async fn get(
     path: web::Path<(String, String)>,
     params: web::Query<Params>,
 ) -> Result<HttpResponse, ApiError> {
-    if !state.groups.external {
+    if !state.registry.load().served.external {
         return Err(ApiError::NotFound(
             "the server could not find the requested resource".into(),
         ));

@@ -5,6 +5,7 @@
 mod custom;
 mod discovery;
 mod embedded;
+mod explain;
 mod external;
 mod health;
 pub mod protobuf;
@@ -20,28 +21,19 @@ use adapter_config::Selector;
 
 use status::ApiError;
 
-/// Which API groups the rules enable.
-#[derive(Debug, Clone, Copy)]
-pub struct Groups {
-    /// `rules` non-empty.
-    pub custom: bool,
-    /// `externalRules` non-empty.
-    pub external: bool,
-    /// `resourceRules` present.
-    pub resource: bool,
-}
-
 /// What every handler reads.
 pub struct State {
     /// Where requests go.
     pub front_door: Addr<FrontDoor>,
+    /// The rules generation, for `/debug/explain`.
+    pub namer: actix::Recipient<adapter_actors::rule_namer::CurrentRules>,
     /// With the embedded object source only: core objects are served read-only too (`/api/v1/nodes`,
     /// `/api/v1/namespaces/{ns}/pods`), so `kubectl top` works without a cluster.
     pub embedded_objects: Option<actix::Recipient<adapter_actors::object_lister::ListObjects>>,
     /// With the embedded object source: objects' `status` as the file has it (nodes' capacity).
     pub embedded_statuses: std::sync::Arc<crate::objects_file::Statuses>,
-    /// Enabled groups.
-    pub groups: Groups,
+    /// Discovery snapshots, read lock-free: the groups the current rules serve (they follow a reload).
+    pub registry: adapter_actors::registry::RegistryReader,
     /// For `creationTimestamp`.
     pub clock: Clock,
     /// Self-metrics.
@@ -107,4 +99,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     external::configure(cfg);
     resource::configure(cfg);
     embedded::configure(cfg);
+    explain::configure(cfg);
 }

@@ -40,7 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn api_version(state: &State, version: &str) -> Result<String, ApiError> {
-    if state.groups.resource && (version == "v1beta1" || version == "v1") {
+    if state.registry.load().served.resource && (version == "v1beta1" || version == "v1") {
         Ok(format!("{RESOURCE}/{version}"))
     } else {
         Err(ApiError::NotFound(

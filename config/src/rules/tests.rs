@@ -14,11 +14,28 @@ pub(crate) const SHIPPED: [(&str, &str); 4] = [
     ("example.yaml", include_str!("../../rules/example.yaml")),
 ];
 
+/// Every finding of `text`: a failed load's errors and warnings, or a loaded config's warnings.
 fn errors(text: &str) -> Vec<(String, String)> {
     match load("c.yaml", text) {
-        Ok(_) => Vec::new(),
+        Ok(config) => config
+            .warnings
+            .into_iter()
+            .map(|w| (w.location, w.message))
+            .collect(),
         Err(e) => e.0.into_iter().map(|e| (e.location, e.message)).collect(),
     }
+}
+
+/// The severity of the finding at `location` in `text`.
+fn severity(text: &str, location: &str) -> crate::Severity {
+    let all = match load("c.yaml", text) {
+        Ok(config) => config.warnings,
+        Err(e) => e.0,
+    };
+    all.into_iter()
+        .find(|f| f.location == location)
+        .unwrap_or_else(|| panic!("no finding at {location} for\n{text}"))
+        .severity
 }
 
 fn rule(extra: &str) -> String {
@@ -59,9 +76,17 @@ fn empty_and_null_files_load_as_empty_configs() {
                 && config.resource_rules.is_none()
         );
     }
+    // resourceRules without queries: upstream starts and fails every request; ours disables them.
+    let config = load("c.yaml", "resourceRules:\n  cpu: null\n").unwrap();
+    assert!(config.resource_rules.is_none());
+    assert_eq!(config.disabled, ["resourceRules"]);
     assert!(
-        load("c.yaml", "resourceRules:\n  cpu: null\n").is_err(),
-        "resourceRules present needs its queries"
+        config
+            .warnings
+            .iter()
+            .any(|w| w.location == "resourceRules.cpu.containerQuery"),
+        "{:?}",
+        config.warnings
     );
 }
 
@@ -70,9 +95,20 @@ fn unknown_and_duplicate_keys_are_rejected_with_their_line() {
     let unknown = load("c.yaml", "rules:\n- seriesQuery: m\n  metricQuery: x\n")
         .unwrap_err()
         .to_string();
-    assert!(unknown.starts_with("c.yaml: yaml: "), "{unknown}");
-    assert!(unknown.contains("metricQuery"), "{unknown}");
-    assert!(unknown.contains("line 3"), "{unknown}");
+    assert!(
+        unknown
+            .starts_with("c.yaml: rules[0].metricQuery: unknown field (known here: seriesQuery,"),
+        "named by rule and field: {unknown}"
+    );
+    // Every shape problem at once: an unknown top-level key and rules given as a map.
+    let both = load("c.yaml", "rulez: []\nrules: {seriesQuery: m}\n")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        both,
+        "c.yaml: rules: must be a list, not a map\n\
+         c.yaml: rulez: unknown field (known here: rules, externalRules, resourceRules)"
+    );
     let duplicate = load("c.yaml", "rules: []\nrules: []\n")
         .unwrap_err()
         .to_string();
@@ -141,15 +177,83 @@ fn all_errors_are_collected_not_just_the_first() {
     let text = "rules:\n- seriesQuery: ''\n  metricsQuery: ''\n- seriesQuery: m\n  metricsQuery: '<<.Nope>>'\n\
                 externalRules:\n- seriesQuery: m\n  metricsQuery: x\n  name: {matches: '(a)(b)'}\n";
     let locations: Vec<String> = errors(text).into_iter().map(|(l, _)| l).collect();
+    // The error first (upstream refuses to start with it), then the warnings.
     assert_eq!(
         locations,
         [
+            "externalRules[0].name.as",
             "rules[0].seriesQuery",
             "rules[0].metricsQuery",
             "rules[1].metricsQuery",
-            "externalRules[0].name.as"
         ]
     );
+    let error = load("c.yaml", text).unwrap_err().to_string();
+    assert!(
+        error.contains(
+            "c.yaml: rules[1].metricsQuery: warning: template references unknown field .Nope"
+        ),
+        "{error}"
+    );
+}
+
+#[test]
+fn what_upstream_starts_with_is_a_warning_that_disables_only_its_rule() {
+    use crate::Severity::{Error, Warning};
+    for (text, location, expected) in [
+        (
+            "rules:\n- metricsQuery: x\n",
+            "rules[0].seriesQuery",
+            Warning,
+        ),
+        (
+            "rules:\n- seriesQuery: m\n",
+            "rules[0].metricsQuery",
+            Warning,
+        ),
+        (
+            "rules:\n- seriesQuery: m\n  metricsQuery: '<<.LabelMatchersByName>>'\n",
+            "rules[0].metricsQuery",
+            Warning,
+        ),
+        (
+            "rules:\n- seriesQuery: m\n  metricsQuery: '<<if .Series>>x'\n",
+            "rules[0].metricsQuery",
+            Error,
+        ),
+        (
+            "rules:\n- seriesQuery: m\n  metricsQuery: '<<nope .Series>>'\n",
+            "rules[0].metricsQuery",
+            Error,
+        ),
+        (
+            "rules:\n- seriesQuery: m\n  metricsQuery: x\n  name: {matches: '(a)(b)'}\n",
+            "rules[0].name.as",
+            Error,
+        ),
+        (
+            "rules:\n- seriesQuery: m\n  metricsQuery: x\n  seriesFilters: [{is: '('}]\n",
+            "rules[0].seriesFilters[0]",
+            Error,
+        ),
+    ] {
+        assert_eq!(severity(text, location), expected, "{location} in\n{text}");
+    }
+    // The published GPU example: a rule without metricsQuery beside working ones.
+    let text = format!(
+        "{}- seriesQuery: 'DCGM_FI_DEV_GPU_UTIL{{namespace!=\"\"}}'\n  resources: {{template: '<<.Resource>>'}}\n",
+        rule("")
+    );
+    let config = load("c.yaml", &text).unwrap();
+    assert_eq!(config.disabled, ["rules[1]"]);
+    assert_eq!(
+        config.rules.iter().map(|r| r.index).collect::<Vec<_>>(),
+        [0],
+        "rules[0] is served"
+    );
+    assert!(config.rule(crate::RuleKind::Custom, 0).is_some());
+    assert!(config.rule(crate::RuleKind::Custom, 1).is_none());
+    assert_eq!(config.warnings_for("rules[1]").count(), 1);
+    assert_eq!(config.warnings_for("rules[0]").count(), 0);
 }
 
 #[test]

@@ -1,0 +1,339 @@
+//! `GET /debug/explain`: what a running adapter makes of its rules, and of one request. Authorized like
+//! `/metrics` (a non-resource URL the shipped RBAC grants to no one). With no question: every rule with
+//! its last relist (series, named, dropped and why, last success, last error) and the disabled rules.
+//! With `custom=`, `external=` or `resource=`: the same flow a request runs, traced — the rule, the
+//! objects, the exact PromQL, Prometheus' answer summarised — and for an answer that would be a 404, the
+//! step that found nothing and why. `text` is what the offline `explain` prints for the same question.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpResponse, web};
+use adapter_actors::front_door::{
+    Explain, Explained, FlowError, GetCustomMetric, GetExternalMetric, GetNodeMetrics,
+    GetPodMetrics, Question,
+};
+use adapter_actors::registry::Snapshot;
+use adapter_actors::rule_namer::CurrentRules;
+use adapter_config::explain::{RuleLine, closest, one_line, report};
+use adapter_config::{GroupResource, Selector};
+use serde_json::{Value, json};
+
+use super::State;
+use super::status::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/debug/explain", web::get().to(explain));
+}
+
+/// The questions, as the offline command's flags.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Ask {
+    custom: Option<String>,
+    external: Option<String>,
+    resource: Option<String>,
+    namespace: Option<String>,
+    #[serde(default)]
+    names: String,
+    #[serde(default)]
+    metric_selector: String,
+    #[serde(default)]
+    label_selector: String,
+}
+
+async fn explain(
+    state: web::Data<State>,
+    query: web::Query<BTreeMap<String, String>>,
+) -> Result<HttpResponse, ApiError> {
+    // Unknown parameters are mistakes worth a 400 here, not silence.
+    let ask: Ask = serde_json::from_value(json!(query.into_inner()))
+        .map_err(|e| ApiError::BadRequest(format!("explain: {e}")))?;
+    let snapshot = state.registry.load();
+    let selector = |text: &str, what: &str| {
+        Selector::parse(text).map_err(|e| ApiError::BadRequest(format!("{what}: {e}")))
+    };
+    let names: Vec<String> = ask
+        .names
+        .split(',')
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect();
+    // One explanation per named object, or one for the selector.
+    let targets: Vec<Option<String>> = if names.is_empty() {
+        vec![None]
+    } else {
+        names.into_iter().map(Some).collect()
+    };
+    let questions: Vec<(Option<String>, Question)> =
+        match (&ask.custom, &ask.external, &ask.resource) {
+            (None, None, None) => return rules_report(&state, &snapshot).await,
+            (Some(target), None, None) => {
+                let (resource, metric) = target.split_once('/').ok_or_else(|| {
+                    ApiError::BadRequest(
+                        "custom= takes RESOURCE/METRIC, e.g. pods/http_requests".into(),
+                    )
+                })?;
+                let metric_selector = selector(&ask.metric_selector, "metricSelector")?;
+                let label_selector = selector(&ask.label_selector, "labelSelector")?;
+                targets
+                    .into_iter()
+                    .map(|name| {
+                        let question = Question::Custom(GetCustomMetric {
+                            resource: GroupResource::parse(resource),
+                            namespace: ask.namespace.clone(),
+                            name: name.clone(),
+                            metric: metric.to_string(),
+                            selector: label_selector.clone(),
+                            metric_selector: metric_selector.clone(),
+                        });
+                        (name, question)
+                    })
+                    .collect()
+            }
+            (None, Some(metric), None) => {
+                // External metrics select by labels: metricSelector is the request's labelSelector.
+                let text = if ask.metric_selector.is_empty() {
+                    &ask.label_selector
+                } else {
+                    &ask.metric_selector
+                };
+                vec![(
+                    None,
+                    Question::External(GetExternalMetric {
+                        namespace: ask.namespace.clone().unwrap_or_else(|| "default".into()),
+                        metric: metric.clone(),
+                        selector: selector(text, "metricSelector")?,
+                    }),
+                )]
+            }
+            (None, None, Some(usage)) if usage == "cpu" || usage == "memory" => {
+                let label_selector = selector(&ask.label_selector, "labelSelector")?;
+                targets
+                    .into_iter()
+                    .map(|name| {
+                        let question = match &ask.namespace {
+                            Some(namespace) => Question::Pods(GetPodMetrics {
+                                namespace: Some(namespace.clone()),
+                                name: name.clone(),
+                                selector: label_selector.clone(),
+                            }),
+                            None => Question::Nodes(GetNodeMetrics {
+                                name: name.clone(),
+                                selector: label_selector.clone(),
+                            }),
+                        };
+                        (name, question)
+                    })
+                    .collect()
+            }
+            (None, None, Some(other)) => {
+                return Err(ApiError::BadRequest(format!(
+                    "resource= takes cpu or memory, not {other:?}"
+                )));
+            }
+            _ => {
+                return Err(ApiError::BadRequest(
+                    "ask one of custom=, external= or resource=".into(),
+                ));
+            }
+        };
+    let mut explanations = Vec::new();
+    let mut text = String::new();
+    for (name, question) in questions {
+        let asked = question.clone();
+        let explained = state.front_door.send(Explain(question)).await?;
+        for query in &explained.trace.queries {
+            text.push_str(&one_line(query));
+            text.push('\n');
+        }
+        let entry = explanation(&snapshot, name, &asked, &explained);
+        if let Some(not_found) = entry.get("notFound") {
+            text.push_str(&format!(
+                "# not found at {}: {}\n",
+                not_found["step"].as_str().unwrap_or_default(),
+                not_found["why"].as_str().unwrap_or_default()
+            ));
+        }
+        explanations.push(entry);
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "kind": "Explanation",
+        "generation": snapshot.generation,
+        "question": {
+            "custom": ask.custom, "external": ask.external, "resource": ask.resource,
+            "namespace": ask.namespace, "names": ask.names, "metricSelector": ask.metric_selector,
+            "labelSelector": ask.label_selector,
+        },
+        "explanations": explanations,
+        "text": text,
+    })))
+}
+
+/// One traced flow as JSON, with the step that found nothing when the answer would be a 404.
+fn explanation(
+    snapshot: &Snapshot,
+    name: Option<String>,
+    question: &Question,
+    explained: &Explained,
+) -> Value {
+    let trace = &explained.trace;
+    let preview: Vec<Value> = trace
+        .preview
+        .iter()
+        .map(|s| json!({"labels": s.labels, "value": s.value, "timestamp": s.timestamp}))
+        .collect();
+    let (status, error) = match &explained.outcome {
+        Ok(_) => (200, None),
+        Err(error) => (status_of(error), Some(error.to_string())),
+    };
+    let mut out = json!({
+        "name": name,
+        "rule": trace.rule,
+        "objects": trace.objects,
+        "queries": trace.queries,
+        "prometheus": {"samples": trace.samples, "preview": preview},
+        "values": explained.outcome.as_ref().ok(),
+        "status": status,
+        "error": error,
+    });
+    if let Some(not_found) = not_found(snapshot, question, explained) {
+        out["notFound"] = not_found;
+    }
+    out
+}
+
+/// The code the API answers `error` with.
+fn status_of(error: &FlowError) -> u16 {
+    match error {
+        FlowError::MetricNotFound { .. } | FlowError::ObjectNotFound(_) => 404,
+        FlowError::BadRequest(_) => 400,
+        FlowError::QueryFailed(_) | FlowError::ListFailed(_) => 500,
+        FlowError::Unavailable(_) | FlowError::Timeout(_) => 503,
+    }
+}
+
+/// Which step found nothing, and why: discovery (with the closest names), objects, or series.
+fn not_found(snapshot: &Snapshot, question: &Question, explained: &Explained) -> Option<Value> {
+    let trace = &explained.trace;
+    let empty = match &explained.outcome {
+        Ok(0) => true,
+        Err(error) => status_of(error) == 404,
+        Ok(_) => false,
+    };
+    if !empty {
+        return None;
+    }
+    let is_resource = matches!(question, Question::Pods(_) | Question::Nodes(_));
+    if trace.rule.is_none() && !is_resource {
+        let (metric, candidates): (&str, Vec<&str>) = match question {
+            Question::Custom(q) => (
+                &q.metric,
+                snapshot
+                    .registry
+                    .custom
+                    .keys()
+                    .map(|m| m.metric.as_str())
+                    .collect(),
+            ),
+            Question::External(q) => (
+                &q.metric,
+                snapshot
+                    .registry
+                    .external
+                    .keys()
+                    .map(String::as_str)
+                    .collect(),
+            ),
+            _ => unreachable!("resource questions have no rule"),
+        };
+        let why = match question {
+            Question::Custom(q) => format!(
+                "no rule names a metric {metric} for {}{} in the last relist",
+                q.resource,
+                if q.namespace.is_some() {
+                    " (namespaced)"
+                } else {
+                    " (cluster-scoped)"
+                }
+            ),
+            _ => format!("no rule names an external metric {metric} in the last relist"),
+        };
+        return Some(json!({
+            "step": "discovery",
+            "why": why,
+            "closest": closest(metric, candidates, 5),
+        }));
+    }
+    if trace.objects.as_ref().is_some_and(Vec::is_empty) {
+        return Some(json!({
+            "step": "objects",
+            "why": "no objects match the request (name or label selector) in the namespace",
+        }));
+    }
+    if trace.samples == 0 {
+        return Some(json!({
+            "step": "series",
+            "why": "Prometheus answered the queries with no series for these objects",
+        }));
+    }
+    Some(json!({
+        "step": "values",
+        "why": "Prometheus answered, but no sample names a requested object (or only NaN/±Inf values)",
+    }))
+}
+
+/// Every rule with its last relist, the disabled rules, and the offline report's text.
+async fn rules_report(state: &State, snapshot: &Snapshot) -> Result<HttpResponse, ApiError> {
+    let generation = state.namer.send(CurrentRules).await?;
+    let config = &generation.config;
+    let seconds = |t: Option<std::time::SystemTime>| {
+        t.and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map(|d| crate::time::rfc3339(d.as_secs_f64()))
+    };
+    let rules: Vec<Value> = snapshot
+        .rules
+        .iter()
+        .map(|r| {
+            let dropped: BTreeMap<String, u64> = r
+                .report
+                .dropped
+                .iter()
+                .map(|(reason, n)| (reason.describe().to_string(), *n))
+                .collect();
+            json!({
+                "rule": r.kind.location(r.index),
+                "seriesQuery": r.series_query,
+                "series": r.report.series,
+                "named": r.report.named,
+                "metrics": r.report.metrics,
+                "dropped": dropped,
+                "lastSuccess": seconds(r.last_success),
+                "error": r.error,
+            })
+        })
+        .collect();
+    let disabled: Vec<Value> = snapshot
+        .served
+        .disabled
+        .iter()
+        .map(|(rule, why)| json!({"rule": rule, "why": why}))
+        .collect();
+    let lines: Vec<RuleLine<'_>> = snapshot
+        .rules
+        .iter()
+        .map(|r| RuleLine {
+            location: r.kind.location(r.index),
+            series_query: &r.series_query,
+            report: &r.report,
+            error: r.error.as_deref(),
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({
+        "kind": "Explanation",
+        "generation": snapshot.generation,
+        "relistedAt": seconds(snapshot.relisted_at),
+        "rules": rules,
+        "disabled": disabled,
+        "text": report(config, &snapshot.registry, &lines),
+    })))
+}
