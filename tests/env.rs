@@ -287,6 +287,11 @@ impl Env {
             .expect("kubectl is installed")
     }
 
+    /// The adapter's process id (to signal it).
+    pub fn adapter_pid(&self) -> u32 {
+        self.adapter.as_ref().expect("the adapter runs").id()
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("adapter.log")).unwrap_or_default()
     }

@@ -7,6 +7,7 @@
 mod auth;
 mod config_compat;
 mod custom_metrics;
+mod debug_explain;
 mod deploy;
 mod discovery;
 mod env;
@@ -20,6 +21,7 @@ mod outage;
 mod prometheus_auth;
 mod protobuf;
 mod rbac;
+mod reload;
 mod resource_metrics;
 mod support;
 mod tls;

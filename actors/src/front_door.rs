@@ -224,6 +224,8 @@ pub struct Trace {
     pub objects: Option<Vec<String>>,
     /// Every PromQL sent, in order.
     pub queries: Vec<String>,
+    /// For resource metrics: which of them are cpu and which memory.
+    pub usage_queries: Vec<(Usage, String)>,
     /// Samples Prometheus answered, over all queries.
     pub samples: usize,
     /// The first samples, as a summary of the answer.
@@ -269,7 +271,13 @@ pub enum Question {
 /// Run a question's flow and say what each step did.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "Explained")]
-pub struct Explain(pub Question);
+pub struct Explain {
+    /// The request.
+    pub question: Question,
+    /// Objects to cover instead of the request's name or selector (`explain --names a,b`); empty: as
+    /// the request says.
+    pub names: Vec<String>,
+}
 
 /// The steps and the outcome: how many values the answer would have, or why there is none.
 #[derive(Debug, Clone)]
@@ -441,6 +449,7 @@ impl Flows {
     async fn custom(
         &self,
         msg: GetCustomMetric,
+        only: Option<Vec<String>>,
         trace: &Recorder,
     ) -> Result<Vec<CustomValue>, FlowError> {
         let not_found = |name: Option<String>| FlowError::MetricNotFound {
@@ -469,9 +478,10 @@ impl Flows {
             .cloned()
             .ok_or_else(|| not_found(msg.name.clone()))?;
         trace.record(|t| t.rule = Some(source.kind.location(source.rule)));
-        let names: Vec<String> = match &msg.name {
-            Some(name) => vec![name.clone()],
-            None => self
+        let names: Vec<String> = match (only, &msg.name) {
+            (Some(names), _) => names,
+            (None, Some(name)) => vec![name.clone()],
+            (None, None) => self
                 .list(
                     resource.clone(),
                     msg.namespace.clone(),
@@ -660,6 +670,12 @@ impl Flows {
         let query_failed = |e: BuildError| FlowError::QueryFailed(e.to_string());
         let cpu = cpu.map_err(mailbox)?.map_err(query_failed)?;
         let memory = memory.map_err(mailbox)?.map_err(query_failed)?;
+        trace.record(|t| {
+            for (usage, built) in [(Usage::Cpu, &cpu), (Usage::Memory, &memory)] {
+                t.usage_queries
+                    .extend(built.queries.iter().map(|q| (usage, q.clone())));
+            }
+        });
         let (cpu_samples, memory_samples) =
             futures_util::future::join(self.samples(&cpu, trace), self.samples(&memory, trace))
                 .await;
@@ -669,6 +685,7 @@ impl Flows {
     async fn pods(
         &self,
         msg: GetPodMetrics,
+        only: Option<Vec<String>>,
         trace: &Recorder,
     ) -> Result<Vec<PodMetrics>, FlowError> {
         let mut pods = self
@@ -680,6 +697,9 @@ impl Flows {
             )
             .await?;
         pods.retain(|p| msg.name.as_ref().is_none_or(|n| *n == p.name));
+        if let Some(only) = &only {
+            pods.retain(|p| only.contains(&p.name));
+        }
         trace.record(|t| t.objects = Some(pods.iter().map(|p| p.name.clone()).collect()));
         if let (Some(name), true) = (&msg.name, pods.is_empty()) {
             return Err(FlowError::ObjectNotFound(format!("pods {name:?}")));
@@ -731,6 +751,7 @@ impl Flows {
     async fn nodes(
         &self,
         msg: GetNodeMetrics,
+        only: Option<Vec<String>>,
         trace: &Recorder,
     ) -> Result<Vec<NodeMetrics>, FlowError> {
         let mut nodes = self
@@ -742,6 +763,9 @@ impl Flows {
             )
             .await?;
         nodes.retain(|n| msg.name.as_ref().is_none_or(|name| *name == n.name));
+        if let Some(only) = &only {
+            nodes.retain(|n| only.contains(&n.name));
+        }
         nodes.sort_by(|a, b| a.name.cmp(&b.name));
         trace.record(|t| t.objects = Some(nodes.iter().map(|n| n.name.clone()).collect()));
         let not_found =
@@ -872,7 +896,9 @@ impl Handler<GetCustomMetric> for FrontDoor {
     type Result = ResponseFuture<Result<Vec<CustomValue>, FlowError>>;
 
     fn handle(&mut self, msg: GetCustomMetric, _: &mut Context<Self>) -> Self::Result {
-        self.run(|flows| Box::pin(async move { flows.custom(msg, &Recorder::default()).await }))
+        self.run(|flows| {
+            Box::pin(async move { flows.custom(msg, None, &Recorder::default()).await })
+        })
     }
 }
 
@@ -888,7 +914,7 @@ impl Handler<GetPodMetrics> for FrontDoor {
     type Result = ResponseFuture<Result<Vec<PodMetrics>, FlowError>>;
 
     fn handle(&mut self, msg: GetPodMetrics, _: &mut Context<Self>) -> Self::Result {
-        self.run(|flows| Box::pin(async move { flows.pods(msg, &Recorder::default()).await }))
+        self.run(|flows| Box::pin(async move { flows.pods(msg, None, &Recorder::default()).await }))
     }
 }
 
@@ -896,7 +922,9 @@ impl Handler<GetNodeMetrics> for FrontDoor {
     type Result = ResponseFuture<Result<Vec<NodeMetrics>, FlowError>>;
 
     fn handle(&mut self, msg: GetNodeMetrics, _: &mut Context<Self>) -> Self::Result {
-        self.run(|flows| Box::pin(async move { flows.nodes(msg, &Recorder::default()).await }))
+        self.run(|flows| {
+            Box::pin(async move { flows.nodes(msg, None, &Recorder::default()).await })
+        })
     }
 }
 
@@ -907,12 +935,13 @@ impl Handler<Explain> for FrontDoor {
         let (flows, deadline) = (self.flows.clone(), self.flows.options.deadline);
         Box::pin(async move {
             let trace = Recorder::on();
+            let only = (!msg.names.is_empty()).then_some(msg.names);
             let flow = async {
-                match msg.0 {
-                    Question::Custom(q) => flows.custom(q, &trace).await.map(|v| v.len()),
+                match msg.question {
+                    Question::Custom(q) => flows.custom(q, only, &trace).await.map(|v| v.len()),
                     Question::External(q) => flows.external(q, &trace).await.map(|v| v.len()),
-                    Question::Pods(q) => flows.pods(q, &trace).await.map(|v| v.len()),
-                    Question::Nodes(q) => flows.nodes(q, &trace).await.map(|v| v.len()),
+                    Question::Pods(q) => flows.pods(q, only, &trace).await.map(|v| v.len()),
+                    Question::Nodes(q) => flows.nodes(q, only, &trace).await.map(|v| v.len()),
                 }
             };
             let outcome = tokio::time::timeout(deadline, flow)

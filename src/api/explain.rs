@@ -13,7 +13,7 @@ use adapter_actors::front_door::{
     GetPodMetrics, Question,
 };
 use adapter_actors::registry::Snapshot;
-use adapter_actors::rule_namer::CurrentRules;
+use adapter_actors::rule_namer::{CurrentRules, Usage};
 use adapter_config::explain::{RuleLine, closest, one_line, report};
 use adapter_config::{GroupResource, Selector};
 use serde_json::{Value, json};
@@ -58,103 +58,97 @@ async fn explain(
         .filter(|n| !n.is_empty())
         .map(str::to_string)
         .collect();
-    // One explanation per named object, or one for the selector.
-    let targets: Vec<Option<String>> = if names.is_empty() {
-        vec![None]
-    } else {
-        names.into_iter().map(Some).collect()
-    };
-    let questions: Vec<(Option<String>, Question)> =
-        match (&ask.custom, &ask.external, &ask.resource) {
-            (None, None, None) => return rules_report(&state, &snapshot).await,
-            (Some(target), None, None) => {
-                let (resource, metric) = target.split_once('/').ok_or_else(|| {
-                    ApiError::BadRequest(
-                        "custom= takes RESOURCE/METRIC, e.g. pods/http_requests".into(),
-                    )
-                })?;
-                let metric_selector = selector(&ask.metric_selector, "metricSelector")?;
-                let label_selector = selector(&ask.label_selector, "labelSelector")?;
-                targets
-                    .into_iter()
-                    .map(|name| {
-                        let question = Question::Custom(GetCustomMetric {
-                            resource: GroupResource::parse(resource),
-                            namespace: ask.namespace.clone(),
-                            name: name.clone(),
-                            metric: metric.to_string(),
-                            selector: label_selector.clone(),
-                            metric_selector: metric_selector.clone(),
-                        });
-                        (name, question)
-                    })
-                    .collect()
-            }
-            (None, Some(metric), None) => {
-                // External metrics select by labels: metricSelector is the request's labelSelector.
-                let text = if ask.metric_selector.is_empty() {
-                    &ask.label_selector
-                } else {
-                    &ask.metric_selector
-                };
-                vec![(
-                    None,
-                    Question::External(GetExternalMetric {
-                        namespace: ask.namespace.clone().unwrap_or_else(|| "default".into()),
-                        metric: metric.clone(),
-                        selector: selector(text, "metricSelector")?,
-                    }),
-                )]
-            }
-            (None, None, Some(usage)) if usage == "cpu" || usage == "memory" => {
-                let label_selector = selector(&ask.label_selector, "labelSelector")?;
-                targets
-                    .into_iter()
-                    .map(|name| {
-                        let question = match &ask.namespace {
-                            Some(namespace) => Question::Pods(GetPodMetrics {
-                                namespace: Some(namespace.clone()),
-                                name: name.clone(),
-                                selector: label_selector.clone(),
-                            }),
-                            None => Question::Nodes(GetNodeMetrics {
-                                name: name.clone(),
-                                selector: label_selector.clone(),
-                            }),
-                        };
-                        (name, question)
-                    })
-                    .collect()
-            }
-            (None, None, Some(other)) => {
-                return Err(ApiError::BadRequest(format!(
-                    "resource= takes cpu or memory, not {other:?}"
-                )));
-            }
-            _ => {
-                return Err(ApiError::BadRequest(
-                    "ask one of custom=, external= or resource=".into(),
-                ));
-            }
-        };
-    let mut explanations = Vec::new();
-    let mut text = String::new();
-    for (name, question) in questions {
-        let asked = question.clone();
-        let explained = state.front_door.send(Explain(question)).await?;
-        for query in &explained.trace.queries {
-            text.push_str(&one_line(query));
-            text.push('\n');
+    // The named objects (one query for all, as the offline command builds it), or the selector's.
+    let question = match (&ask.custom, &ask.external, &ask.resource) {
+        (None, None, None) => return rules_report(&state, &snapshot).await,
+        (Some(target), None, None) => {
+            let (resource, metric) = target.split_once('/').ok_or_else(|| {
+                ApiError::BadRequest(
+                    "custom= takes RESOURCE/METRIC, e.g. pods/http_requests".into(),
+                )
+            })?;
+            Question::Custom(GetCustomMetric {
+                resource: GroupResource::parse(resource),
+                namespace: ask.namespace.clone(),
+                name: None,
+                metric: metric.to_string(),
+                selector: selector(&ask.label_selector, "labelSelector")?,
+                metric_selector: selector(&ask.metric_selector, "metricSelector")?,
+            })
         }
-        let entry = explanation(&snapshot, name, &asked, &explained);
-        if let Some(not_found) = entry.get("notFound") {
-            text.push_str(&format!(
-                "# not found at {}: {}\n",
-                not_found["step"].as_str().unwrap_or_default(),
-                not_found["why"].as_str().unwrap_or_default()
+        (None, Some(metric), None) => {
+            // External metrics select by labels: metricSelector is the request's labelSelector.
+            let text = if ask.metric_selector.is_empty() {
+                &ask.label_selector
+            } else {
+                &ask.metric_selector
+            };
+            Question::External(GetExternalMetric {
+                namespace: ask.namespace.clone().unwrap_or_else(|| "default".into()),
+                metric: metric.clone(),
+                selector: selector(text, "metricSelector")?,
+            })
+        }
+        (None, None, Some(usage)) if usage == "cpu" || usage == "memory" => {
+            let label_selector = selector(&ask.label_selector, "labelSelector")?;
+            match &ask.namespace {
+                Some(namespace) => Question::Pods(GetPodMetrics {
+                    namespace: Some(namespace.clone()),
+                    name: None,
+                    selector: label_selector,
+                }),
+                None => Question::Nodes(GetNodeMetrics {
+                    name: None,
+                    selector: label_selector,
+                }),
+            }
+        }
+        (None, None, Some(other)) => {
+            return Err(ApiError::BadRequest(format!(
+                "resource= takes cpu or memory, not {other:?}"
+            )));
+        }
+        _ => {
+            return Err(ApiError::BadRequest(
+                "ask one of custom=, external= or resource=".into(),
             ));
         }
-        explanations.push(entry);
+    };
+    let explained = state
+        .front_door
+        .send(Explain {
+            question: question.clone(),
+            names,
+        })
+        .await?;
+    // The text is the offline command's: for resource metrics, the asked usage's queries only.
+    let asked = match ask.resource.as_deref() {
+        Some("cpu") => Some(Usage::Cpu),
+        Some("memory") => Some(Usage::Memory),
+        _ => None,
+    };
+    let printed: Vec<&String> = match asked {
+        Some(usage) => explained
+            .trace
+            .usage_queries
+            .iter()
+            .filter(|(u, _)| *u == usage)
+            .map(|(_, q)| q)
+            .collect(),
+        None => explained.trace.queries.iter().collect(),
+    };
+    let mut text = String::new();
+    for query in printed {
+        text.push_str(&one_line(query));
+        text.push('\n');
+    }
+    let entry = explanation(&snapshot, &question, &explained);
+    if let Some(not_found) = entry.get("notFound") {
+        text.push_str(&format!(
+            "# not found at {}: {}\n",
+            not_found["step"].as_str().unwrap_or_default(),
+            not_found["why"].as_str().unwrap_or_default()
+        ));
     }
     Ok(HttpResponse::Ok().json(json!({
         "kind": "Explanation",
@@ -164,18 +158,13 @@ async fn explain(
             "namespace": ask.namespace, "names": ask.names, "metricSelector": ask.metric_selector,
             "labelSelector": ask.label_selector,
         },
-        "explanations": explanations,
+        "explanation": entry,
         "text": text,
     })))
 }
 
 /// One traced flow as JSON, with the step that found nothing when the answer would be a 404.
-fn explanation(
-    snapshot: &Snapshot,
-    name: Option<String>,
-    question: &Question,
-    explained: &Explained,
-) -> Value {
+fn explanation(snapshot: &Snapshot, question: &Question, explained: &Explained) -> Value {
     let trace = &explained.trace;
     let preview: Vec<Value> = trace
         .preview
@@ -187,7 +176,6 @@ fn explanation(
         Err(error) => (status_of(error), Some(error.to_string())),
     };
     let mut out = json!({
-        "name": name,
         "rule": trace.rule,
         "objects": trace.objects,
         "queries": trace.queries,
