@@ -664,4 +664,24 @@ fn the_shipped_rbac_lets_the_hpa_and_viewers_in_and_nobody_else() {
         assert!(code != 401 && code != 403, "view includes {path}: {code}");
         assert_eq!(status("alice-token", path), 403);
     }
+    // The debug endpoint is granted to no one by the shipped RBAC (deploy/README says how to grant it).
+    for token in ["hpa-token", "viewer-token", "alice-token"] {
+        assert_eq!(status(token, "/debug/explain"), 403, "{token}");
+    }
+    // ... and a ClusterRole with its non-resource URL lets a user in.
+    let grant = concat!(
+        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: adapter-debug}\n\
+         rules: [{nonResourceURLs: [/debug/explain], verbs: [get]}]\n---\n\
+         apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: adapter-debug}\n\
+         roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: adapter-debug}\n\
+         subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: viewer}]\n",
+    );
+    let mut rbac = crate::rbac::Rbac::from_manifests(&format!(
+        "{}\n---\n{grant}",
+        crate::deploy::render("all")
+    ));
+    rbac.bind_user("view", "viewer");
+    world.api.set_rbac(rbac);
+    assert_eq!(status("viewer-token", "/debug/explain"), 200);
+    assert_eq!(status("alice-token", "/debug/explain"), 403);
 }
