@@ -669,13 +669,11 @@ fn the_shipped_rbac_lets_the_hpa_and_viewers_in_and_nobody_else() {
         assert_eq!(status(token, "/debug/explain"), 403, "{token}");
     }
     // ... and a ClusterRole with its non-resource URL lets a user in.
-    let grant = concat!(
-        "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: adapter-debug}\n\
+    let grant = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata: {name: adapter-debug}\n\
          rules: [{nonResourceURLs: [/debug/explain], verbs: [get]}]\n---\n\
          apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: adapter-debug}\n\
          roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: adapter-debug}\n\
-         subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: viewer}]\n",
-    );
+         subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: viewer}]\n";
     let mut rbac = crate::rbac::Rbac::from_manifests(&format!(
         "{}\n---\n{grant}",
         crate::deploy::render("all")
