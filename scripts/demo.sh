@@ -45,3 +45,12 @@ k get podmetrics -n prod
 echo
 echo "\$ kubectl get --raw '/apis/custom.metrics.k8s.io/v1beta1/namespaces/prod/pods/*/nope'"
 k get --raw '/apis/custom.metrics.k8s.io/v1beta1/namespaces/prod/pods/*/nope' || true
+echo
+echo "== ask the running adapter: explain --server prints what the offline explain printed above"
+echo "\$ prometheus-adapter explain --server https://127.0.0.1:$port --custom pods/http_requests_per_second --namespace prod --names web-1,web-2,web-3"
+$adapter explain --server "https://127.0.0.1:$port" --certificate-authority "$work/certs/apiserver.crt" \
+  --client-certificate "$work/demo-user.crt" --client-key "$work/demo-user.key" \
+  --custom pods/http_requests_per_second --namespace prod --names web-1,web-2,web-3
+echo "(and for a typo, which step found nothing and the closest names:)"
+k get --raw '/debug/explain?custom=pods/http_request_per_second&namespace=prod' >"$work/explain.json"
+python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["explanation"]["notFound"], indent=1))' "$work/explain.json"
