@@ -12,6 +12,7 @@ mod deploy;
 mod discovery;
 mod env;
 mod external_metrics;
+mod helm;
 mod http2;
 mod injection;
 mod kube_api;
