@@ -18,6 +18,7 @@ mod injection;
 mod kube_api;
 mod kubernetes;
 mod logging;
+mod observability;
 mod outage;
 mod prometheus_auth;
 mod protobuf;
