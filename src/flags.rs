@@ -168,6 +168,10 @@ pub struct ServeFlags {
     /// Verbosity (klog `-v`).
     #[arg(short = 'v', long = "v", default_value_t = 0)]
     pub verbosity: u8,
+    /// Log lines as `text` (default) or `json`: one object per line with timestamp, level, message, the
+    /// event's fields, and the request's (method, target, status, request_id) when it is inside one.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 
     /// Flags accepted for compatibility and ignored (see `IGNORED_FLAGS`).
     #[arg(skip)]
@@ -303,6 +307,15 @@ fn parse_go_duration(text: &str) -> Result<Duration, String> {
         total += Duration::from_secs_f64(number * seconds);
     }
     Ok(total)
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines (colour only on a terminal).
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[cfg(test)]

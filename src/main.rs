@@ -37,7 +37,7 @@ fn main() -> ExitCode {
         Ok(flags) => flags,
         Err(error) => error.exit(),
     };
-    init_logging(flags.verbosity);
+    init_logging(flags.verbosity, flags.log_format);
     api::status::show_causes(flags.verbosity >= 6);
     match serve::run(flags) {
         Ok(()) => ExitCode::SUCCESS,
@@ -54,7 +54,7 @@ pub const ACCESS_LOG_VERBOSITY: u8 = 4;
 
 /// `--v` as upstream uses it: 0–1 info, 2–5 debug of the adapter, ≥ 4 also a line per request (the
 /// access log), ≥ 6 every Prometheus request. Colours only when stderr is a terminal.
-fn init_logging(verbosity: u8) {
+fn init_logging(verbosity: u8, format: flags::LogFormat) {
     use std::io::IsTerminal;
     let default = match verbosity {
         0..=1 => "info",
@@ -69,12 +69,21 @@ fn init_logging(verbosity: u8) {
     } else {
         tracing_subscriber::fmt::format::FmtSpan::NONE
     };
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_span_events(span_events)
-        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        flags::LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        // Fields at the top level beside timestamp, level and message; the enclosing request's span as
+        // `span` (the access log's method, target, status, request_id).
+        flags::LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 fn offline(cli: cli::Cli) -> ExitCode {

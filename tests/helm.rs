@@ -321,6 +321,7 @@ fn values_mean_what_they_mean_in_the_community_chart() {
         "--metrics-cache-ttl=5s",
         "--metrics-serve-stale-for=2m",
         "--strict-config",
+        "--log-format=json",
     ] {
         assert!(on_args.contains(&flag.to_string()), "{flag}: {on_args:?}");
     }

@@ -64,3 +64,55 @@ fn the_access_log_has_a_line_per_request_with_long_targets_cut() {
     assert!(cut.contains(&format!("({} bytes)", long.len())), "{cut}");
     assert!(!log.contains('\u{1b}'), "no ANSI escapes in a file");
 }
+
+#[test]
+fn json_logs_are_one_object_a_line_with_the_text_logs_fields() {
+    let mut env = demo_env_with(&["--v=4", "--log-format=json"]);
+    assert_eq!(env.get(OBJECT).0, 200);
+    // A failing relist names its rule.
+    env.stop_prometheus();
+    crate::env::wait_until(
+        "a failed relist",
+        std::time::Duration::from_secs(15),
+        || env.log().contains("relist of rule failed"),
+    );
+    let log = env.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l}")))
+        .collect();
+    assert!(lines.len() > 5, "{log}");
+    for line in &lines {
+        assert!(
+            line["timestamp"].is_string()
+                && line["level"].is_string()
+                && line["message"].is_string(),
+            "{line}"
+        );
+    }
+    let request = lines
+        .iter()
+        .find(|l| {
+            l["span"]["target"]
+                .as_str()
+                .is_some_and(|t| t.ends_with(OBJECT))
+        })
+        .unwrap_or_else(|| panic!("an access log line: {log}"));
+    assert_eq!(request["span"]["status"], 200);
+    assert_eq!(request["span"]["method"], "GET");
+    assert!(
+        request["span"]["request_id"]
+            .as_str()
+            .is_some_and(|id| id.len() >= 32)
+    );
+    let relist = lines
+        .iter()
+        .find(|l| l["message"] == "relist of rule failed; its previous metrics are kept")
+        .unwrap();
+    assert_eq!(relist["level"], "WARN");
+    assert!(
+        relist["rule"].as_str().unwrap().contains("rules["),
+        "{relist}"
+    );
+    assert!(relist["error"].is_string(), "{relist}");
+}
