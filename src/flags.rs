@@ -274,7 +274,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<ServeFlags, clap:
 }
 
 /// Go durations: `30s`, `1m`, `1h30m`, `500ms`, `0`.
-fn parse_go_duration(text: &str) -> Result<Duration, String> {
+pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
     if text == "0" {
         return Ok(Duration::ZERO);
     }

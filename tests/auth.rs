@@ -683,3 +683,78 @@ fn the_shipped_rbac_lets_the_hpa_and_viewers_in_and_nobody_else() {
     assert_eq!(status("viewer-token", "/debug/explain"), 200);
     assert_eq!(status("alice-token", "/debug/explain"), 403);
 }
+
+#[test]
+fn impersonation_is_reviewed_then_the_request_runs_as_the_impersonated_user() {
+    let world = World::start(&no_caching());
+    let path = "/apis/custom.metrics.k8s.io/v1beta2/namespaces/prod/pods/*/http_requests";
+    // alice may impersonate (the stand-in allows everything for her) but bob may not read: 403 as bob.
+    let (status, body) = world.request(
+        None,
+        Some("alice-token"),
+        &[("Impersonate-User", "bob")],
+        path,
+    );
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains(r#"User \"bob\" cannot get resource \"pods/http_requests\""#),
+        "{body}"
+    );
+    let reviews = world.api.access_reviews();
+    let impersonate = &reviews[reviews.len() - 2];
+    assert_eq!(impersonate["user"], "alice");
+    assert_eq!(
+        impersonate["resourceAttributes"],
+        json!({"verb": "impersonate", "group": "", "resource": "users", "name": "bob"})
+    );
+    assert_eq!(
+        reviews.last().unwrap()["user"],
+        "bob",
+        "then authorized as bob"
+    );
+    // bob may not impersonate: 403 in Kubernetes' words, nothing else asked.
+    let before = world.api.access_reviews().len();
+    let (status, body) = world.request(
+        None,
+        Some("bob-token"),
+        &[("Impersonate-User", "alice")],
+        path,
+    );
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body.contains(r#"users \"alice\" is forbidden: User \"bob\" cannot impersonate resource \"users\" in API group \"\" at the cluster scope"#),
+        "{body}"
+    );
+    assert_eq!(world.api.access_reviews().len(), before + 1);
+    // alice as carol in group team-x: each attribute reviewed, then served as carol with that group.
+    let (status, body) = world.request(
+        None,
+        Some("alice-token"),
+        &[
+            ("Impersonate-User", "carol"),
+            ("Impersonate-Group", "team-x"),
+        ],
+        path,
+    );
+    assert!(status != 401 && status != 403, "{status} {body}");
+    let reviews = world.api.access_reviews();
+    let n = reviews.len();
+    assert_eq!(reviews[n - 3]["resourceAttributes"]["resource"], "users");
+    assert_eq!(
+        reviews[n - 2]["resourceAttributes"],
+        json!({"verb": "impersonate", "group": "", "resource": "groups", "name": "team-x"})
+    );
+    assert_eq!(reviews[n - 1]["user"], "carol");
+    assert_eq!(
+        reviews[n - 1]["groups"],
+        json!(["team-x", "system:authenticated"])
+    );
+    // Groups without a user: 400.
+    let (status, body) = world.request(
+        None,
+        Some("alice-token"),
+        &[("Impersonate-Group", "x")],
+        path,
+    );
+    assert_eq!(status, 400, "{body}");
+}

@@ -4,6 +4,7 @@
     reason = "end-to-end tests drive real processes in real time"
 )]
 
+mod abuse;
 mod auth;
 mod config_compat;
 mod custom_metrics;

@@ -60,6 +60,8 @@ enum Token<'a> {
     Open,
     Close,
     Comma,
+    Greater,
+    Less,
 }
 
 fn tokenize(input: &str) -> Result<Vec<Token<'_>>, Error> {
@@ -80,9 +82,11 @@ fn tokenize(input: &str) -> Result<Vec<Token<'_>>, Error> {
             b'(' => (Token::Open, 1),
             b')' => (Token::Close, 1),
             b',' => (Token::Comma, 1),
+            b'>' => (Token::Greater, 1),
+            b'<' => (Token::Less, 1),
             _ => {
                 let len = input[i..]
-                    .find(|ch: char| ch.is_whitespace() || "!=(),".contains(ch))
+                    .find(|ch: char| ch.is_whitespace() || "!=(),<>".contains(ch))
                     .unwrap_or(input.len() - i);
                 (Token::Ident(&input[i..i + len]), len)
             }
@@ -197,6 +201,8 @@ fn show(token: &Token<'_>) -> String {
         Token::Open => "(".into(),
         Token::Close => ")".into(),
         Token::Comma => ",".into(),
+        Token::Greater => ">".into(),
+        Token::Less => "<".into(),
     }
 }
 
@@ -251,8 +257,9 @@ impl<'a> Parser<'_, 'a> {
             Some(Token::NotEquals) => Operator::NotEquals,
             Some(Token::Ident("in")) => Operator::In,
             Some(Token::Ident("notin")) => Operator::NotIn,
-            Some(Token::Ident("gt")) => Operator::GreaterThan,
-            Some(Token::Ident("lt")) => Operator::LessThan,
+            // As Go's lexer: `>` and `<` (the words gt and lt are only names in the error message).
+            Some(Token::Greater) => Operator::GreaterThan,
+            Some(Token::Less) => Operator::LessThan,
             Some(t) => {
                 return Err(Error(format!(
                     "found '{}', expected: in, notin, =, ==, !=, gt, lt",
@@ -415,8 +422,8 @@ mod tests {
             ("a notin (b)", req("a", Operator::NotIn, &["b"])),
             ("a", req("a", Operator::Exists, &[])),
             ("!a", req("a", Operator::DoesNotExist, &[])),
-            ("a gt 5", req("a", Operator::GreaterThan, &["5"])),
-            ("a lt 5", req("a", Operator::LessThan, &["5"])),
+            ("a>5", req("a", Operator::GreaterThan, &["5"])),
+            ("a < 5", req("a", Operator::LessThan, &["5"])),
             ("a=", req("a", Operator::Equals, &[""])),
             (
                 "example.com/app-name=v1.2_3",

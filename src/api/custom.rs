@@ -5,12 +5,12 @@ use adapter_actors::front_door::{CustomValue, GetCustomMetric};
 use adapter_config::GroupResource;
 
 use super::discovery::CUSTOM;
-use super::protobuf;
 use super::status::ApiError;
 use super::wire::{
     self, List, MetricIdentifier, MetricValueV1beta1, MetricValueV1beta2, ObjectReference,
 };
 use super::{Params, State};
+use super::{names, protobuf, refuse_tables};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -38,9 +38,16 @@ fn parse_path(tail: &str) -> Result<Target, ApiError> {
         metric: metric.to_string(),
     };
     match parts.as_slice() {
-        ["namespaces", ns, "metrics", metric] => Ok(target("namespaces", None, ns, metric)),
-        ["namespaces", ns, resource, name, metric] => Ok(target(resource, Some(ns), name, metric)),
-        [resource, name, metric] => Ok(target(resource, None, name, metric)),
+        ["namespaces", ns, "metrics", metric] => {
+            Ok(target("namespaces", None, names::namespace(ns)?, metric))
+        }
+        ["namespaces", ns, resource, name, metric] => Ok(target(
+            resource,
+            Some(names::namespace(ns)?),
+            names::object(name)?,
+            metric,
+        )),
+        [resource, name, metric] => Ok(target(resource, None, names::object(name)?, metric)),
         parts if parts.len() < 3 => Err(ApiError::BadRequest("invalid request path".into())),
         _ => Err(ApiError::NotFound(
             "the server could not find the requested resource".into(),
@@ -52,9 +59,10 @@ async fn get(
     req: HttpRequest,
     state: web::Data<State>,
     path: web::Path<(String, String)>,
-    params: web::Query<Params>,
+    params: Params,
 ) -> Result<HttpResponse, ApiError> {
     let (version, tail) = path.into_inner();
+    refuse_tables(&req)?;
     if version != "v1beta1" && version != "v1beta2" || !state.registry.load().served.custom {
         return Err(ApiError::NotFound(
             "the server could not find the requested resource".into(),

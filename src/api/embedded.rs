@@ -76,24 +76,18 @@ async fn list(
     ))
 }
 
-async fn nodes(
-    state: web::Data<State>,
-    params: web::Query<Params>,
-) -> Result<HttpResponse, ApiError> {
+async fn nodes(state: web::Data<State>, params: Params) -> Result<HttpResponse, ApiError> {
     list(&state, "nodes", "Node", None, &params).await
 }
 
-async fn all_pods(
-    state: web::Data<State>,
-    params: web::Query<Params>,
-) -> Result<HttpResponse, ApiError> {
+async fn all_pods(state: web::Data<State>, params: Params) -> Result<HttpResponse, ApiError> {
     list(&state, "pods", "Pod", None, &params).await
 }
 
 async fn namespace_pods(
     state: web::Data<State>,
     path: web::Path<String>,
-    params: web::Query<Params>,
+    params: Params,
 ) -> Result<HttpResponse, ApiError> {
     list(&state, "pods", "Pod", Some(path.into_inner()), &params).await
 }

@@ -4,10 +4,10 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use adapter_actors::front_door::GetExternalMetric;
 
 use super::discovery::EXTERNAL;
-use super::protobuf;
 use super::status::ApiError;
 use super::wire::{self, ExternalMetricValue, List};
 use super::{Params, State};
+use super::{names, protobuf, refuse_tables};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -20,18 +20,20 @@ async fn get(
     req: HttpRequest,
     state: web::Data<State>,
     path: web::Path<(String, String)>,
-    params: web::Query<Params>,
+    params: Params,
 ) -> Result<HttpResponse, ApiError> {
     if !state.registry.load().served.external {
         return Err(ApiError::NotFound(
             "the server could not find the requested resource".into(),
         ));
     }
+    refuse_tables(&req)?;
     let (namespace, metric) = path.into_inner();
+    names::namespace(&namespace)?;
     let msg = GetExternalMetric {
         namespace,
         metric,
-        selector: params.selector()?,
+        selector: params.external_selector()?,
     };
     let values = state.front_door.send(msg).await??;
     let items = values

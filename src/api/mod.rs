@@ -8,6 +8,8 @@ mod embedded;
 mod explain;
 mod external;
 mod health;
+mod names;
+mod params;
 pub mod protobuf;
 mod resource;
 pub mod status;
@@ -17,8 +19,8 @@ use actix::Addr;
 use actix_web::web;
 use adapter_actors::Clock;
 use adapter_actors::front_door::FrontDoor;
-use adapter_config::Selector;
 
+pub use params::Params;
 use status::ApiError;
 
 /// What every handler reads.
@@ -44,53 +46,6 @@ pub struct State {
     pub rendered: discovery::Rendered,
 }
 
-/// Query parameters every route may carry; others (`pretty`, `limit`, …) are accepted and ignored.
-#[derive(Debug, Default, serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Params {
-    /// Objects' label selector (external: the metric selector).
-    #[serde(default)]
-    pub label_selector: String,
-    /// Series label selector (custom).
-    #[serde(default)]
-    pub metric_label_selector: String,
-    /// Only `metadata.name=` (and `metadata.namespace=`) are understood.
-    #[serde(default)]
-    pub field_selector: String,
-}
-
-impl Params {
-    fn selector(&self) -> Result<Selector, ApiError> {
-        Selector::parse(&self.label_selector).map_err(|e| ApiError::BadRequest(e.to_string()))
-    }
-
-    fn metric_selector(&self) -> Result<Selector, ApiError> {
-        Selector::parse(&self.metric_label_selector)
-            .map_err(|e| ApiError::BadRequest(e.to_string()))
-    }
-
-    /// `metadata.name=X` from the field selector, if given.
-    fn field_name(&self) -> Result<Option<String>, ApiError> {
-        let mut name = None;
-        for term in self.field_selector.split(',').filter(|t| !t.is_empty()) {
-            let (key, value) = term
-                .split_once("==")
-                .or_else(|| term.split_once('='))
-                .ok_or_else(|| ApiError::BadRequest(format!("invalid field selector: {term}")))?;
-            match key.trim() {
-                "metadata.name" => name = Some(value.trim().to_string()),
-                "metadata.namespace" => {}
-                other => {
-                    return Err(ApiError::BadRequest(format!(
-                        "field label not supported: {other}"
-                    )));
-                }
-            }
-        }
-        Ok(name)
-    }
-}
-
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
@@ -100,4 +55,46 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     resource::configure(cfg);
     embedded::configure(cfg);
     explain::configure(cfg);
+    cfg.default_service(web::to(unmatched));
+}
+
+/// What matches no route is a Status like every other error: 405 for a method these read-only APIs do not
+/// have (on any path), 404 for a path that names nothing.
+async fn unmatched(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(if req.method() == actix_web::http::Method::GET {
+        ApiError::NotFound("the server could not find the requested resource".into())
+    } else {
+        ApiError::MethodNotAllowed(format!(
+            "the server does not allow this method on the requested resource ({})",
+            req.method()
+        ))
+    })
+}
+
+/// The `Accept` header, if any.
+fn accept(req: &actix_web::HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|a| a.to_str().ok())
+}
+
+/// Whether the client asked for `meta.k8s.io` Table output (`kubectl get podmetrics`).
+fn wants_table(req: &actix_web::HttpRequest) -> bool {
+    accept(req).is_some_and(|a| a.contains("as=Table"))
+}
+
+/// Custom and external metrics have no Table form: 406 when the client accepts nothing else, as
+/// kube-apiserver answers (a list of media types that ends in plain JSON gets the list).
+fn refuse_tables(req: &actix_web::HttpRequest) -> Result<(), ApiError> {
+    let Some(accept) = accept(req) else {
+        return Ok(());
+    };
+    let only_tables = accept.split(',').all(|range| range.contains("as=Table"));
+    if wants_table(req) && only_tables {
+        return Err(ApiError::NotAcceptable(
+            "only the following media types are accepted: application/json, application/vnd.kubernetes.protobuf"
+                .into(),
+        ));
+    }
+    Ok(())
 }

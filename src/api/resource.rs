@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use adapter_actors::front_door::{
     GetNodeMetrics, GetPodMetrics, NodeMetrics as Node, PodMetrics as Pod, ResourceUsage,
@@ -11,10 +10,10 @@ use adapter_actors::front_door::{
 use serde_json::json;
 
 use super::discovery::RESOURCE;
-use super::protobuf;
 use super::status::ApiError;
 use super::wire::{self, ContainerMetrics, List, NodeMetrics, ObjectMeta, PodMetrics, Usage};
 use super::{Params, State};
+use super::{names, protobuf, wants_table};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -88,14 +87,6 @@ fn node_json(state: &State, api_version: Option<&str>, node: Node) -> NodeMetric
         window: wire::window(node.window),
         usage: Usage::new(node.usage.cpu, node.usage.memory),
     }
-}
-
-/// Whether the client asked for `meta.k8s.io` Table output (`kubectl get podmetrics`).
-fn wants_table(req: &HttpRequest) -> bool {
-    req.headers()
-        .get(header::ACCEPT)
-        .and_then(|a| a.to_str().ok())
-        .is_some_and(|a| a.contains("as=Table"))
 }
 
 /// A Table with metrics-server's columns: Name, CPU, Memory, Window.
@@ -177,7 +168,7 @@ async fn all_pods(
     req: HttpRequest,
     state: web::Data<State>,
     path: web::Path<String>,
-    params: web::Query<Params>,
+    params: Params,
 ) -> Result<HttpResponse, ApiError> {
     pods(&req, &state, &path.into_inner(), None, &params).await
 }
@@ -186,9 +177,10 @@ async fn namespace_pods(
     req: HttpRequest,
     state: web::Data<State>,
     path: web::Path<(String, String)>,
-    params: web::Query<Params>,
+    params: Params,
 ) -> Result<HttpResponse, ApiError> {
     let (version, namespace) = path.into_inner();
+    names::namespace(&namespace)?;
     pods(&req, &state, &version, Some(namespace), &params).await
 }
 
@@ -196,8 +188,11 @@ async fn one_pod(
     req: HttpRequest,
     state: web::Data<State>,
     path: web::Path<(String, String, String)>,
+    _params: Params,
 ) -> Result<HttpResponse, ApiError> {
     let (version, namespace, name) = path.into_inner();
+    names::namespace(&namespace)?;
+    names::object(&name)?;
     let api_version = api_version(&state, &version)?;
     let msg = GetPodMetrics {
         namespace: Some(namespace),
@@ -217,7 +212,7 @@ async fn all_nodes(
     req: HttpRequest,
     state: web::Data<State>,
     path: web::Path<String>,
-    params: web::Query<Params>,
+    params: Params,
 ) -> Result<HttpResponse, ApiError> {
     let api_version = api_version(&state, &path.into_inner())?;
     let only = params.field_name()?;
@@ -241,8 +236,10 @@ async fn one_node(
     req: HttpRequest,
     state: web::Data<State>,
     path: web::Path<(String, String)>,
+    _params: Params,
 ) -> Result<HttpResponse, ApiError> {
     let (version, name) = path.into_inner();
+    names::object(&name)?;
     let api_version = api_version(&state, &version)?;
     let node = state
         .front_door

@@ -43,6 +43,12 @@ pub enum ApiError {
     /// 503; the cause is logged.
     #[error("the metrics backend is unavailable")]
     Unavailable(String),
+    /// 405.
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// 406.
+    #[error("{0}")]
+    NotAcceptable(String),
 }
 
 impl From<FlowError> for ApiError {
@@ -106,6 +112,8 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
         }
     }
 
@@ -116,6 +124,8 @@ impl ResponseError for ApiError {
             ApiError::BadRequest(_) => ("BadRequest", None),
             ApiError::Unauthorized => ("Unauthorized", None),
             ApiError::Forbidden(_) => ("Forbidden", None),
+            ApiError::MethodNotAllowed(_) => ("MethodNotAllowed", None),
+            ApiError::NotAcceptable(_) => ("NotAcceptable", None),
             ApiError::Internal { public, cause } => {
                 tracing::error!(%cause, "request failed");
                 (

@@ -10,6 +10,7 @@
 pub mod attributes;
 mod cache;
 pub mod identity;
+mod impersonation;
 pub mod peer;
 mod reviews;
 pub mod trust;
@@ -208,12 +209,36 @@ impl Auth {
         if self.always_allowed(path) {
             return Ok(());
         }
-        let user = self.authenticate(req).await.inspect_err(|_| {
+        let mut user = self.authenticate(req).await.inspect_err(|_| {
             tracing::debug!(path, "request not authenticated");
         })?;
+        let asked = impersonation::requested(req.headers())?;
         let Mode::Delegated(reviews) = &self.mode else {
             return Ok(());
         };
+        if let Some(asked) = asked {
+            if !user.groups.iter().any(|g| g == MASTERS) {
+                for attributes in asked.checks() {
+                    match reviews.access(&user, &attributes).await {
+                        Ok(decision) if decision.allowed => {}
+                        Ok(decision) => {
+                            let message =
+                                attributes.forbidden_message(&user.name, &decision.reason);
+                            tracing::info!(user = %user.name, %message, "impersonation denied");
+                            return Err(ApiError::Forbidden(message));
+                        }
+                        Err(cause) => {
+                            return Err(ApiError::Internal {
+                                public: "the request could not be authorized",
+                                cause,
+                            });
+                        }
+                    }
+                }
+            }
+            // From here on the request is the impersonated user's, authorized as them.
+            user = asked.user();
+        }
         if user.groups.iter().any(|g| g == MASTERS) {
             return Ok(());
         }

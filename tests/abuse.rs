@@ -1,0 +1,164 @@
+//! Hostile and unlucky requests over real TLS (issue 11's findings as regression tests): every error is a
+//! `metav1.Status` with the right code, bad encodings and names are 404s not 500s, repeated parameters
+//! take the first value as Go does, `>`/`<` select objects, watch/timeout/Table are refused as
+//! kube-apiserver refuses them — and afterwards the process is alive and within its memory bound.
+
+use serde_json::Value;
+
+use crate::env::{Env, demo_env, encode};
+
+const PODS: &str =
+    "/apis/custom.metrics.k8s.io/v1beta1/namespaces/prod/pods/*/http_requests_per_second";
+const EXTERNAL: &str = "/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/queue_depth";
+
+/// `(code, reason, message)` of a Status answer; panics when the body is not one.
+fn status(env: &Env, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+    let (code, body) = env.https(method, path, headers);
+    let status: Value = serde_json::from_str(&body).unwrap_or_else(|e| {
+        panic!("{method} {path}: {code} without a Status body ({e}): {body:?}")
+    });
+    assert_eq!(status["kind"], "Status", "{method} {path}: {body}");
+    assert_eq!(status["code"], code, "{body}");
+    (
+        code,
+        status["reason"].as_str().unwrap().to_string(),
+        status["message"].as_str().unwrap().to_string(),
+    )
+}
+
+fn rss_mib(env: &Env) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", env.adapter_pid())).unwrap();
+    let kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .unwrap();
+    kib / 1024.0
+}
+
+#[test]
+fn every_refusal_is_a_status_with_the_right_code_and_the_process_stays_healthy() {
+    let env = demo_env();
+    // Methods these read-only APIs do not have: 405 MethodNotAllowed, on known and unknown paths.
+    for method in ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"] {
+        for path in [
+            PODS,
+            EXTERNAL,
+            "/apis/metrics.k8s.io/v1beta1/nodes",
+            "/nothing/here",
+        ] {
+            let (code, reason, _) = status(&env, method, path, &[("Content-Length", "0")]);
+            assert_eq!(
+                (code, reason.as_str()),
+                (405, "MethodNotAllowed"),
+                "{method} {path}"
+            );
+        }
+    }
+    assert_eq!(
+        env.https("HEAD", PODS, &[]).0,
+        405,
+        "HEAD: 405 without a body"
+    );
+    // Paths that name nothing: 404 NotFound with a body, not an empty 404.
+    for path in [
+        "/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/queue_depth/",
+        "/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/",
+        "/apis/metrics.k8s.io/v1beta1/nodes/node-1/extra",
+        "/apis/metrics.k8s.io/v1beta1/namespaces/prod/pods/web-1/",
+        "/nothing/here",
+    ] {
+        let (code, reason, _) = status(&env, "GET", path, &[]);
+        assert_eq!((code, reason.as_str()), (404, "NotFound"), "{path}");
+    }
+    // A repeated labelSelector: the first wins, as url.Query().Get.
+    let (code, body) = env.get(&format!(
+        "{PODS}?labelSelector=app%3Dweb&labelSelector=app%3Dnothing"
+    ));
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        3
+    );
+    // Names that cannot be Kubernetes names: 404, never 500, and nothing asked of Prometheus.
+    for path in [
+        "/apis/custom.metrics.k8s.io/v1beta1/namespaces/%FF%FE/pods/*/http_requests_per_second",
+        "/apis/custom.metrics.k8s.io/v1beta1/namespaces/app%2Fx/pods/*/http_requests_per_second",
+        "/apis/external.metrics.k8s.io/v1beta1/namespaces/app%2Fx/queue_depth",
+        "/apis/external.metrics.k8s.io/v1beta1/namespaces/%FF%FE/queue_depth",
+        "/apis/metrics.k8s.io/v1beta1/namespaces/app%2Fx/pods",
+        "/apis/metrics.k8s.io/v1beta1/namespaces/prod/pods/web%2F1",
+    ] {
+        let (code, reason, _) = status(&env, "GET", path, &[]);
+        assert_eq!((code, reason.as_str()), (404, "NotFound"), "{path}");
+    }
+    // `>` and `<` select objects (Kubernetes semantics: integer label values only) ...
+    let (code, reason, message) = status(
+        &env,
+        "GET",
+        &format!("{PODS}?labelSelector={}", encode("app>3")),
+        &[],
+    );
+    assert_eq!(
+        (code, reason.as_str()),
+        (404, "NotFound"),
+        "no pod has a numeric app label: {message}"
+    );
+    // ... and where they would have to become PromQL, 400 names the operator.
+    let (code, _, message) = status(
+        &env,
+        "GET",
+        &format!("{PODS}?metricLabelSelector={}", encode("code>499")),
+        &[],
+    );
+    assert_eq!(code, 400);
+    assert!(
+        message.contains("operator '>'") && message.contains("code>499"),
+        "{message}"
+    );
+    let (code, _, message) = status(
+        &env,
+        "GET",
+        &format!("{EXTERNAL}?labelSelector={}", encode("size<3")),
+        &[],
+    );
+    assert_eq!(code, 400);
+    assert!(message.contains("operator '<'"), "{message}");
+    // watch, timeout, Table.
+    let (code, reason, _) = status(&env, "GET", &format!("{PODS}?watch=true"), &[]);
+    assert_eq!((code, reason.as_str()), (405, "MethodNotAllowed"));
+    let (code, _, message) = status(&env, "GET", &format!("{PODS}?timeout=abc"), &[]);
+    assert_eq!(code, 400, "{message}");
+    assert_eq!(
+        env.get(&format!("{PODS}?timeout=32s")).0,
+        200,
+        "kubectl's timeout is fine"
+    );
+    let table = [("Accept", "application/json;as=Table;v=v1;g=meta.k8s.io")];
+    for path in [PODS, EXTERNAL] {
+        let (code, reason, _) = status(&env, "GET", path, &table);
+        assert_eq!((code, reason.as_str()), (406, "NotAcceptable"), "{path}");
+    }
+    let kubectl_get = [(
+        "Accept",
+        "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,application/json",
+    )];
+    assert_eq!(
+        env.https("GET", PODS, &kubectl_get).0,
+        200,
+        "with a JSON fallback: the list"
+    );
+
+    // Alive, serving, and within the memory bound.
+    assert_eq!(env.get("/healthz").0, 200);
+    assert_eq!(env.get(EXTERNAL).0, 200);
+    let rss = rss_mib(&env);
+    assert!(rss < 64.0, "RSS {rss:.1} MiB after the abuse");
+}
