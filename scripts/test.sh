@@ -37,3 +37,6 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo nextest run --workspace --no-fail-fast
 cargo test --workspace --doc
+
+# Fuzzing, the short version: every target a few seconds on its corpus (scripts/fuzz.sh SECONDS for longer runs).
+./scripts/fuzz.sh 3

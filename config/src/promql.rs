@@ -313,11 +313,11 @@ mod tests {
     #[test]
     fn unsupported_requirements_are_errors() {
         assert_eq!(
-            matcher("l gt 1"),
+            matcher("l>1"),
             Err(MatcherError::UnsupportedOperator("gt".into()))
         );
         assert_eq!(
-            matcher("l lt 1"),
+            matcher("l<1"),
             Err(MatcherError::UnsupportedOperator("lt".into()))
         );
         let empty_key = Requirement {

@@ -68,13 +68,15 @@ fn tokenize(input: &str) -> Result<Vec<Token<'_>>, Error> {
     let mut tokens = Vec::new();
     let bytes = input.as_bytes();
     let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        let (token, len) = match c {
-            b' ' | b'\t' | b'\n' | b'\r' => {
-                i += 1;
-                continue;
-            }
+    while let Some(c) = input[i..].chars().next() {
+        // Whitespace is skipped by the same test that ends identifiers (Unicode whitespace, as Go's
+        // lexer's isWhitespace covers more than ASCII space), so every token below is at least one
+        // character and the loop always advances.
+        if c.is_whitespace() {
+            i += c.len_utf8();
+            continue;
+        }
+        let (token, len) = match bytes[i] {
             b'!' if bytes.get(i + 1) == Some(&b'=') => (Token::NotEquals, 2),
             b'!' => (Token::Not, 1),
             b'=' if bytes.get(i + 1) == Some(&b'=') => (Token::DoubleEquals, 2),
@@ -174,7 +176,16 @@ impl std::fmt::Display for Selector {
             if i > 0 {
                 f.write_str(",")?;
             }
-            let values = r.values.join(",");
+            // A set of only the empty value (`in (,)`) prints as `(,)`: Go prints `()`, which does not
+            // parse back, and this string is what a LIST sends to kube-apiserver (found by fuzzing).
+            let values = if r.values.len() == 1
+                && r.values[0].is_empty()
+                && matches!(r.operator, Operator::In | Operator::NotIn)
+            {
+                ",".to_string()
+            } else {
+                r.values.join(",")
+            };
             match r.operator {
                 Operator::Equals => write!(f, "{}={values}", r.key)?,
                 Operator::DoubleEquals => write!(f, "{}=={values}", r.key)?,
@@ -412,6 +423,26 @@ mod tests {
         }
     }
 
+    /// Found by fuzzing (tools/fuzz, label_selector): a form feed — Unicode whitespace the tokenizer did
+    /// not skip but ended identifiers at — made an empty token that never advanced: an endless loop that
+    /// ate memory, from one `labelSelector=a%0Cb` request.
+    #[test]
+    fn every_whitespace_separates_and_the_tokenizer_always_advances() {
+        assert_eq!(
+            Selector::parse("a\u{c}=\u{c}b").unwrap(),
+            Selector::parse("a=b").unwrap()
+        );
+        assert!(Selector::parse("a\u{c}\0\0o\0\0n (d)").is_err());
+        assert!(
+            Selector::parse("a\u{a0}in\u{2003}(x)").is_ok(),
+            "non-ASCII whitespace too"
+        );
+        // A set of only the empty value prints so that it parses back (fuzzing found `in ()`).
+        let empty = Selector::parse("ier in (,)").unwrap();
+        assert_eq!(empty.to_string(), "ier in (,)");
+        assert_eq!(Selector::parse(&empty.to_string()).unwrap(), empty);
+    }
+
     #[test]
     fn every_operator_parses() {
         let cases = [
@@ -472,7 +503,7 @@ mod tests {
             "a=b c",
             "a b",
             "=b",
-            "a gt x",
+            "a>x",
             "a=b=c",
             "!",
             "a in b",
@@ -509,9 +540,9 @@ mod tests {
             ("missing", false),
             ("!missing", true),
             ("!app", false),
-            ("replicas gt 2", true),
-            ("replicas lt 3", false),
-            ("app gt 1", false),
+            ("replicas>2", true),
+            ("replicas<3", false),
+            ("app>1", false),
             ("app=web,tier=back", false),
         ];
         for (input, want) in cases {

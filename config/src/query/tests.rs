@@ -131,7 +131,7 @@ fn namespaced_requests_need_a_namespace_label() {
 
 #[test]
 fn unsupported_metric_selectors_are_errors() {
-    let err = custom_query(0, "pods", Some("prod"), &["a"], "x gt 1").unwrap_err();
+    let err = custom_query(0, "pods", Some("prod"), &["a"], "x>1").unwrap_err();
     assert_eq!(
         err.to_string(),
         "metric selector: operator not supported by prometheus: gt"

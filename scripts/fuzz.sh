@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Fuzzes the pure core with libFuzzer (cargo-fuzz): label selectors, series selectors, Go templates, whole rules
+# files, Prometheus series answers, PromQL quoting of any value, quantities. Each target runs SECONDS (default 10)
+# on its corpus (target/fuzz-corpus/<target>, seeded from tools/fuzz/seeds); a crash fails the run and leaves its
+# input in tools/fuzz/artifacts/. Prints execs and findings per target (BENCHMARKS.md).
+# Usage: scripts/fuzz.sh [SECONDS=10] [TARGET...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-10}
+shift || true
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz
+# cargo-fuzz passes -Z flags (sanitizer, coverage); the machine's one toolchain is stable and takes them so.
+export RUSTC_BOOTSTRAP=1
+fuzz_dir=tools/fuzz
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo fuzz list --fuzz-dir "$fuzz_dir")
+cargo fuzz build --fuzz-dir "$fuzz_dir" -O
+for target in "${targets[@]}"; do
+  corpus=target/fuzz-corpus/$target
+  mkdir -p "$corpus"
+  cp -n "$fuzz_dir/seeds/$target/"* "$corpus/" 2>/dev/null || true
+  log=$(mktemp)
+  if ! cargo fuzz run --fuzz-dir "$fuzz_dir" -O "$target" "$corpus" -- \
+      -max_total_time="$seconds" -print_final_stats=1 -max_len=65536 >"$log" 2>&1; then
+    tail -40 "$log"
+    echo "fuzz target $target found a crash (input in $fuzz_dir/artifacts/$target/)" >&2
+    exit 1
+  fi
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
+  printf '%-16s %4ss  execs %-10s corpus %s  crashes 0\n' "$target" "$seconds" "$execs" "$(ls "$corpus" | wc -l)"
+  rm -f "$log"
+done
