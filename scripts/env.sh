@@ -87,7 +87,7 @@ METRICS
   "$adapter" --config=config/rules/example.yaml --objects=deploy/demo/objects.yaml \
     --prometheus-url="http://127.0.0.1:$prom_port/" --secure-port="$port" --bind-address=127.0.0.1 \
     --cert-dir="$work/certs" --metrics-relist-interval=30s \
-    --delegated-auth=false --client-ca-file="$work/demo-ca.crt" >"$work/adapter.log" 2>&1 & pids+=($!)
+    --delegated-auth=false --client-ca-file="$work/demo-ca.crt" ${ADAPTER_EXTRA_ARGS:-} >"$work/adapter.log" 2>&1 & pids+=($!)
   for _ in $(seq 1 60); do
     [ -f "$work/certs/apiserver.crt" ] && curl -fsS --cacert "$work/certs/apiserver.crt" "https://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
     sleep 0.5

@@ -13,7 +13,10 @@ use clap::Parser;
 #[command(
     name = "prometheus-adapter",
     version,
-    about = "Serve the Kubernetes metrics APIs from Prometheus"
+    about = "Serve the Kubernetes metrics APIs from Prometheus",
+    // As Go's pflag: a flag given twice takes the last value (a chart's args plus extraArguments);
+    // list flags (--prometheus-header, …) still collect every value.
+    args_override_self = true
 )]
 pub struct ServeFlags {
     /// Rules file (upstream's --config; required).
@@ -320,6 +323,35 @@ pub enum LogFormat {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_flag_given_twice_takes_the_last_value_as_pflag() {
+        let flags = parse(
+            [
+                "--config=a.yaml",
+                "--metrics-relist-interval=30s",
+                "--metrics-relist-interval=10s",
+                "--v=2",
+                "--v=6",
+            ]
+            .into_iter()
+            .map(String::from),
+        )
+        .unwrap();
+        assert_eq!(flags.metrics_relist_interval, Duration::from_secs(10));
+        assert_eq!(flags.verbosity, 6);
+        let headers = parse(
+            ["--prometheus-header=A: 1", "--prometheus-header=B: 2"]
+                .into_iter()
+                .map(String::from),
+        )
+        .unwrap();
+        assert_eq!(
+            headers.prometheus_headers.len(),
+            2,
+            "list flags keep every value"
+        );
+    }
     use super::*;
 
     fn args(line: &str) -> Vec<String> {

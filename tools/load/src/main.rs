@@ -51,6 +51,9 @@ struct Args {
     /// Printed before the figures.
     #[arg(long, default_value = "")]
     label: String,
+    /// A fixed rate in requests per second over all workers (default: as fast as answers come).
+    #[arg(long)]
+    rate: Option<f64>,
     /// Runtime threads for the client.
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -66,6 +69,7 @@ fn main() -> anyhow::Result<()> {
             None => Stop::After(Duration::from_secs_f64(args.duration)),
         },
         warmup: args.warmup,
+        rate: args.rate,
         options: Options {
             protocol: if args.http1 {
                 Protocol::Http1

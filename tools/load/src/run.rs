@@ -31,6 +31,8 @@ pub struct Plan {
     pub stop: Stop,
     /// Requests per worker before measuring (connections and caches warm).
     pub warmup: u64,
+    /// Requests per second over all workers (a fixed rate, for soaks); `None`: as fast as answers come.
+    pub rate: Option<f64>,
     /// How to connect.
     pub options: Options,
 }
@@ -136,6 +138,10 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
         Stop::Requests(n) => n,
         Stop::After(_) => u64::MAX,
     };
+    let interval = plan
+        .rate
+        .filter(|r| *r > 0.0)
+        .map(|r| Duration::from_secs_f64(1.0 / r));
     let workers: Vec<_> = connections
         .into_iter()
         .map(|mut connection| {
@@ -146,6 +152,14 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
                     let i = issued.fetch_add(1, Ordering::Relaxed);
                     if i >= limit || deadline.is_some_and(|d| Instant::now() >= d) {
                         break;
+                    }
+                    // At a fixed rate, request i leaves at start + i × interval.
+                    if let Some(interval) = interval {
+                        let at = started + interval.mul_f64(i as f64);
+                        if deadline.is_some_and(|d| at >= d) {
+                            break;
+                        }
+                        tokio::time::sleep_until(at.into()).await;
                     }
                     let sent = Instant::now();
                     match connection.get(&targets[i as usize % targets.len()]).await {
