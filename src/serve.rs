@@ -104,6 +104,7 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
     let address = (flags.bind_address.clone(), flags.secure_port);
     let access_log = flags.verbosity >= crate::ACCESS_LOG_VERBOSITY;
 
+
     actix_web::rt::System::new().block_on(async move {
         // The one place the wall clock is read: everything else gets it through `Clock`.
         #[allow(
@@ -191,6 +192,11 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
         // END_STREAM frame; with Nagle on, that second write waits for the client's delayed ACK (40 ms
         // per request for every Go client). Go's servers set TCP_NODELAY on accepted sockets too.
         .tcp_nodelay(true)
+        // Idle keep-alive connections stay 120 s: longer than Go's transport keeps them (IdleConnTimeout
+        // 90 s), so the client closes first and never reuses a connection the server just dropped; h2
+        // connections are pinged at that interval. actix's 5 s default cost a TLS handshake per HPA poll
+        // over HTTP/1.1. Memory per idle connection: BENCHMARKS.md (scripts/bench-idle.sh).
+        .keep_alive(Duration::from_secs(120))
         .bind_rustls_0_23(address, tls)?
         .run();
         server.await?;
