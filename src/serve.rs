@@ -104,7 +104,6 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
     let address = (flags.bind_address.clone(), flags.secure_port);
     let access_log = flags.verbosity >= crate::ACCESS_LOG_VERBOSITY;
 
-
     actix_web::rt::System::new().block_on(async move {
         // The one place the wall clock is read: everything else gets it through `Clock`.
         #[allow(

@@ -133,8 +133,9 @@ fn subject(cert: &CertificateDer<'_>) -> Result<(String, Vec<String>), String> {
     Ok((cn, orgs))
 }
 
-/// Go's `url.PathUnescape`, keeping the raw text when it is not valid escaping.
-fn percent_decode(text: &str) -> String {
+/// Go's `url.PathUnescape`, keeping the raw text when it is not valid escaping (extra keys of the
+/// front-proxy and impersonation headers).
+pub(super) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -45,7 +45,9 @@ pub fn requested(headers: &HeaderMap) -> Result<Option<Requested>, ApiError> {
     let mut extra: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, value) in headers {
         if let Some(key) = name.as_str().strip_prefix(EXTRA) {
-            let key = percent_decode(key);
+            // Percent-encoded in header names (`Impersonate-Extra-example.com%2fscopes`), as Go unescapes
+            // them.
+            let key = super::identity::percent_decode(key);
             extra.entry(key).or_default().push(text(value)?);
         }
     }
@@ -62,14 +64,6 @@ pub fn requested(headers: &HeaderMap) -> Result<Option<Requested>, ApiError> {
         )),
         _ => Ok(None),
     }
-}
-
-/// Extra keys are percent-encoded in header names (`Impersonate-Extra-example.com%2fscopes`).
-fn percent_decode(key: &str) -> String {
-    url::form_urlencoded::parse(format!("k={key}").as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| key.to_string())
 }
 
 /// A resource attribute for verb `impersonate`.
