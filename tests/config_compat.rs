@@ -237,7 +237,7 @@ fn explain_lists_discovered_metrics_from_a_series_answer() {
         "--names",
         "a",
         "--metric-selector",
-        "x gt 1",
+        "x>1",
     ]);
     assert_eq!(code, Some(1));
     assert!(
