@@ -75,18 +75,18 @@ pub struct Telemetry {
     rule_disabled: Family<RuleLabels, Gauge>,
     reload_successful: Gauge,
     reload_success_at: Gauge<f64, std::sync::atomic::AtomicU64>,
-    reloads: Family<CacheLabels, Counter>,
+    reloads: Family<ResultLabels, Counter>,
     reviews: Family<ReviewLabels, Counter>,
     kube_requests: Family<KubeLabels, Counter>,
     kube_latency: Histograms<KubeCallLabels>,
     kube_rate_limit: Histogram,
-    cache_answers: Family<CacheLabels, Counter>,
+    cache_answers: Family<ResultLabels, Counter>,
     cache_entries: Gauge,
     cache_bytes: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct CacheLabels {
+struct ResultLabels {
     result: &'static str,
 }
 
@@ -155,7 +155,7 @@ impl Telemetry {
             "When the rules file was last loaded successfully (start-up counts)",
             reload_success_at.clone(),
         );
-        let reloads = Family::<CacheLabels, Counter>::default();
+        let reloads = Family::<ResultLabels, Counter>::default();
         registry.register(
             "config_reloads",
             "Reloads of the rules file by result: success or failure",
@@ -186,7 +186,7 @@ impl Telemetry {
             "Time Kubernetes calls waited for the --client-qps/--client-burst limiter",
             kube_rate_limit.clone(),
         );
-        let cache_answers = Family::<CacheLabels, Counter>::default();
+        let cache_answers = Family::<ResultLabels, Counter>::default();
         registry.register(
             "value_cache_lookups",
             "Value cache lookups by result: hit, miss, stale (a failed query answered with the last good value), stale_expired (none young enough: 503), evicted (for the entry or byte bound)",
@@ -282,7 +282,7 @@ impl Telemetry {
     /// Records a reload of the rules file.
     pub fn observe_reload(&self, ok: bool, at: f64) {
         let result = if ok { "success" } else { "failure" };
-        self.reloads.get_or_create(&CacheLabels { result }).inc();
+        self.reloads.get_or_create(&ResultLabels { result }).inc();
         self.reload_successful.set(i64::from(ok));
         if ok {
             self.reload_success_at.set(at);
@@ -311,7 +311,7 @@ impl Telemetry {
             ("evicted", &cache.evictions),
         ] {
             // The actors count; the exposition's counter catches up at each scrape.
-            let exposed = self.cache_answers.get_or_create(&CacheLabels { result });
+            let exposed = self.cache_answers.get_or_create(&ResultLabels { result });
             exposed.inc_by(counter.load(Relaxed).saturating_sub(exposed.get()));
         }
         self.cache_entries.set(cache.entries.load(Relaxed) as i64);

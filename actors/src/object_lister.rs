@@ -132,6 +132,7 @@ impl Discovery {
     /// `timeout` long; a failure keeps the last map and backs the next attempt off (1 s doubling to 30 s).
     fn refresh_now(&self) -> LocalBoxFuture<'static, MapResult> {
         let (backend, timeout, state) = (self.backend.clone(), self.timeout, self.state.clone());
+        let joining = self.refreshing.is_running(&());
         let call = self.refreshing.join_or_start((), move || {
             state.borrow_mut().tried_at = Some(Instant::now());
             async move {
@@ -162,7 +163,11 @@ impl Discovery {
             }
             .boxed_local()
         });
-        // Spawned, so a refresh nobody waits for (or whose waiters gave up) still records its answer.
+        if joining {
+            return call;
+        }
+        // The one that starts it spawns it, so a refresh nobody waits for (or whose waiters gave up) still
+        // records its answer; joiners only await it.
         let shared = call.shared();
         actix::spawn(shared.clone().map(drop));
         shared.boxed_local()

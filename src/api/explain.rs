@@ -14,8 +14,8 @@ use adapter_actors::front_door::{
 };
 use adapter_actors::registry::Snapshot;
 use adapter_actors::rule_namer::{CurrentRules, Usage};
+use adapter_config::GroupResource;
 use adapter_config::explain::{RuleLine, closest, one_line, report};
-use adapter_config::{GroupResource, Selector};
 use serde_json::{Value, json};
 
 use super::State;
@@ -49,9 +49,7 @@ async fn explain(
     let ask: Ask = serde_json::from_value(json!(query.into_inner()))
         .map_err(|e| ApiError::BadRequest(format!("explain: {e}")))?;
     let snapshot = state.registry.load();
-    let selector = |text: &str, what: &str| {
-        Selector::parse(text).map_err(|e| ApiError::BadRequest(format!("{what}: {e}")))
-    };
+    let selector = super::params::parse_selector;
     let names: Vec<String> = ask
         .names
         .split(',')
@@ -190,14 +188,10 @@ fn explanation(snapshot: &Snapshot, question: &Question, explained: &Explained) 
     out
 }
 
-/// The code the API answers `error` with.
+/// The code the API answers `error` with: the same mapping the metric routes use.
 fn status_of(error: &FlowError) -> u16 {
-    match error {
-        FlowError::MetricNotFound { .. } | FlowError::ObjectNotFound(_) => 404,
-        FlowError::BadRequest(_) => 400,
-        FlowError::QueryFailed(_) | FlowError::ListFailed(_) => 500,
-        FlowError::Unavailable(_) | FlowError::Timeout(_) => 503,
-    }
+    use actix_web::ResponseError;
+    ApiError::from(error.clone()).status_code().as_u16()
 }
 
 /// Which step found nothing, and why: discovery (with the closest names), objects, or series.

@@ -92,7 +92,7 @@ impl Params {
     }
 }
 
-fn parse_selector(text: &str, what: &str) -> Result<Selector, ApiError> {
+pub(super) fn parse_selector(text: &str, what: &str) -> Result<Selector, ApiError> {
     Selector::parse(text).map_err(|e| ApiError::BadRequest(format!("{what}: {e}")))
 }
 
