@@ -100,6 +100,11 @@ impl<'a> Collector<'a> {
         self.warnings.push(warning);
     }
 
+    /// How many errors so far (a step compares before and after to know whether it failed).
+    pub(crate) fn errors(&self) -> usize {
+        self.errors.len()
+    }
+
     /// How many warnings so far (a rule compares before and after to know whether it is disabled).
     pub(crate) fn warnings(&self) -> usize {
         self.warnings.len()

@@ -64,6 +64,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod backends;
 pub mod discovery;
 pub mod duration;
 pub mod error;
@@ -82,6 +83,7 @@ pub mod series_selector;
 pub mod shape;
 pub mod template;
 
+pub use backends::{Backend, Route, RouteError};
 pub use discovery::{CustomMetric, MetricSource, Registry, RuleOutcome};
 pub use error::{ConfigError, ConfigErrors, Severity};
 pub use resource_map::{GroupResource, ResourceInfo, ResourceMap};

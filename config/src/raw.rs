@@ -18,6 +18,66 @@ pub struct MetricsDiscoveryConfig {
     /// `metrics.k8s.io` rules; the key's presence enables the group.
     #[serde(default)]
     pub resource_rules: Option<ResourceRules>,
+    /// Ours: named Prometheus-compatible backends that rules route to with `backend:`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub backends: BTreeMap<String, Backend>,
+}
+
+/// One entry of `backends:` (ours; upstream has a single `--prometheus-url`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Backend {
+    /// The base URL (as `--prometheus-url`).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub url: String,
+    /// Replicas of one TSDB, tried in order (failover); with `url`, `url` comes first.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub urls: Vec<String>,
+    /// Extra headers sent with every call.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub headers: BTreeMap<String, String>,
+    /// A bearer token file, re-read on every call.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub token_file: String,
+    /// CA bundle for `https` URLs.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub ca_file: String,
+    /// Client certificate.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub cert_file: String,
+    /// Client key.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub key_file: String,
+    /// Per-call timeout; default `--prometheus-timeout`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub timeout: String,
+    /// `GET` or `POST`; default `GET` (POST for long queries either way).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub verb: String,
+    /// Extra query parameters for every call (Thanos' `partial_response`, `dedup`).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub query_params: BTreeMap<String, String>,
+    /// A tenant header, fixed or templated from the request.
+    #[serde(default)]
+    pub tenant: Option<Tenant>,
+    /// How long a failed URL is skipped; default 30s.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub backoff: String,
+}
+
+/// `backends.NAME.tenant`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Tenant {
+    /// Header name; default `X-Scope-OrgID`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub header: String,
+    /// The value, a template over `.Namespace` (`<<.Namespace>>`) or fixed text.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub value: String,
+    /// The value when the request has no namespace (series discovery, nodes, namespaces).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub fallback: String,
 }
 
 /// One entry of `rules` or `externalRules`.
@@ -39,6 +99,9 @@ pub struct DiscoveryRule {
     /// The PromQL template run per request.
     #[serde(default, deserialize_with = "null_as_default")]
     pub metrics_query: String,
+    /// Ours: the name of the `backends:` entry this rule reads; empty for `--prometheus-url`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub backend: String,
 }
 
 /// `{is: re}` or `{isNot: re}`.
@@ -105,6 +168,9 @@ pub struct ResourceRules {
     /// Prometheus duration reported as the API window.
     #[serde(default, deserialize_with = "null_as_default")]
     pub window: String,
+    /// Ours: the `backends:` entry both queries read; empty for `--prometheus-url`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub backend: String,
 }
 
 /// `resourceRules.cpu` or `resourceRules.memory`.

@@ -47,6 +47,8 @@ pub struct Config {
     /// Rules left out because of a warning (`rules[1]`, `externalRules[0]`, `resourceRules`), in file
     /// order; every other rule is served.
     pub disabled: Vec<String>,
+    /// `backends:` (ours), by name.
+    pub backends: std::collections::BTreeMap<String, crate::Backend>,
 }
 
 impl Config {
@@ -92,6 +94,8 @@ pub struct DiscoveryRule {
     pub namespaced: bool,
     /// `metricsQuery`.
     pub metrics_query: Template,
+    /// `backend:` (ours): the `backends:` entry it reads; `None` for `--prometheus-url`.
+    pub backend: Option<String>,
 }
 
 impl RuleKind {
@@ -121,6 +125,8 @@ pub struct ResourceRules {
     pub memory: ResourceRule,
     /// Reported window.
     pub window: Duration,
+    /// `backend:` (ours): the `backends:` entry both read; `None` for `--prometheus-url`.
+    pub backend: Option<String>,
 }
 
 /// Compiled `resourceRules.cpu` / `.memory`.
@@ -172,16 +178,12 @@ pub fn load(file: &str, text: &str) -> Result<Config, ConfigErrors> {
 pub fn compile(file: &str, raw: &raw::MetricsDiscoveryConfig) -> Result<Config, ConfigErrors> {
     let mut errors = Collector::new(file);
     let mut disabled = Vec::new();
-    let rules = compile_rules(&mut errors, &mut disabled, RuleKind::Custom, &raw.rules);
-    let external_rules = compile_rules(
-        &mut errors,
-        &mut disabled,
-        RuleKind::External,
-        &raw.external_rules,
-    );
+    let backends = crate::backends::compile(&mut errors, &raw.backends);
+    let rules = compile_rules(&mut errors, &mut disabled, RuleKind::Custom, raw);
+    let external_rules = compile_rules(&mut errors, &mut disabled, RuleKind::External, raw);
     let resource_rules = raw.resource_rules.as_ref().and_then(|r| {
         let before = errors.warnings();
-        let compiled = compile_resource_rules(&mut errors, r);
+        let compiled = compile_resource_rules(&mut errors, r, &raw.backends);
         if errors.warnings() > before {
             disabled.push("resourceRules".to_string());
             return None;
@@ -195,6 +197,7 @@ pub fn compile(file: &str, raw: &raw::MetricsDiscoveryConfig) -> Result<Config, 
         resource_rules,
         warnings,
         disabled,
+        backends,
     })
 }
 
@@ -203,12 +206,16 @@ fn compile_rules(
     errors: &mut Collector<'_>,
     disabled: &mut Vec<String>,
     kind: RuleKind,
-    raw: &[raw::DiscoveryRule],
+    file: &raw::MetricsDiscoveryConfig,
 ) -> Vec<DiscoveryRule> {
+    let raw = match kind {
+        RuleKind::Custom => &file.rules,
+        RuleKind::External => &file.external_rules,
+    };
     let mut rules = Vec::new();
     for (index, rule) in raw.iter().enumerate() {
         let before = errors.warnings();
-        let compiled = compile_rule(errors, kind, index, rule);
+        let compiled = compile_rule(errors, kind, index, rule, &file.backends);
         if errors.warnings() > before {
             disabled.push(kind.location(index));
         } else {
@@ -223,8 +230,10 @@ fn compile_rule(
     kind: RuleKind,
     index: usize,
     raw: &raw::DiscoveryRule,
+    backends: &std::collections::BTreeMap<String, raw::Backend>,
 ) -> Option<DiscoveryRule> {
     let at = |field: &str| format!("{}.{field}", kind.location(index));
+    let backend = crate::backends::check_reference(errors, &at("backend"), &raw.backend, backends);
     let series_selector = if raw.series_query.trim().is_empty() {
         errors.warn(
             at("seriesQuery"),
@@ -264,6 +273,7 @@ fn compile_rule(
         resources: resources?,
         namespaced: raw.resources.namespaced.unwrap_or(true),
         metrics_query: metrics_query?,
+        backend: backend?,
     })
 }
 
@@ -367,7 +377,10 @@ fn compile_query(errors: &mut Collector<'_>, at: &str, source: &str) -> Option<T
 fn compile_resource_rules(
     errors: &mut Collector<'_>,
     raw: &raw::ResourceRules,
+    backends: &std::collections::BTreeMap<String, raw::Backend>,
 ) -> Option<ResourceRules> {
+    let backend =
+        crate::backends::check_reference(errors, "resourceRules.backend", &raw.backend, backends);
     let cpu = compile_resource_rule(errors, "resourceRules.cpu", &raw.cpu);
     let memory = compile_resource_rule(errors, "resourceRules.memory", &raw.memory);
     let window = if raw.window.is_empty() {
@@ -382,6 +395,7 @@ fn compile_resource_rules(
         cpu: cpu?,
         memory: memory?,
         window: window?,
+        backend: backend?,
     })
 }
 

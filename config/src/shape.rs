@@ -35,12 +35,34 @@ const RULE: Shape = Shape::Object(&[
         Shape::Object(&[("matches", Shape::Text), ("as", Shape::Text)]),
     ),
     ("metricsQuery", Shape::Text),
+    ("backend", Shape::Text),
 ]);
 const RESOURCE_RULE: Shape = Shape::Object(&[
     ("containerQuery", Shape::Text),
     ("nodeQuery", Shape::Text),
     ("resources", MAPPING),
     ("containerLabel", Shape::Text),
+]);
+const BACKEND: Shape = Shape::Object(&[
+    ("url", Shape::Text),
+    ("urls", Shape::List(&Shape::Text)),
+    ("headers", Shape::Dict(&Shape::Text)),
+    ("tokenFile", Shape::Text),
+    ("caFile", Shape::Text),
+    ("certFile", Shape::Text),
+    ("keyFile", Shape::Text),
+    ("timeout", Shape::Text),
+    ("verb", Shape::Text),
+    ("queryParams", Shape::Dict(&Shape::Text)),
+    (
+        "tenant",
+        Shape::Object(&[
+            ("header", Shape::Text),
+            ("value", Shape::Text),
+            ("fallback", Shape::Text),
+        ]),
+    ),
+    ("backoff", Shape::Text),
 ]);
 const FILE: Shape = Shape::Object(&[
     ("rules", Shape::List(&RULE)),
@@ -51,8 +73,10 @@ const FILE: Shape = Shape::Object(&[
             ("cpu", RESOURCE_RULE),
             ("memory", RESOURCE_RULE),
             ("window", Shape::Text),
+            ("backend", Shape::Text),
         ]),
     ),
+    ("backends", Shape::Dict(&BACKEND)),
 ]);
 
 /// Every place where `file` does not have the rules file's shape: `(location, message)`, sorted by place
@@ -149,7 +173,7 @@ mod tests {
             findings("rulez: []\nrules: {a: 1}\n"),
             [
                 "rules: must be a list, not a map",
-                "rulez: unknown field (known here: rules, externalRules, resourceRules)",
+                "rulez: unknown field (known here: rules, externalRules, resourceRules, backends)",
             ]
         );
         assert_eq!(
@@ -161,7 +185,7 @@ mod tests {
             [
                 "externalRules[0].seriesFilters[1].isnt: unknown field (known here: is, isNot)",
                 "resourceRules.cpu.containerQuery: must be a string, not a list",
-                "rules[1].nmae: unknown field (known here: seriesQuery, seriesFilters, resources, name, metricsQuery)",
+                "rules[1].nmae: unknown field (known here: seriesQuery, seriesFilters, resources, name, metricsQuery, backend)",
                 "rules[1].resources.namespaced: must be true or false, not a string",
                 "rules[1].resources.overrides.pod.kind: unknown field (known here: group, resource)",
             ]

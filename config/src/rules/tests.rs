@@ -107,7 +107,7 @@ fn unknown_and_duplicate_keys_are_rejected_with_their_line() {
     assert_eq!(
         both,
         "c.yaml: rules: must be a list, not a map\n\
-         c.yaml: rulez: unknown field (known here: rules, externalRules, resourceRules)"
+         c.yaml: rulez: unknown field (known here: rules, externalRules, resourceRules, backends)"
     );
     let duplicate = load("c.yaml", "rules: []\nrules: []\n")
         .unwrap_err()
