@@ -5,14 +5,13 @@
 mod access_log;
 mod api;
 mod auth;
+mod backends;
 mod cli;
 mod commands;
 mod explain_client;
 mod flags;
 mod kube_objects;
 mod objects_file;
-mod prometheus;
-mod prometheus_auth;
 mod reload;
 mod serve;
 mod telemetry;

@@ -9,10 +9,10 @@ use adapter_actors::{Clock, Options};
 use anyhow::{Context, bail};
 
 use crate::api::{self, State};
+use crate::backends::prometheus::{HttpPrometheus, Settings};
 use crate::flags::ServeFlags;
 use crate::kube_objects::{KubeObjects, RateLimit};
 use crate::objects_file::ObjectsFile;
-use crate::prometheus::{HttpPrometheus, Settings};
 
 /// Runs the adapter until SIGTERM/SIGINT.
 pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
@@ -76,12 +76,12 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
             flags.prometheus_auth_incluster,
             flags.prometheus_auth_config.as_str(),
         ) {
-            (true, "") => Some(crate::prometheus_auth::in_cluster()?),
+            (true, "") => Some(crate::backends::prometheus_auth::in_cluster()?),
             (true, _) => bail!(
                 "may not use both in-cluster auth and an explicit kubeconfig at the same time"
             ),
             (false, "") => None,
-            (false, path) => Some(crate::prometheus_auth::from_kubeconfig(
+            (false, path) => Some(crate::backends::prometheus_auth::from_kubeconfig(
                 std::path::Path::new(path),
             )?),
         },

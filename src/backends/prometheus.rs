@@ -38,7 +38,7 @@ pub struct Settings {
     /// Per-call timeout.
     pub timeout: Duration,
     /// From `--prometheus-auth-config` or `--prometheus-auth-incluster`; ignored with `ca_file`.
-    pub auth: Option<crate::prometheus_auth::Auth>,
+    pub auth: Option<crate::backends::prometheus_auth::Auth>,
 }
 
 /// The awc-based backend. Not `Send` (awc is not): build it on the actors' thread.
@@ -385,7 +385,7 @@ fn parse_value(text: &str) -> f64 {
 
 fn client_tls(
     settings: &Settings,
-    auth: Option<&crate::prometheus_auth::Auth>,
+    auth: Option<&crate::backends::prometheus_auth::Auth>,
 ) -> anyhow::Result<rustls::ClientConfig> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
