@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use actix::Recipient;
 use adapter_actors::Clock;
+use adapter_actors::prom_querier::ReloadBackends;
 use adapter_actors::relister::RelistNow;
 use adapter_actors::rule_namer::Reload;
 use adapter_config::Config;
@@ -45,10 +46,10 @@ fn log_warnings(config: &Config) {
 
 /// Who a reload talks to.
 pub struct Peers {
-    /// RuleNamer.
     pub namer: Recipient<Reload>,
-    /// Relister.
     pub relister: Recipient<RelistNow>,
+    /// The querier, which builds the backends of the new file before its rules are swapped in.
+    pub querier: Recipient<ReloadBackends>,
 }
 
 /// Watches `path` and reloads on every change of its content, and on SIGHUP. Runs on the actors' thread
@@ -111,6 +112,22 @@ pub fn watch(
                 continue;
             }
             let file = path.display().to_string();
+            // The backends are built before the rules are swapped, so a backend that cannot be built
+            // (an unreadable CA or token) leaves the running rules and backends as they are. A file that
+            // does not compile is the namer's to report, error by error.
+            if let Ok(config) = adapter_config::rules::load(&file, &text) {
+                let built = peers
+                    .querier
+                    .send(ReloadBackends(Arc::new(config)))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("querier unavailable: {e}")));
+                if let Err(error) = built {
+                    current = text;
+                    tracing::error!(%error, "rules not reloaded: a backend cannot be built; the running rules stay");
+                    telemetry.observe_reload(false, clock.unix_seconds());
+                    continue;
+                }
+            }
             let reload = Reload {
                 file: file.clone(),
                 text: text.clone(),

@@ -9,7 +9,7 @@ use adapter_actors::{Clock, Options};
 use anyhow::{Context, bail};
 
 use crate::api::{self, State};
-use crate::backends::prometheus::{HttpPrometheus, Settings};
+use crate::backends::prometheus::Settings;
 use crate::flags::ServeFlags;
 use crate::kube_objects::{KubeObjects, RateLimit};
 use crate::objects_file::ObjectsFile;
@@ -56,7 +56,8 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
         &crate::tls::Policy::new(&flags.tls_min_version, &flags.tls_cipher_suites)?,
     )?;
     let settings = Settings {
-        url: flags.prometheus_url.clone(),
+        name: "default".to_string(),
+        urls: vec![flags.prometheus_url.clone()],
         verb: flags.prometheus_verb.clone(),
         headers: flags.prometheus_headers.clone(),
         token_file: (!flags.prometheus_token_file.is_empty())
@@ -85,12 +86,14 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
                 std::path::Path::new(path),
             )?),
         },
+        query_params: Vec::new(),
+        tenant_header: None,
+        backoff: adapter_config::backends::DEFAULT_BACKOFF,
     };
     let mut options = Options::default();
     options.relist.interval = flags.metrics_relist_interval;
     options.relist.max_age = flags.metrics_max_age;
     options.discovery_refresh = flags.metrics_relist_interval;
-    options.prom_timeout = flags.prometheus_timeout;
     options.flows.deadline = flags.prometheus_timeout + Duration::from_secs(5);
     options.values = adapter_actors::value_cache::CacheOptions {
         ttl: flags.metrics_cache_ttl,
@@ -112,7 +115,7 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
         )]
         let clock = Clock::starting_at(std::time::SystemTime::now());
         let telemetry = crate::telemetry::Telemetry::new();
-        let prometheus = HttpPrometheus::new(&settings, telemetry.clone())?;
+        let backends = crate::backends::start(settings, &config, telemetry.clone())?;
         let is_embedded = embedded.is_some();
         let embedded_statuses = embedded
             .as_ref()
@@ -126,7 +129,7 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
                     .await?,
             ),
         };
-        let adapter = adapter_actors::start(config, Rc::new(prometheus), objects, clock, options);
+        let adapter = adapter_actors::start(config, backends, objects, clock, options);
         telemetry.observe_start(clock.unix_seconds());
         crate::reload::watch(
             config_path,
@@ -135,6 +138,7 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
             crate::reload::Peers {
                 namer: adapter.namer.clone().recipient(),
                 relister: adapter.relister.clone().recipient(),
+                querier: adapter.querier.clone().recipient(),
             },
             telemetry.clone(),
             clock,

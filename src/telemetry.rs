@@ -29,6 +29,12 @@ struct PromLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BackendUrlLabels {
+    backend: String,
+    url: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KubeLabels {
     call: &'static str,
     result: &'static str,
@@ -83,6 +89,8 @@ pub struct Telemetry {
     cache_answers: Family<ResultLabels, Counter>,
     cache_entries: Gauge,
     cache_bytes: Gauge,
+    backend_up: Family<BackendUrlLabels, Gauge>,
+    backend_failovers: Family<BackendUrlLabels, Counter>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -204,7 +212,21 @@ impl Telemetry {
             "Estimated bytes held by the value cache",
             cache_bytes.clone(),
         );
+        let backend_up = Family::<BackendUrlLabels, Gauge>::default();
+        registry.register(
+            "backend_url_up",
+            "Whether the backend URL answered its last call (0: skipped for its back-off, the next URL is tried)",
+            backend_up.clone(),
+        );
+        let backend_failovers = Family::<BackendUrlLabels, Counter>::default();
+        registry.register(
+            "backend_url_failures",
+            "Calls to a backend URL that failed or timed out (the next URL of the backend was tried, if any)",
+            backend_failovers.clone(),
+        );
         Arc::new(Self {
+            backend_up,
+            backend_failovers,
             cache_answers,
             cache_entries,
             cache_bytes,
@@ -298,6 +320,18 @@ impl Telemetry {
         self.prometheus
             .get_or_create(&labels)
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Records whether a backend URL answered (`up`) or failed, counting failures.
+    pub fn observe_backend_url(&self, backend: &str, url: &str, up: bool) {
+        let labels = BackendUrlLabels {
+            backend: backend.to_string(),
+            url: url.to_string(),
+        };
+        self.backend_up.get_or_create(&labels).set(i64::from(up));
+        if !up {
+            self.backend_failovers.get_or_create(&labels).inc();
+        }
     }
 
     /// The text exposition, with the snapshot-derived gauges refreshed first.

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, Context, Handler, Message, Recipient, ResponseFuture, Supervised};
-use adapter_config::{GroupResource, ResourceInfo, ResourceMap, Selector};
+use adapter_config::{GroupResource, ResourceInfo, ResourceMap, RouteError, Selector};
 use futures_util::StreamExt;
 
 use crate::object_lister::{
@@ -58,6 +58,22 @@ pub enum FlowError {
     /// The flow did not finish within its deadline (503).
     #[error("no answer within {0:?}")]
     Timeout(Duration),
+}
+
+impl From<BuildError> for FlowError {
+    /// A tenant the request's namespace cannot make is the request's fault (400); a backend a reload
+    /// removed is unavailable (503); anything else is a query that failed.
+    fn from(error: BuildError) -> Self {
+        match error {
+            BuildError::Route(RouteError::InvalidTenant { .. }) => {
+                FlowError::BadRequest(error.to_string())
+            }
+            BuildError::Route(RouteError::UnknownBackend(_)) => {
+                FlowError::Unavailable(error.to_string())
+            }
+            other => FlowError::QueryFailed(other.to_string()),
+        }
+    }
 }
 
 impl From<PromError> for FlowError {
@@ -414,10 +430,15 @@ impl Flows {
         let results: Vec<Result<Arc<QueryResult>, FlowError>> =
             futures_util::stream::iter(built.queries.clone())
                 .map(|promql| async move {
+                    let route = built.route.clone();
                     let answer = self
                         .peers
                         .query
-                        .send(InstantQuery { promql, time })
+                        .send(InstantQuery {
+                            promql,
+                            time,
+                            route,
+                        })
                         .await
                         .map_err(mailbox)?;
                     Ok(answer?)
@@ -521,6 +542,7 @@ impl Flows {
                 tracing::info!(metric = %msg.metric, %error, "custom query could not be built");
                 return Err(not_found(msg.name.clone()));
             }
+            Err(error @ BuildError::Route(_)) => return Err(error.into()),
         };
         let samples = self.samples(&built, trace).await?;
         // A later sample for the same object overwrites an earlier one, as upstream.
@@ -603,14 +625,19 @@ impl Flows {
             .send(build)
             .await
             .map_err(mailbox)?
-            .map_err(|e| FlowError::QueryFailed(e.to_string()))?;
+            .map_err(FlowError::from)?;
         let time = self.clock.unix_seconds();
+        let route = built.route;
         let promql = built.queries.into_iter().next().unwrap_or_default();
         trace.record(|t| t.queries.push(promql.clone()));
         let answer = self
             .peers
             .query
-            .send(InstantQuery { promql, time })
+            .send(InstantQuery {
+                promql,
+                time,
+                route,
+            })
             .await
             .map_err(mailbox)??;
         let metric = msg.metric;
@@ -667,9 +694,8 @@ impl Flows {
             self.peers.resource_query.send(build(Usage::Memory)),
         )
         .await;
-        let query_failed = |e: BuildError| FlowError::QueryFailed(e.to_string());
-        let cpu = cpu.map_err(mailbox)?.map_err(query_failed)?;
-        let memory = memory.map_err(mailbox)?.map_err(query_failed)?;
+        let cpu = cpu.map_err(mailbox)?.map_err(FlowError::from)?;
+        let memory = memory.map_err(mailbox)?.map_err(FlowError::from)?;
         trace.record(|t| {
             for (usage, built) in [(Usage::Cpu, &cpu), (Usage::Memory, &memory)] {
                 t.usage_queries

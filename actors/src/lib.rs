@@ -41,7 +41,7 @@ pub use clock::Clock;
 use front_door::{FlowOptions, FlowPeers, FrontDoor};
 use object_lister::ObjectLister;
 use objects::SharedObjectBackend;
-use prom::SharedPromBackend;
+use prom::Backends;
 use prom_querier::PromQuerier;
 use registry::RegistryReader;
 use relister::{Peers, Relister};
@@ -57,8 +57,6 @@ pub struct Crash;
 pub struct Options {
     /// Relisting.
     pub relist: relister::Options,
-    /// Each Prometheus call.
-    pub prom_timeout: Duration,
     /// Each Kubernetes call.
     pub kube_timeout: Duration,
     /// How often resources are rediscovered.
@@ -78,7 +76,6 @@ impl Default for Options {
                 max_age: Duration::from_secs(600),
                 parallelism: 4,
             },
-            prom_timeout: Duration::from_secs(10),
             kube_timeout: Duration::from_secs(10),
             discovery_refresh: Duration::from_secs(600),
             flows: FlowOptions {
@@ -112,7 +109,7 @@ pub struct Adapter {
 /// Starts every actor under a supervisor, on the current arbiter. Call inside a running actix System.
 pub fn start(
     config: Config,
-    prom: SharedPromBackend,
+    prom: Backends,
     kube: SharedObjectBackend,
     clock: Clock,
     options: Options,
@@ -121,9 +118,8 @@ pub fn start(
     let namer = Supervisor::start(move |_| RuleNamer::new(config));
     let cache_stats = std::sync::Arc::<value_cache::CacheStats>::default();
     let stats = cache_stats.clone();
-    let querier = Supervisor::start(move |_| {
-        PromQuerier::new(prom, options.prom_timeout).with_cache(options.values, stats)
-    });
+    let querier =
+        Supervisor::start(move |_| PromQuerier::new(prom).with_cache(options.values, stats));
     let lister = Supervisor::start(move |_| {
         ObjectLister::new(kube, options.kube_timeout, options.discovery_refresh)
     });

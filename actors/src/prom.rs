@@ -1,8 +1,10 @@
 //! What the adapter needs of a Prometheus-compatible backend, as a trait with two implementations: the
 //! real HTTP client (serving issue) and the simulated one in [`crate::sim`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
 
 use adapter_config::SeriesSet;
 use futures_util::future::LocalBoxFuture;
@@ -51,7 +53,8 @@ pub enum PromError {
     Mailbox(String),
 }
 
-/// A Prometheus-compatible HTTP API, reduced to the two calls the adapter makes.
+/// A Prometheus-compatible HTTP API, reduced to the two calls the adapter makes. `tenant` is the value
+/// of the backend's tenant header for this call, when it has one.
 pub trait PromBackend {
     /// `/api/v1/series?match[]=…&start=…&end=…`, reduced to names and label names.
     fn series(
@@ -59,15 +62,86 @@ pub trait PromBackend {
         matcher: &str,
         start: f64,
         end: f64,
+        tenant: Option<&str>,
     ) -> LocalBoxFuture<'static, Result<SeriesSet, PromError>>;
     /// `/api/v1/query?query=…&time=…&timeout=…`.
     fn query(
         &self,
         promql: &str,
         time: f64,
-        timeout: std::time::Duration,
+        timeout: Duration,
+        tenant: Option<&str>,
     ) -> LocalBoxFuture<'static, Result<QueryResult, PromError>>;
 }
 
 /// Shared handle to a backend. Actors share one arbiter, so backends need not be `Send` (awc is not).
 pub type SharedPromBackend = Rc<dyn PromBackend>;
+
+/// One backend and the deadline of each call to it.
+#[derive(Clone)]
+pub struct BackendEntry {
+    /// The client.
+    pub client: SharedPromBackend,
+    /// Per-call timeout (also sent as `timeout=`).
+    pub timeout: Duration,
+}
+
+/// Builds the backends a (reloaded) rules file declares.
+pub type BuildBackends = Rc<dyn Fn(&adapter_config::Config) -> Result<Backends, String>>;
+
+/// Every backend the querier can call: the default one (`--prometheus-url`) and the rules file's
+/// `backends:` by name; and how to build them anew when the rules file is reloaded.
+#[derive(Clone)]
+pub struct Backends {
+    default: BackendEntry,
+    named: HashMap<Arc<str>, BackendEntry>,
+    builder: Option<BuildBackends>,
+}
+
+impl Backends {
+    /// Only the default backend.
+    pub fn single(client: SharedPromBackend, timeout: Duration) -> Self {
+        Self {
+            default: BackendEntry { client, timeout },
+            named: HashMap::new(),
+            builder: None,
+        }
+    }
+
+    /// These backends, rebuilt by `builder` on reload.
+    pub fn rebuilt_by(mut self, builder: BuildBackends) -> Self {
+        self.builder = Some(builder);
+        self
+    }
+
+    /// The backends of a reloaded `config`. Backends the new file no longer declares are kept, so that
+    /// requests discovered with the previous rules still reach theirs until the next relist.
+    pub fn rebuild(&self, config: &adapter_config::Config) -> Result<Backends, String> {
+        let Some(builder) = &self.builder else {
+            return Ok(self.clone());
+        };
+        let mut next = builder(config)?;
+        for (name, entry) in &self.named {
+            next.named
+                .entry(name.clone())
+                .or_insert_with(|| entry.clone());
+        }
+        next.builder = Some(builder.clone());
+        Ok(next)
+    }
+
+    /// Adds (or replaces) the backend `name`.
+    pub fn with(mut self, name: &str, client: SharedPromBackend, timeout: Duration) -> Self {
+        self.named
+            .insert(Arc::from(name), BackendEntry { client, timeout });
+        self
+    }
+
+    /// The backend a route names (`None`: the default one).
+    pub fn get(&self, name: Option<&str>) -> Option<&BackendEntry> {
+        match name {
+            None => Some(&self.default),
+            Some(name) => self.named.get(name),
+        }
+    }
+}

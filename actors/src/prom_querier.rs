@@ -13,12 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, Context, Handler, Message, ResponseFuture, Supervised};
-use adapter_config::SeriesSet;
+use adapter_config::{Route, SeriesSet};
 use futures_util::FutureExt;
 
 use crate::Crash;
 use crate::inflight::Inflight;
-use crate::prom::{PromError, QueryResult, SharedPromBackend};
+use crate::prom::{Backends, PromError, QueryResult};
 use crate::value_cache::{CacheOptions, CacheStats, ValueCache};
 
 /// `/api/v1/series` for one selector over `[start, end]` (Unix seconds).
@@ -31,6 +31,8 @@ pub struct Series {
     pub start: f64,
     /// End (upstream sends none; we send now).
     pub end: f64,
+    /// Which backend, with which tenant.
+    pub route: Route,
 }
 
 /// `/api/v1/query` at `time` (Unix seconds).
@@ -41,23 +43,41 @@ pub struct InstantQuery {
     pub promql: String,
     /// Evaluation time.
     pub time: f64,
+    /// Which backend, with which tenant.
+    pub route: Route,
+}
+
+/// Build the backends a reloaded rules file declares and use them from now on; answers why they could
+/// not be built (an unreadable CA or token: the running ones stay). Calls in flight finish on the
+/// backends they started with.
+#[derive(Clone, Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct ReloadBackends(pub Arc<adapter_config::Config>);
+
+/// The key of a call in the in-flight table and the value cache: the default route's key is the text
+/// itself, so upstream-style configs pay nothing for routes.
+fn call_key(route: &Route, text: &str) -> String {
+    if *route == Route::default() {
+        return text.to_string();
+    }
+    let backend = route.backend.as_deref().unwrap_or_default();
+    let tenant = route.tenant.as_deref().unwrap_or_default();
+    format!("{backend}\0{tenant}\0{text}")
 }
 
 /// The querier actor.
 pub struct PromQuerier {
-    backend: SharedPromBackend,
-    timeout: Duration,
+    backends: Backends,
     series: Inflight<String, Result<Arc<SeriesSet>, PromError>>,
     queries: Inflight<String, Result<Arc<QueryResult>, PromError>>,
     values: Rc<RefCell<ValueCache>>,
 }
 
 impl PromQuerier {
-    /// A querier over `backend` whose calls each get at most `timeout`.
-    pub fn new(backend: SharedPromBackend, timeout: Duration) -> Self {
+    /// A querier over `backends`, each call bounded by its backend's timeout.
+    pub fn new(backends: Backends) -> Self {
         Self {
-            backend,
-            timeout,
+            backends,
             series: Inflight::default(),
             queries: Inflight::default(),
             values: Rc::new(RefCell::new(ValueCache::new(
@@ -103,10 +123,16 @@ impl Handler<Series> for PromQuerier {
 
     /// Identical selectors in flight share one call, whatever their windows: a relist asks each once.
     fn handle(&mut self, msg: Series, _: &mut Context<Self>) -> Self::Result {
-        let (backend, timeout) = (self.backend.clone(), self.timeout);
-        let key = msg.matcher.clone();
+        let Some(backend) = self.backends.get(msg.route.backend.as_deref()).cloned() else {
+            return unknown_backend(&msg.route);
+        };
+        let key = call_key(&msg.route, &msg.matcher);
         self.series.join_or_start(key, move || {
-            bounded(timeout, backend.series(&msg.matcher, msg.start, msg.end))
+            let tenant = msg.route.tenant.as_deref();
+            let call = backend
+                .client
+                .series(&msg.matcher, msg.start, msg.end, tenant);
+            bounded(backend.timeout, call)
         })
     }
 }
@@ -117,18 +143,26 @@ impl Handler<InstantQuery> for PromQuerier {
     /// Identical PromQL in flight (many HPAs asking for the same metric) share one call; with the value
     /// cache on, a fresh answer needs no call and a failed call may be answered with a stale one.
     fn handle(&mut self, msg: InstantQuery, _: &mut Context<Self>) -> Self::Result {
-        if let Some(hit) = self.values.borrow_mut().fresh(&msg.promql) {
+        let key = call_key(&msg.route, &msg.promql);
+        if let Some(hit) = self.values.borrow_mut().fresh(&key) {
             return Box::pin(async move { Ok(hit) });
         }
-        let (backend, timeout, values) = (self.backend.clone(), self.timeout, self.values.clone());
-        let promql = msg.promql.clone();
-        let call = self.queries.join_or_start(msg.promql.clone(), move || {
-            let call = bounded(timeout, backend.query(&msg.promql, msg.time, timeout));
+        let Some(backend) = self.backends.get(msg.route.backend.as_deref()).cloned() else {
+            return unknown_backend(&msg.route);
+        };
+        let values = self.values.clone();
+        let (promql, stored) = (msg.promql.clone(), key.clone());
+        let call = self.queries.join_or_start(key.clone(), move || {
+            let (tenant, timeout) = (msg.route.tenant.as_deref(), backend.timeout);
+            let call = bounded(
+                timeout,
+                backend.client.query(&msg.promql, msg.time, timeout, tenant),
+            );
             async move {
                 let result = call.await;
                 // Stored once per backend call, whoever shares it.
                 if let Ok(answer) = &result {
-                    values.borrow_mut().store(&msg.promql, answer.clone());
+                    values.borrow_mut().store(&stored, answer.clone());
                 }
                 result
             }
@@ -141,7 +175,7 @@ impl Handler<InstantQuery> for PromQuerier {
         Box::pin(async move {
             match call.await {
                 Err(error @ (PromError::Unavailable(_) | PromError::Timeout(_))) => {
-                    let stale = values.borrow_mut().stale(&promql);
+                    let stale = values.borrow_mut().stale(&key);
                     match stale {
                         Some(stale) => {
                             tracing::warn!(%promql, %error, age = ?stale.age, "Prometheus failed; answering with the last good value");
@@ -153,6 +187,21 @@ impl Handler<InstantQuery> for PromQuerier {
                 other => other,
             }
         })
+    }
+}
+
+/// A route to a backend this querier does not have (a reload removed it while a request was on its way).
+fn unknown_backend<T: 'static>(route: &Route) -> ResponseFuture<Result<T, PromError>> {
+    let error = PromError::Unavailable(format!("no backend {route}"));
+    Box::pin(async move { Err(error) })
+}
+
+impl Handler<ReloadBackends> for PromQuerier {
+    type Result = Result<(), String>;
+
+    fn handle(&mut self, msg: ReloadBackends, _: &mut Context<Self>) -> Self::Result {
+        self.backends = self.backends.rebuild(&msg.0)?;
+        Ok(())
     }
 }
 

@@ -21,7 +21,7 @@ use actix::{
     ResponseFuture, SpawnHandle, Supervised, WrapFuture,
 };
 use adapter_config::discovery::RuleOutcome;
-use adapter_config::{Registry, ResourceMap, RuleKind, SeriesSet};
+use adapter_config::{Registry, ResourceMap, Route, RuleKind, SeriesSet};
 use futures_util::StreamExt;
 use tokio::sync::oneshot;
 
@@ -201,28 +201,39 @@ async fn relist(
     }
     let config = &generation.config;
     let rules: Vec<_> = config.rules.iter().chain(&config.external_rules).collect();
-    let mut queries: Vec<&str> = rules.iter().map(|r| r.series_query.as_str()).collect();
+    // Each backend is asked only for the series of its own rules; a backend that is down fails its
+    // rules alone. A route that cannot be made (it cannot: fallbacks are checked at load) fails the rule.
+    let route_of = |rule: &adapter_config::DiscoveryRule| {
+        config
+            .route(rule.backend.as_deref(), None)
+            .map_err(|e| e.to_string())
+    };
+    let mut queries: Vec<(Route, &str)> = rules
+        .iter()
+        .filter_map(|r| Some((route_of(r).ok()?, r.series_query.as_str())))
+        .collect();
     queries.sort_unstable();
     queries.dedup();
 
     let end = clock.unix_seconds();
     let start = end - options.max_age.as_secs_f64();
-    let fetched: HashMap<&str, Result<Arc<SeriesSet>, PromError>> =
+    let fetched: HashMap<(Route, &str), Result<Arc<SeriesSet>, PromError>> =
         futures_util::stream::iter(queries)
-            .map(|query| {
+            .map(|(route, query)| {
                 let peers = peers.clone();
                 async move {
                     let msg = Series {
                         matcher: query.to_string(),
                         start,
                         end,
+                        route: route.clone(),
                     };
                     let result = peers
                         .series
                         .send(msg)
                         .await
                         .unwrap_or_else(|e| Err(PromError::Mailbox(e.to_string())));
-                    (query, result)
+                    ((route, query), result)
                 }
             })
             .buffer_unordered(options.parallelism.max(1))
@@ -239,8 +250,10 @@ async fn relist(
             error,
             report,
         };
-        let outcome = match &fetched[rule.series_query.as_str()] {
-            Ok(series) => {
+        let fetched = route_of(rule).map(|route| &fetched[&(route, rule.series_query.as_str())]);
+        let outcome = match fetched {
+            Err(error) => Err(error),
+            Ok(Ok(series)) => {
                 let msg = NameSeries {
                     generation: generation.number,
                     kind: rule.kind,
@@ -254,7 +267,7 @@ async fn relist(
                     Err(error) => Err(format!("rule namer unavailable: {error}")),
                 }
             }
-            Err(error) => Err(format!(
+            Ok(Err(error)) => Err(format!(
                 "unable to fetch series for {}: {error}",
                 rule.series_query
             )),

@@ -12,7 +12,8 @@ use actix::{Actor, Context, Handler, Message, Supervised};
 use adapter_config::discovery::{MetricSource, RuleOutcome, name_rule};
 use adapter_config::query::{self, CustomRequest, ResourceTarget};
 use adapter_config::{
-    Config, ConfigErrors, GroupResource, ResourceMap, RuleKind, Selector, SeriesSet, rules,
+    Config, ConfigErrors, GroupResource, ResourceMap, Route, RouteError, RuleKind, Selector,
+    SeriesSet, rules,
 };
 
 use crate::Crash;
@@ -77,6 +78,8 @@ pub struct BuiltQueries {
     pub container_label: Option<String>,
     /// The window of the query's range selector, if any.
     pub window: Option<Duration>,
+    /// The backend (and tenant) the rule's queries go to.
+    pub route: Route,
 }
 
 /// Why a query could not be built.
@@ -91,6 +94,9 @@ pub enum BuildError {
     /// The core refused.
     #[error(transparent)]
     Query(#[from] query::Error),
+    /// No backend or tenant for the request (a tenant rendered from the namespace is not a valid header).
+    #[error(transparent)]
+    Route(#[from] RouteError),
 }
 
 /// Build the queries for a custom-metrics request.
@@ -190,6 +196,21 @@ impl RuleNamer {
             .and_then(|g| g.rule(kind, index))
             .ok_or(BuildError::StaleRule)
     }
+
+    /// The route of a request in `namespace` to `backend`, by the backends of generation `number`.
+    fn route_of(
+        &self,
+        number: u64,
+        backend: Option<&str>,
+        namespace: Option<&str>,
+    ) -> Result<Route, BuildError> {
+        let generation = [Some(&self.generation), self.previous.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|g| g.number == number)
+            .ok_or(BuildError::StaleRule)?;
+        Ok(generation.config.route(backend, namespace)?)
+    }
 }
 
 impl Actor for RuleNamer {
@@ -245,6 +266,11 @@ impl Handler<BuildCustomQuery> for RuleNamer {
 
     fn handle(&mut self, msg: BuildCustomQuery, _: &mut Context<Self>) -> Self::Result {
         let rule = self.rule_of(msg.generation, RuleKind::Custom, msg.source.rule)?;
+        let route = self.route_of(
+            msg.generation,
+            rule.backend.as_deref(),
+            msg.namespace.as_deref(),
+        )?;
         let names: Vec<&str> = msg.names.iter().map(String::as_str).collect();
         let req = CustomRequest {
             series: &msg.source.series,
@@ -258,7 +284,7 @@ impl Handler<BuildCustomQuery> for RuleNamer {
             .resources
             .label_for(&msg.resource, &msg.map)
             .map_err(query::Error::from)?;
-        Ok(built(queries, object_label, None))
+        Ok(built(queries, object_label, None, route))
     }
 }
 
@@ -267,6 +293,11 @@ impl Handler<BuildExternalQuery> for RuleNamer {
 
     fn handle(&mut self, msg: BuildExternalQuery, _: &mut Context<Self>) -> Self::Result {
         let rule = self.rule_of(msg.generation, RuleKind::External, msg.source.rule)?;
+        let route = self.route_of(
+            msg.generation,
+            rule.backend.as_deref(),
+            Some(&msg.namespace),
+        )?;
         let query = query::external(
             rule,
             &msg.map,
@@ -275,7 +306,7 @@ impl Handler<BuildExternalQuery> for RuleNamer {
             &msg.selector,
             msg.budget,
         )?;
-        Ok(built(vec![query], String::new(), None))
+        Ok(built(vec![query], String::new(), None, route))
     }
 }
 
@@ -294,6 +325,10 @@ impl Handler<BuildResourceQuery> for RuleNamer {
         } else {
             &rules.memory
         };
+        let route = self
+            .generation
+            .config
+            .route(rules.backend.as_deref(), msg.namespace.as_deref())?;
         let names: Vec<&str> = msg.names.iter().map(String::as_str).collect();
         let (target, resource, container) = match &msg.namespace {
             Some(namespace) => (
@@ -308,7 +343,7 @@ impl Handler<BuildResourceQuery> for RuleNamer {
             .resources
             .label_for(&GroupResource::new("", resource), &msg.map)
             .map_err(query::Error::from)?;
-        let mut out = built(queries, object_label, container);
+        let mut out = built(queries, object_label, container, route);
         out.window = Some(rules.window);
         Ok(out)
     }
@@ -318,6 +353,7 @@ fn built(
     queries: Vec<String>,
     object_label: String,
     container_label: Option<String>,
+    route: Route,
 ) -> BuiltQueries {
     let window = queries
         .first()
@@ -327,6 +363,7 @@ fn built(
         object_label,
         container_label,
         window,
+        route,
     }
 }
 

@@ -51,6 +51,7 @@ struct PromState {
     failing_matchers: Vec<String>,
     series_calls: Vec<(String, f64, f64)>,
     query_calls: Vec<String>,
+    tenants: Vec<Option<String>>,
 }
 
 /// A simulated Prometheus. Clones share state, so a test keeps one to steer and inspect.
@@ -111,6 +112,11 @@ impl SimPrometheus {
     pub fn query_calls(&self) -> Vec<String> {
         self.0.borrow().query_calls.clone()
     }
+
+    /// The tenant of every call so far (series and queries, in call order).
+    pub fn tenants(&self) -> Vec<Option<String>> {
+        self.0.borrow().tenants.clone()
+    }
 }
 
 /// A vector sample, for answers.
@@ -131,13 +137,16 @@ impl PromBackend for SimPrometheus {
         matcher: &str,
         start: f64,
         end: f64,
+        tenant: Option<&str>,
     ) -> LocalBoxFuture<'static, Result<SeriesSet, PromError>> {
         let state = self.0.clone();
         let matcher = matcher.to_string();
+        let tenant = tenant.map(str::to_string);
         Box::pin(async move {
             let health = {
                 let mut s = state.borrow_mut();
                 s.series_calls.push((matcher.clone(), start, end));
+                s.tenants.push(tenant);
                 s.health
             };
             health
@@ -169,13 +178,16 @@ impl PromBackend for SimPrometheus {
         promql: &str,
         _time: f64,
         _timeout: Duration,
+        tenant: Option<&str>,
     ) -> LocalBoxFuture<'static, Result<QueryResult, PromError>> {
         let state = self.0.clone();
         let promql = promql.to_string();
+        let tenant = tenant.map(str::to_string);
         Box::pin(async move {
             let health = {
                 let mut s = state.borrow_mut();
                 s.query_calls.push(promql.clone());
+                s.tenants.push(tenant);
                 s.health
             };
             health

@@ -3,7 +3,9 @@
 //! (so rotation is picked up), and `timeout=` sent with every query. Answers are decoded as upstream's
 //! client does, with its error texts.
 
+use std::cell::Cell;
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,14 +22,17 @@ const LONG_QUERY: usize = 4096;
 /// Largest answer read.
 const BODY_LIMIT: usize = 1 << 30;
 
-/// Connection settings from the flags.
+/// Connection settings of one backend: from the `--prometheus-*` flags, or a rules file's `backends:`
+/// entry ([`Settings::for_backend`]).
 #[derive(Debug, Clone)]
 pub struct Settings {
-    /// `--prometheus-url`.
-    pub url: String,
+    /// `default` for the flags' backend, else its `backends:` key (messages and metrics).
+    pub name: String,
+    /// `--prometheus-url`, or the backend's URLs: replicas tried in order.
+    pub urls: Vec<String>,
     /// `--prometheus-verb`.
     pub verb: String,
-    /// `--prometheus-header`.
+    /// `--prometheus-header` (`name=value`).
     pub headers: Vec<String>,
     /// `--prometheus-token-file`.
     pub token_file: Option<PathBuf>,
@@ -39,16 +44,74 @@ pub struct Settings {
     pub timeout: Duration,
     /// From `--prometheus-auth-config` or `--prometheus-auth-incluster`; ignored with `ca_file`.
     pub auth: Option<crate::backends::prometheus_auth::Auth>,
+    /// Extra query parameters for every call.
+    pub query_params: Vec<(String, String)>,
+    /// The tenant header's name, when the backend has one.
+    pub tenant_header: Option<String>,
+    /// How long a failed URL is skipped while others are tried first.
+    pub backoff: Duration,
+}
+
+impl Settings {
+    /// The settings of a rules-file backend; `default_timeout` (`--prometheus-timeout`) when it has none.
+    pub fn for_backend(spec: &adapter_config::Backend, default_timeout: Duration) -> Self {
+        Self {
+            name: spec.name.clone(),
+            urls: spec.urls.clone(),
+            verb: if spec.post { "POST" } else { "GET" }.to_string(),
+            headers: spec
+                .headers
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect(),
+            token_file: spec.token_file.as_ref().map(PathBuf::from),
+            ca_file: spec.ca_file.as_ref().map(PathBuf::from),
+            client_cert: spec
+                .client_cert
+                .as_ref()
+                .map(|(c, k)| (PathBuf::from(c), PathBuf::from(k))),
+            timeout: spec.timeout.unwrap_or(default_timeout),
+            auth: None,
+            query_params: spec.query_params.clone(),
+            tenant_header: spec.tenant.as_ref().map(|t| t.header.clone()),
+            backoff: spec.backoff,
+        }
+    }
+
+    /// How to name a setting in messages: the flag for the default backend, the key for the others.
+    fn setting(&self, flag: &str, key: &str) -> String {
+        if self.name == "default" {
+            format!("--prometheus-{flag}")
+        } else {
+            format!("backends.{}.{key}", self.name)
+        }
+    }
+}
+
+/// One URL of a backend, and until when it is skipped after a failure.
+struct Replica {
+    base: url::Url,
+    down_until: Cell<Option<tokio::time::Instant>>,
+}
+
+/// What every call of one backend shares.
+struct Inner {
+    name: String,
+    client: awc::Client,
+    replicas: Vec<Replica>,
+    post: bool,
+    headers: Vec<(String, String)>,
+    token_file: Option<PathBuf>,
+    query_params: Vec<(String, String)>,
+    tenant_header: Option<String>,
+    timeout: Duration,
+    backoff: Duration,
+    telemetry: Arc<crate::telemetry::Telemetry>,
 }
 
 /// The awc-based backend. Not `Send` (awc is not): build it on the actors' thread.
 pub struct HttpPrometheus {
-    client: awc::Client,
-    base: url::Url,
-    post: bool,
-    headers: Arc<Vec<(String, String)>>,
-    token_file: Option<PathBuf>,
-    telemetry: Arc<crate::telemetry::Telemetry>,
+    inner: Rc<Inner>,
 }
 
 impl HttpPrometheus {
@@ -57,12 +120,26 @@ impl HttpPrometheus {
         settings: &Settings,
         telemetry: Arc<crate::telemetry::Telemetry>,
     ) -> anyhow::Result<Self> {
-        let base = url::Url::parse(&settings.url)
-            .with_context(|| format!("invalid --prometheus-url {:?}", settings.url))?;
+        let mut replicas = Vec::new();
+        for url in &settings.urls {
+            let base = url::Url::parse(url)
+                .with_context(|| format!("invalid {} {url:?}", settings.setting("url", "url")))?;
+            telemetry.observe_backend_url(&settings.name, base.as_str(), true);
+            replicas.push(Replica {
+                base,
+                down_until: Cell::new(None),
+            });
+        }
+        if replicas.is_empty() {
+            bail!("{} needs a URL", settings.setting("url", "url"));
+        }
         let post = match settings.verb.as_str() {
             "GET" => false,
             "POST" => true,
-            other => bail!("unsupported --prometheus-verb {other:?}: use GET or POST"),
+            other => bail!(
+                "unsupported {} {other:?}: use GET or POST",
+                settings.setting("verb", "verb")
+            ),
         };
         // As upstream: a CA file builds a fresh transport and the auth flags are ignored.
         let auth = if settings.ca_file.is_some() {
@@ -91,54 +168,150 @@ impl HttpPrometheus {
             .finish();
         if let Some(file) = &token_file {
             std::fs::read(file).with_context(|| {
-                format!("unable to read --prometheus-token-file {}", file.display())
+                format!(
+                    "unable to read {} {}",
+                    settings.setting("token-file", "tokenFile"),
+                    file.display()
+                )
             })?;
         }
         Ok(Self {
-            client,
-            base,
-            post,
-            headers: Arc::new(headers),
-            token_file,
-            telemetry,
+            inner: Rc::new(Inner {
+                name: settings.name.clone(),
+                client,
+                replicas,
+                post,
+                headers,
+                token_file,
+                query_params: settings.query_params.clone(),
+                tenant_header: settings.tenant_header.clone(),
+                timeout: settings.timeout,
+                backoff: settings.backoff,
+                telemetry,
+            }),
         })
     }
 
-    fn url(&self, endpoint: &str) -> url::Url {
-        let mut url = self.base.clone();
-        let path = format!(
-            "{}/api/v1/{endpoint}",
-            self.base.path().trim_end_matches('/')
-        );
+    fn call(
+        &self,
+        endpoint: &'static str,
+        mut params: Vec<(String, String)>,
+        tenant: Option<&str>,
+    ) -> LocalBoxFuture<'static, Result<(u16, Body), PromError>> {
+        let inner = self.inner.clone();
+        params.extend(inner.query_params.iter().cloned());
+        let tenant = tenant.map(str::to_string);
+        Box::pin(async move {
+            let now = tokio::time::Instant::now();
+            let deadline = now + inner.timeout;
+            // Healthy URLs first, in their order; skipped ones after, in case every URL failed lately.
+            let (healthy, skipped): (Vec<usize>, Vec<usize>) = (0..inner.replicas.len())
+                .partition(|&i| inner.replicas[i].down_until.get().is_none_or(|t| t <= now));
+            let order: Vec<usize> = healthy.into_iter().chain(skipped).collect();
+            let mut last_error = None;
+            for (attempt, &i) in order.iter().enumerate() {
+                let left = order.len() - attempt;
+                let last = left == 1;
+                // Each URL still to try gets an equal share of what is left of the deadline.
+                let share = deadline
+                    .saturating_duration_since(tokio::time::Instant::now())
+                    .checked_div(left as u32)
+                    .unwrap_or_default();
+                if share.is_zero() {
+                    break;
+                }
+                let replica = &inner.replicas[i];
+                match inner
+                    .attempt(replica, endpoint, &params, tenant.as_deref(), share)
+                    .await
+                {
+                    Ok((status, body)) if last || status < 500 => {
+                        inner.mark(replica, None);
+                        return Ok((status, body));
+                    }
+                    Ok((status, _)) => {
+                        let error =
+                            PromError::Unavailable(format!("{} answered {status}", replica.base));
+                        inner.mark(replica, Some(&error));
+                        last_error = Some(error);
+                    }
+                    Err(error) => {
+                        inner.mark(replica, Some(&error));
+                        if last {
+                            return Err(error);
+                        }
+                        last_error = Some(error);
+                    }
+                }
+            }
+            Err(last_error.unwrap_or(PromError::Timeout(inner.timeout)))
+        })
+    }
+}
+
+impl Inner {
+    fn url(base: &url::Url, endpoint: &str) -> url::Url {
+        let mut url = base.clone();
+        let path = format!("{}/api/v1/{endpoint}", base.path().trim_end_matches('/'));
         url.set_path(&path);
         url.set_query(None);
         url
     }
 
-    fn call(
+    /// Records a URL's result: `failed` marks it skipped for the back-off, success clears that.
+    fn mark(&self, replica: &Replica, failed: Option<&PromError>) {
+        let url = replica.base.as_str();
+        match failed {
+            Some(error) => {
+                if self.replicas.len() > 1 {
+                    tracing::warn!(backend = %self.name, %url, %error, backoff = ?self.backoff, "backend URL failed; it is tried last until its back-off ends");
+                }
+                replica
+                    .down_until
+                    .set(Some(tokio::time::Instant::now() + self.backoff));
+                self.telemetry.observe_backend_url(&self.name, url, false);
+            }
+            None => {
+                if replica.down_until.take().is_some() && self.replicas.len() > 1 {
+                    tracing::info!(backend = %self.name, %url, "backend URL answers again");
+                }
+                self.telemetry.observe_backend_url(&self.name, url, true);
+            }
+        }
+    }
+
+    /// One request to one URL, bounded by `timeout`.
+    async fn attempt(
         &self,
-        endpoint: &str,
-        params: Vec<(&'static str, String)>,
-    ) -> LocalBoxFuture<'static, Result<(u16, Body), PromError>> {
-        let mut url = self.url(endpoint);
+        replica: &Replica,
+        endpoint: &'static str,
+        params: &[(String, String)],
+        tenant: Option<&str>,
+        timeout: Duration,
+    ) -> Result<(u16, Body), PromError> {
+        let mut url = Self::url(&replica.base, endpoint);
         let long = params.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() > LONG_QUERY;
         let post = self.post || long;
         if !post {
             url.query_pairs_mut()
-                .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())));
+                .extend_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         }
         let mut request = if post {
             self.client.post(url.as_str())
         } else {
             self.client.get(url.as_str())
         };
+        request = request.timeout(timeout);
         if endpoint == "query" {
             // Query answers are small: compressing them costs more than it saves on the request path.
             // Series answers (discovery, up to hundreds of MB) keep gzip.
             request = request.insert_header(("Accept-Encoding", "identity"));
         }
-        for (name, value) in self.headers.iter() {
+        for (name, value) in &self.headers {
             request = request.append_header((name.as_str(), value.as_str()));
+        }
+        if let (Some(header), Some(tenant)) = (&self.tenant_header, tenant) {
+            request = request.insert_header((header.as_str(), tenant));
         }
         let token = self
             .token_file
@@ -149,30 +322,27 @@ impl HttpPrometheus {
                 request.insert_header(("Authorization", format!("Bearer {}", token.trim_end())));
         }
         let verb = if post { "POST" } else { "GET" };
-        let (telemetry, server, path) = (
-            self.telemetry.clone(),
-            self.base.to_string(),
-            format!("/api/v1/{endpoint}"),
-        );
-        Box::pin(async move {
-            // Wall time for a self-metric, on the HTTP side of the actors.
-            #[allow(clippy::disallowed_methods, reason = "latency self-metric")]
-            let started = std::time::Instant::now();
-            let sent = if post {
-                request.send_form(&params).await
-            } else {
-                request.send().await
-            };
-            let response =
-                sent.map_err(|e| PromError::Unavailable(format!("{verb} {url}: {e}")))?;
-            let status = response.status().as_u16();
-            telemetry.observe_prometheus(&path, &server, started.elapsed());
-            tracing::debug!(verb, %url, status, "prometheus request");
-            let body: Body = Box::pin(response.map(|chunk| {
-                chunk.map_err(|e| PromError::Unavailable(format!("reading answer: {e}")))
-            }));
-            Ok((status, body))
-        })
+        // Wall time for a self-metric, on the HTTP side of the actors.
+        #[allow(clippy::disallowed_methods, reason = "latency self-metric")]
+        let started = std::time::Instant::now();
+        let sent = if post {
+            request.send_form(&params).await
+        } else {
+            request.send().await
+        };
+        let response = sent.map_err(|e| match e {
+            awc::error::SendRequestError::Timeout => PromError::Timeout(timeout),
+            e => PromError::Unavailable(format!("{verb} {url}: {e}")),
+        })?;
+        let status = response.status().as_u16();
+        let path = format!("/api/v1/{endpoint}");
+        self.telemetry
+            .observe_prometheus(&path, replica.base.as_str(), started.elapsed());
+        tracing::debug!(verb, %url, status, "prometheus request");
+        let body: Body = Box::pin(response.map(|chunk| {
+            chunk.map_err(|e| PromError::Unavailable(format!("reading answer: {e}")))
+        }));
+        Ok((status, body))
     }
 }
 
@@ -182,13 +352,14 @@ impl PromBackend for HttpPrometheus {
         matcher: &str,
         start: f64,
         end: f64,
+        tenant: Option<&str>,
     ) -> LocalBoxFuture<'static, Result<SeriesSet, PromError>> {
         let params = vec![
-            ("match[]", matcher.to_string()),
-            ("start", format!("{start:.3}")),
-            ("end", format!("{end:.3}")),
+            ("match[]".into(), matcher.to_string()),
+            ("start".into(), format!("{start:.3}")),
+            ("end".into(), format!("{end:.3}")),
         ];
-        let call = self.call("series", params);
+        let call = self.call("series", params, tenant);
         Box::pin(async move {
             let (status, body) = call.await?;
             check_status(status)?;
@@ -201,13 +372,14 @@ impl PromBackend for HttpPrometheus {
         promql: &str,
         time: f64,
         timeout: Duration,
+        tenant: Option<&str>,
     ) -> LocalBoxFuture<'static, Result<QueryResult, PromError>> {
         let params = vec![
-            ("query", promql.to_string()),
-            ("time", format!("{time:.3}")),
-            ("timeout", format!("{}ms", timeout.as_millis())),
+            ("query".into(), promql.to_string()),
+            ("time".into(), format!("{time:.3}")),
+            ("timeout".into(), format!("{}ms", timeout.as_millis())),
         ];
-        let call = self.call("query", params);
+        let call = self.call("query", params, tenant);
         Box::pin(async move {
             let (status, body) = call.await?;
             check_status(status)?;
@@ -389,13 +561,16 @@ fn client_tls(
 ) -> anyhow::Result<rustls::ClientConfig> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let ca_pem =
-        match (&settings.ca_file, auth.and_then(|a| a.ca_pem.clone())) {
-            (Some(file), _) => Some(std::fs::read(file).with_context(|| {
-                format!("unable to read --prometheus-ca-file {}", file.display())
-            })?),
-            (None, pem) => pem,
-        };
+    let ca_pem = match (&settings.ca_file, auth.and_then(|a| a.ca_pem.clone())) {
+        (Some(file), _) => Some(std::fs::read(file).with_context(|| {
+            format!(
+                "unable to read {} {}",
+                settings.setting("ca-file", "caFile"),
+                file.display()
+            )
+        })?),
+        (None, pem) => pem,
+    };
     let mut roots = rustls::RootCertStore::empty();
     match ca_pem {
         Some(pem) => {
@@ -416,7 +591,7 @@ fn client_tls(
         }
     }
     let client_pem = match (&settings.ca_file, &settings.client_cert) {
-        // Upstream uses the client pair only together with --prometheus-ca-file.
+        // Upstream uses the client pair only together with --prometheus-ca-file (a backend's too).
         (Some(_), Some((cert, key))) => Some((
             std::fs::read(cert).with_context(|| format!("unable to read {}", cert.display()))?,
             std::fs::read(key).with_context(|| format!("unable to read {}", key.display()))?,
