@@ -176,6 +176,32 @@ impl Env {
         });
     }
 
+    /// A second Prometheus scraping the same Pushgateway (a replica on the same data), on its own port
+    /// and data dir, ready and holding `series`. Killed when dropped.
+    pub fn start_replica(&self, series: &str) -> (u16, Killed) {
+        let port = free_port();
+        let child = Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                self.dir.path().join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                self.dir.path().join(format!("replica-{port}")).display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus is installed (scripts/test.sh installs it)");
+        let replica = Killed(child);
+        wait_until("the replica to scrape", Duration::from_secs(30), || {
+            let path = format!("/api/v1/series?match[]={}", encode(series));
+            http(port, "GET", &path, "").1.contains(series)
+        });
+        (port, replica)
+    }
+
     pub fn stop_prometheus(&mut self) {
         if let Some(mut child) = self.prometheus.take() {
             let _ = child.kill();

@@ -6,6 +6,7 @@
 
 mod abuse;
 mod auth;
+mod backends;
 mod config_compat;
 mod custom_metrics;
 mod debug_explain;
