@@ -72,6 +72,7 @@ pub fn explain(args: &Explain) -> Result<String> {
     let selector = Selector::parse(&args.metric_selector).context("--metric-selector")?;
     let names: Vec<&str> = args.names.iter().map(String::as_str).collect();
     let budget = args.query_budget;
+    let backend: Option<&str>;
     let queries = if let Some(target) = &args.custom {
         let (resource, metric) = target
             .split_once('/')
@@ -98,6 +99,7 @@ pub fn explain(args: &Explain) -> Result<String> {
         let rule = config
             .rule(RuleKind::Custom, source.rule)
             .ok_or_else(|| anyhow!("rules[{}] is disabled", source.rule))?;
+        backend = rule.backend.as_deref();
         query::custom(rule, &map, req, budget)?
     } else if let Some(metric) = &args.external {
         let registry = Registry::assemble(outcomes.iter().map(|(_, o)| o));
@@ -109,6 +111,7 @@ pub fn explain(args: &Explain) -> Result<String> {
         let rule = config
             .rule(RuleKind::External, source.rule)
             .ok_or_else(|| anyhow!("externalRules[{}] is disabled", source.rule))?;
+        backend = rule.backend.as_deref();
         vec![query::external(
             rule,
             &map,
@@ -127,6 +130,7 @@ pub fn explain(args: &Explain) -> Result<String> {
         } else {
             &rr.memory
         };
+        backend = rr.backend.as_deref();
         let target = if args.nodes {
             ResourceTarget::Nodes
         } else {
@@ -141,5 +145,15 @@ pub fn explain(args: &Explain) -> Result<String> {
     } else {
         return Ok(discovery_report(&config, &outcomes));
     };
-    Ok(queries.iter().map(|q| one_line(q) + "\n").collect())
+    // Which backend the queries go to, and with which tenant, when it is not --prometheus-url.
+    let route = config.route(backend, args.namespace.as_deref())?;
+    let header = match route.backend {
+        Some(_) => format!("# backend {route}\n"),
+        None => String::new(),
+    };
+    Ok(header
+        + &queries
+            .iter()
+            .map(|q| one_line(q) + "\n")
+            .collect::<String>())
 }

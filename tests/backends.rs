@@ -469,3 +469,49 @@ externalRules:
     );
     assert_eq!(up(hung_port), Some(false));
 }
+
+#[test]
+fn check_config_and_explain_show_each_rules_backend_and_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        r#"backends:
+  mimir:
+    urls: ["http://m1:8080/prometheus", "http://m2:8080/prometheus"]
+    tenant: {value: "<<.Namespace>>", fallback: "shop|prod"}
+externalRules:
+- seriesQuery: '{__name__="queue_depth",queue!=""}'
+  resources: {overrides: {namespace: {resource: namespace}}}
+  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (queue)'
+  backend: mimir
+"#,
+    )
+    .unwrap();
+    let series = dir.path().join("series.json");
+    std::fs::write(
+        &series,
+        r#"{"status":"success","data":[{"__name__":"queue_depth","namespace":"shop","queue":"a"}]}"#,
+    )
+    .unwrap();
+    let config = format!("--config={}", rules.display());
+    let (out, err) = crate::support::text(&crate::support::adapter(&["check-config", &config]));
+    assert!(
+        out.ends_with("backends: mimir (2 URLs, tenant header X-Scope-OrgID)\n"),
+        "{out}{err}"
+    );
+    let series = format!("--series={}", series.display());
+    let (out, err) = crate::support::text(&crate::support::adapter(&["explain", &config, &series]));
+    assert!(out.contains("# externalRules[0] {__name__=\"queue_depth\",queue!=\"\"}: 1 series, 1 named, 1 metrics; backend mimir\n"), "{out}{err}");
+    let (out, err) = crate::support::text(&crate::support::adapter(&[
+        "explain",
+        &config,
+        &series,
+        "--external=queue_depth",
+        "--namespace=shop",
+    ]));
+    assert_eq!(
+        out, "# backend mimir (tenant \"shop\")\nsum(queue_depth{namespace=\"shop\"}) by (queue)\n",
+        "{err}"
+    );
+}

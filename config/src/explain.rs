@@ -22,8 +22,28 @@ pub fn summary(config: &Config) -> String {
     } else {
         format!("; disabled: {}", config.disabled.join(", "))
     };
+    let backends: Vec<String> = config
+        .backends
+        .values()
+        .map(|b| {
+            let urls = if b.urls.len() == 1 {
+                "1 URL".to_string()
+            } else {
+                format!("{} URLs", b.urls.len())
+            };
+            match &b.tenant {
+                Some(t) => format!("{} ({urls}, tenant header {})", b.name, t.header),
+                None => format!("{} ({urls})", b.name),
+            }
+        })
+        .collect();
+    let backends = if backends.is_empty() {
+        String::new()
+    } else {
+        format!("; backends: {}", backends.join(", "))
+    };
     format!(
-        "{}: ok: {} custom rules, {} external rules, {resource}{disabled}",
+        "{}: ok: {} custom rules, {} external rules, {resource}{disabled}{backends}",
         config.file,
         config.rules.len(),
         config.external_rules.len()
@@ -68,6 +88,7 @@ pub fn discovery_report(config: &Config, outcomes: &[(&DiscoveryRule, RuleOutcom
             series_query: &rule.series_query,
             report: &outcome.report,
             error: None,
+            backend: rule.backend.as_deref(),
         })
         .collect();
     report(config, &registry, &rules)
@@ -83,6 +104,8 @@ pub struct RuleLine<'a> {
     pub report: &'a RuleReport,
     /// Why its last relist failed, for a running adapter.
     pub error: Option<&'a str>,
+    /// The `backends:` entry it reads (`None`: `--prometheus-url`).
+    pub backend: Option<&'a str>,
 }
 
 /// The report of a registry and its rules' lines: offline from series files, or from a running
@@ -117,6 +140,9 @@ pub fn report(config: &Config, registry: &Registry, rules: &[RuleLine<'_>]) -> S
         );
         for (reason, count) in &r.dropped {
             let _ = write!(out, "; {count} {}", reason.describe());
+        }
+        if let Some(backend) = rule.backend {
+            let _ = write!(out, "; backend {backend}");
         }
         if let Some(error) = rule.error {
             let _ = write!(out, "; failing: {error}");

@@ -308,6 +308,9 @@ async fn rules_report(state: &State, snapshot: &Snapshot) -> Result<HttpResponse
             series_query: &r.series_query,
             report: &r.report,
             error: r.error.as_deref(),
+            backend: config
+                .rule(r.kind, r.index)
+                .and_then(|rule| rule.backend.as_deref()),
         })
         .collect();
     Ok(HttpResponse::Ok().json(json!({
