@@ -30,19 +30,30 @@ const SHAPES: &[&str] = &[
 ];
 
 /// The JSON answer as protobuf can carry it: no nulls (unset), no `creationTimestamp` (now, read twice).
-fn comparable(mut value: Value) -> Value {
-    fn strip(value: &mut Value) {
+/// The answer without what may differ between two fetches: `creationTimestamp` (now) goes, and sample
+/// `timestamp`s are set aside (Prometheus may scrape between the JSON and the protobuf fetch) as
+/// seconds of the day, to be compared within a few seconds.
+fn comparable(mut value: Value) -> (Value, Vec<i64>) {
+    fn strip(value: &mut Value, times: &mut Vec<i64>) {
         match value {
             Value::Object(map) => {
                 map.retain(|k, v| !v.is_null() && k != "creationTimestamp");
-                map.values_mut().for_each(strip);
+                if let Some(Value::String(time)) = map.get_mut("timestamp") {
+                    let clock = time.get(11..19).unwrap_or_default();
+                    let parts: Vec<i64> = clock.split(':').filter_map(|p| p.parse().ok()).collect();
+                    assert_eq!(parts.len(), 3, "an RFC 3339 time: {time}");
+                    times.push(parts[0] * 3600 + parts[1] * 60 + parts[2]);
+                    *time = time.get(..10).unwrap_or_default().to_string();
+                }
+                map.values_mut().for_each(|v| strip(v, times));
             }
-            Value::Array(items) => items.iter_mut().for_each(strip),
+            Value::Array(items) => items.iter_mut().for_each(|v| strip(v, times)),
             _ => {}
         }
     }
-    strip(&mut value);
-    value
+    let mut times = Vec::new();
+    strip(&mut value, &mut times);
+    (value, times)
 }
 
 #[test]
@@ -110,7 +121,14 @@ fn protobuf_answers_decode_to_the_json_answers() {
         if let Some(items) = json["items"].as_array() {
             assert!(!items.is_empty(), "{path}: compare something: {json}");
         }
-        assert_eq!(comparable(from_protobuf), comparable(json), "{path}");
+        let (from_protobuf, protobuf_times) = comparable(from_protobuf);
+        let (json, json_times) = comparable(json);
+        assert_eq!(from_protobuf, json, "{path}");
+        assert_eq!(protobuf_times.len(), json_times.len(), "{path}");
+        for (a, b) in protobuf_times.iter().zip(&json_times) {
+            let apart = (a - b).rem_euclid(86_400).min((b - a).rem_euclid(86_400));
+            assert!(apart <= 5, "{path}: sample times {a} and {b} s of the day");
+        }
     }
     assert_eq!(
         statuses.iter().filter(|k| *k == "Status").count(),
