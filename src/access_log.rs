@@ -1,7 +1,7 @@
 //! The access log: one line per request at `--v=4` and up (upstream logs none by default, and at a
 //! thousand requests a second a line each is most of the work). Written when the request's span
 //! closes: method, target (cut to [`TARGET_MAX`] bytes — a megabyte URL must not become a megabyte of
-//! log), protocol, status, request id and latency.
+//! log), protocol, status, request id, the authenticated user and latency.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -25,6 +25,7 @@ impl RootSpanBuilder for AccessLog {
             version = ?request.version(),
             request_id = request_id.map(tracing::field::display),
             status = tracing::field::Empty,
+            user = tracing::field::Empty,
         )
     }
 

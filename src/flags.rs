@@ -168,6 +168,25 @@ pub struct ServeFlags {
     #[arg(long, value_delimiter = ',', default_value = "/healthz,/readyz,/livez")]
     pub authorization_always_allow_paths: Vec<String>,
 
+    /// Router mode (ours): requests for metrics of GROUP that the rules do not serve go to another
+    /// aggregated metrics server, `GROUP=https://host:port` (repeatable), e.g. KEDA's for
+    /// `external.metrics.k8s.io` or metrics-server for `metrics.k8s.io`. Discovery lists theirs and ours.
+    #[arg(long = "forward-unknown-metrics-to")]
+    pub forward_unknown_metrics_to: Vec<String>,
+    /// CA bundle for the forwarding targets' certificates (default: the system roots).
+    #[arg(long, default_value = "")]
+    pub forward_ca_file: String,
+    /// Our front-proxy client certificate for the forwarding targets (they trust it as
+    /// kube-apiserver's, and the caller's identity in X-Remote-User/-Group/-Extra-*).
+    #[arg(long, default_value = "")]
+    pub forward_client_cert_file: String,
+    /// Its key.
+    #[arg(long, default_value = "")]
+    pub forward_client_key_file: String,
+    /// Deadline of every forwarded call.
+    #[arg(long, value_parser = parse_go_duration, default_value = "10s")]
+    pub forward_timeout: Duration,
+
     /// Verbosity (klog `-v`).
     #[arg(short = 'v', long = "v", default_value_t = 0)]
     pub verbosity: u8,

@@ -10,6 +10,7 @@ mod cli;
 mod commands;
 mod explain_client;
 mod flags;
+mod forward;
 mod kube_objects;
 mod objects_file;
 mod reload;

@@ -90,6 +90,7 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
         tenant_header: None,
         backoff: adapter_config::backends::DEFAULT_BACKOFF,
     };
+    let forwarding = forward_settings(&flags)?;
     let mut options = Options::default();
     options.relist.interval = flags.metrics_relist_interval;
     options.relist.max_age = flags.metrics_max_age;
@@ -143,6 +144,19 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
             telemetry.clone(),
             clock,
         );
+        let forwarding = match forwarding {
+            Some(settings) => {
+                let forwarder = crate::forward::Forwarder::new(&settings)?;
+                for (group, url) in &settings.targets {
+                    tracing::info!(%group, %url, "router mode: metrics our rules do not serve are forwarded");
+                }
+                Some(api::forward::Forwarding {
+                    forwarder: actix::Supervisor::start(move |_| forwarder),
+                    groups: settings.targets.keys().copied().collect(),
+                })
+            }
+            None => None,
+        };
         let state = web::Data::new(State {
             front_door: adapter.front_door.clone(),
             namer: adapter.namer.clone().recipient(),
@@ -153,6 +167,7 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
             telemetry,
             cache_stats: adapter.cache_stats.clone(),
             rendered: Default::default(),
+            forwarding,
         });
         let auth =
             web::Data::from(crate::auth::Auth::start(&flags, state.telemetry.clone()).await?);
@@ -205,4 +220,26 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
         server.await?;
         anyhow::Ok(())
     })
+}
+
+/// Router mode's settings, when `--forward-unknown-metrics-to` is given (checked before anything starts).
+fn forward_settings(flags: &ServeFlags) -> anyhow::Result<Option<crate::forward::Settings>> {
+    if flags.forward_unknown_metrics_to.is_empty() {
+        return Ok(None);
+    }
+    let file = |path: &str| (!path.is_empty()).then(|| path.to_string());
+    let client_cert = match (
+        file(&flags.forward_client_cert_file),
+        file(&flags.forward_client_key_file),
+    ) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        _ => bail!("--forward-client-cert-file and --forward-client-key-file go together"),
+    };
+    Ok(Some(crate::forward::Settings {
+        targets: crate::forward::parse_targets(&flags.forward_unknown_metrics_to)?,
+        ca_file: file(&flags.forward_ca_file),
+        client_cert,
+        timeout: flags.forward_timeout,
+    }))
 }

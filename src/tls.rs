@@ -352,6 +352,44 @@ fn self_signed(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     Ok((cert, key))
 }
 
+/// A TLS client configuration for our own outgoing calls (Prometheus-compatible backends, forwarding
+/// targets): the CA bundle given, or the system roots; and a client certificate and key, all PEM.
+pub fn client_config(
+    ca_pem: Option<&[u8]>,
+    identity_pem: Option<(&[u8], &[u8])>,
+) -> anyhow::Result<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_pem {
+        Some(pem) => {
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
+                .collect::<Result<_, _>>()
+                .context("the CA bundle is not PEM")?;
+            if certs.is_empty() {
+                bail!("the CA bundle holds no certificate");
+            }
+            for cert in certs {
+                roots.add(cert)?;
+            }
+        }
+        None => {
+            for cert in rustls_native_certs::load_native_certs().certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
+    Ok(match identity_pem {
+        Some((cert, key)) => {
+            let chain = CertificateDer::pem_slice_iter(cert)
+                .collect::<Result<Vec<_>, _>>()
+                .context("client certificate is not PEM")?;
+            let key = PrivateKeyDer::from_pem_slice(key).context("client key is not PEM")?;
+            builder.with_client_auth_cert(chain, key)?
+        }
+        None => builder.with_no_client_auth(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,12 +12,12 @@ use crate::env::{Identity, Killed, free_port, https_as, spawn_adapter_with_auth,
 use crate::kube_api::KubeApi;
 
 /// A certificate authority that signs client certificates.
-struct Ca {
-    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-    pem: String,
+pub struct Ca {
+    pub issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    pub pem: String,
 }
 
-fn ca(name: &str) -> Ca {
+pub fn ca(name: &str) -> Ca {
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
     params
@@ -32,13 +32,13 @@ fn ca(name: &str) -> Ca {
 }
 
 /// A client certificate: the chain and key for the rustls client, PEM files for kubectl.
-struct Client {
-    identity: Identity,
-    cert_pem: String,
-    key_pem: String,
+pub struct Client {
+    pub identity: Identity,
+    pub cert_pem: String,
+    pub key_pem: String,
 }
 
-fn client(ca: &Ca, cn: &str, org: Option<&str>) -> Client {
+pub fn client(ca: &Ca, cn: &str, org: Option<&str>) -> Client {
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
     params
         .distinguished_name

@@ -27,6 +27,7 @@ mod protobuf;
 mod rbac;
 mod reload;
 mod resource_metrics;
+mod router;
 mod support;
 mod tls;
 mod value_cache;

@@ -10,7 +10,7 @@ use super::wire::{
     self, List, MetricIdentifier, MetricValueV1beta1, MetricValueV1beta2, ObjectReference,
 };
 use super::{Params, State};
-use super::{names, protobuf, refuse_tables};
+use super::{forward, names, protobuf, refuse_tables};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -63,12 +63,29 @@ async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let (version, tail) = path.into_inner();
     refuse_tables(&req)?;
-    if version != "v1beta1" && version != "v1beta2" || !state.registry.load().served.custom {
+    let snapshot = state.registry.load();
+    let served = snapshot.served.custom || forward::covers(&state, CUSTOM);
+    if version != "v1beta1" && version != "v1beta2" || !served {
         return Err(ApiError::NotFound(
             "the server could not find the requested resource".into(),
         ));
     }
     let target = parse_path(&tail)?;
+    // Ours when our rules serve a metric of that name (for any resource): on a clash, ours wins.
+    let ours = snapshot.served.custom
+        && snapshot.custom_entries.iter().any(|e| {
+            e.name
+                .rsplit_once('/')
+                .is_some_and(|(_, metric)| metric == target.metric)
+        });
+    if let Some(theirs) = forward::unless_ours(&req, &state, CUSTOM, ours).await {
+        return theirs;
+    }
+    if !snapshot.served.custom {
+        return Err(ApiError::NotFound(
+            "the server could not find the requested resource".into(),
+        ));
+    }
     let field_name = params.field_name()?;
     let name = match (target.name.as_str(), field_name) {
         ("*", None) => None,

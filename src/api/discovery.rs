@@ -37,38 +37,74 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
 }
 
-/// `(group, versions)` served under the current rules, preferred version first.
+/// The versions of a metrics group, preferred first.
+fn versions(group: &str) -> &'static [&'static str] {
+    match group {
+        CUSTOM => &["v1beta2", "v1beta1"],
+        EXTERNAL => &["v1beta1"],
+        _ => &["v1", "v1beta1"],
+    }
+}
+
+/// `(group, versions)` served under the current rules or forwarded (router mode), preferred version
+/// first.
 fn served(state: &State) -> Vec<(&'static str, &'static [&'static str])> {
     let snapshot = state.registry.load();
     let served = &snapshot.served;
-    let mut out = Vec::new();
-    if served.custom {
-        out.push((CUSTOM, &["v1beta2", "v1beta1"][..]));
-    }
-    if served.external {
-        out.push((EXTERNAL, &["v1beta1"][..]));
-    }
-    if served.resource {
-        out.push((RESOURCE, &["v1", "v1beta1"][..]));
-    }
-    out
+    [
+        (CUSTOM, served.custom),
+        (EXTERNAL, served.external),
+        (RESOURCE, served.resource),
+    ]
+    .into_iter()
+    .filter(|(group, ours)| *ours || super::forward::covers(state, group))
+    .map(|(group, _)| (group, versions(group)))
+    .collect()
 }
 
 /// One resource of a group: name, namespaced, kind, verbs.
 struct Entry {
     name: String,
     namespaced: bool,
-    kind: &'static str,
-    verbs: &'static [&'static str],
+    kind: String,
+    verbs: Vec<String>,
 }
 
-/// The resources of a served group, from the discovery snapshot for the metric groups.
+impl Entry {
+    /// One of a forwarding target's resources, as its APIResourceList has it.
+    fn theirs(resource: &Value) -> Option<Entry> {
+        Some(Entry {
+            name: resource["name"].as_str()?.to_string(),
+            namespaced: resource["namespaced"].as_bool().unwrap_or(false),
+            kind: resource["kind"].as_str().unwrap_or_default().to_string(),
+            verbs: resource["verbs"]
+                .as_array()
+                .map(|v| {
+                    v.iter()
+                        .filter_map(|v| v.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+    }
+}
+
+/// The resources of a group our rules serve, from the discovery snapshot.
 fn entries(snapshot: &Snapshot, group: &str) -> Vec<Entry> {
-    let entry = |name: &str, namespaced, kind, verbs| Entry {
+    let served = &snapshot.served;
+    let ours = match group {
+        CUSTOM => served.custom,
+        EXTERNAL => served.external,
+        _ => served.resource,
+    };
+    if !ours {
+        return Vec::new();
+    }
+    let entry = |name: &str, namespaced, kind: &str, verbs: &[&str]| Entry {
         name: name.to_string(),
         namespaced,
-        kind,
-        verbs,
+        kind: kind.to_string(),
+        verbs: verbs.iter().map(|v| v.to_string()).collect(),
     };
     if group == RESOURCE {
         return vec![
@@ -84,6 +120,46 @@ fn entries(snapshot: &Snapshot, group: &str) -> Vec<Entry> {
     list.iter()
         .map(|e| entry(&e.name, e.namespaced, kind, &["get"]))
         .collect()
+}
+
+/// Ours plus a forwarding target's resources of `group/version`; on a name both serve, ours (logged once).
+async fn merged(
+    req: &HttpRequest,
+    state: &State,
+    snapshot: &Snapshot,
+    group: &'static str,
+    version: &str,
+) -> Vec<Entry> {
+    let mut out = entries(snapshot, group);
+    let Some(forwarding) = state
+        .forwarding
+        .as_ref()
+        .filter(|f| f.groups.contains(group))
+    else {
+        return out;
+    };
+    let asked = crate::forward::TheirResources {
+        group,
+        version: version.to_string(),
+        user: actix_web::HttpMessage::extensions(req)
+            .get::<crate::auth::identity::User>()
+            .cloned(),
+    };
+    let theirs = forwarding.forwarder.send(asked).await.ok().flatten();
+    for resource in theirs
+        .iter()
+        .flat_map(|t| t.iter())
+        .filter_map(Entry::theirs)
+    {
+        if out.iter().any(|e| e.name == resource.name) {
+            forwarding.forwarder.do_send(crate::forward::Clash {
+                name: format!("{group}/{version}/{}", resource.name),
+            });
+        } else {
+            out.push(resource);
+        }
+    }
+    out
 }
 
 /// Discovery documents rendered once per discovery snapshot and reused until the next relist: the
@@ -211,34 +287,69 @@ async fn groups(state: web::Data<State>, req: HttpRequest) -> Result<HttpRespons
             .json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})));
     }
     let snapshot = state.front_door.send(GetDiscovery).await?;
-    let body = state
-        .rendered
-        .get_or_render(&snapshot, "aggregated", || aggregated(&state, &snapshot));
+    let body = if state.forwarding.is_some() {
+        // A forwarding target's resources change on their own schedule: rendered per request.
+        let mut groups = Vec::new();
+        for (group, versions) in served(&state) {
+            let mut by_version = Vec::new();
+            for version in versions {
+                by_version.push((
+                    *version,
+                    merged(&req, &state, &snapshot, group, version).await,
+                ));
+            }
+            groups.push((group, by_version));
+        }
+        Document::plain(&aggregated(groups))
+    } else {
+        state.rendered.get_or_render(&snapshot, "aggregated", || {
+            let groups = served(&state)
+                .into_iter()
+                .map(|(group, versions)| {
+                    let by_version = versions
+                        .iter()
+                        .map(|version| (*version, entries(&snapshot, group)))
+                        .collect();
+                    (group, by_version)
+                })
+                .collect();
+            aggregated(groups)
+        })
+    };
     Ok(cached_response(&req, body, AGGREGATED))
 }
 
-fn aggregated(state: &State, snapshot: &Snapshot) -> Value {
+/// Each served group with each of its versions' resources.
+type GroupEntries<'a> = Vec<(&'a str, Vec<(&'a str, Vec<Entry>)>)>;
+
+fn aggregated(groups: GroupEntries<'_>) -> Value {
     let mut items = Vec::new();
-    for (group, versions) in served(state) {
-        let resources: Vec<Value> = entries(snapshot, group)
-            .into_iter()
-            .map(|e| {
-                json!({
-                    "resource": e.name,
-                    "responseKind": {"group": "", "version": "", "kind": e.kind},
-                    "scope": if e.namespaced { "Namespaced" } else { "Cluster" },
-                    "singularResource": "",
-                    "verbs": e.verbs,
-                })
-            })
-            .collect();
+    for (group, versions) in groups {
         let versions: Vec<Value> = versions
-            .iter()
-            .map(|v| json!({"version": v, "resources": resources, "freshness": "Current"}))
+            .into_iter()
+            .map(|(version, entries)| {
+                let resources = aggregated_resources(entries);
+                json!({"version": version, "resources": resources, "freshness": "Current"})
+            })
             .collect();
         items.push(json!({"metadata": {"name": group}, "versions": versions}));
     }
     json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
+}
+
+fn aggregated_resources(entries: Vec<Entry>) -> Vec<Value> {
+    entries
+        .into_iter()
+        .map(|e| {
+            json!({
+                "resource": e.name,
+                "responseKind": {"group": "", "version": "", "kind": e.kind},
+                "scope": if e.namespaced { "Namespaced" } else { "Cluster" },
+                "singularResource": "",
+                "verbs": e.verbs,
+            })
+        })
+        .collect()
 }
 
 async fn group(state: web::Data<State>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
@@ -257,12 +368,13 @@ async fn group(state: web::Data<State>, path: web::Path<String>) -> Result<HttpR
     Ok(HttpResponse::Ok().json(body))
 }
 
-fn check_served(state: &State, group: &str, version: &str) -> Result<(), ApiError> {
+/// The served group named `group` (as `'static`), if it has `version`.
+fn check_served(state: &State, group: &str, version: &str) -> Result<&'static str, ApiError> {
     let known = served(state)
         .into_iter()
-        .any(|(g, versions)| g == group && versions.contains(&version));
-    if known {
-        Ok(())
+        .find(|(g, versions)| *g == group && versions.contains(&version));
+    if let Some((group, _)) = known {
+        Ok(group)
     } else {
         Err(ApiError::NotFound(format!(
             "the server could not find the requested resource ({group}/{version})"
@@ -276,10 +388,10 @@ async fn resources(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (group, version) = path.into_inner();
-    check_served(&state, &group, &version)?;
+    let group = check_served(&state, &group, &version)?;
     let snapshot = state.front_door.send(GetDiscovery).await?;
-    let body = state.rendered.get_or_render(&snapshot, &format!("{group}/{version}"), || {
-        let resources: Vec<Value> = entries(&snapshot, &group)
+    let list = |entries: Vec<Entry>| {
+        let resources: Vec<Value> = entries
             .into_iter()
             .map(|e| json!({"name": e.name, "singularName": "", "namespaced": e.namespaced, "kind": e.kind, "verbs": e.verbs}))
             .collect();
@@ -289,7 +401,18 @@ async fn resources(
             "groupVersion": format!("{group}/{version}"),
             "resources": resources,
         })
-    });
+    };
+    let body = if super::forward::covers(&state, group) {
+        Document::plain(&list(
+            merged(&req, &state, &snapshot, group, &version).await,
+        ))
+    } else {
+        state
+            .rendered
+            .get_or_render(&snapshot, &format!("{group}/{version}"), || {
+                list(entries(&snapshot, group))
+            })
+    };
     Ok(cached_response(&req, body, "application/json"))
 }
 

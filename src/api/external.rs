@@ -7,7 +7,7 @@ use super::discovery::EXTERNAL;
 use super::status::ApiError;
 use super::wire::{self, ExternalMetricValue, List};
 use super::{Params, State};
-use super::{names, protobuf, refuse_tables};
+use super::{forward, names, protobuf, refuse_tables};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -22,13 +22,19 @@ async fn get(
     path: web::Path<(String, String)>,
     params: Params,
 ) -> Result<HttpResponse, ApiError> {
-    if !state.registry.load().served.external {
+    let (namespace, metric) = path.into_inner();
+    let snapshot = state.registry.load();
+    let ours =
+        snapshot.served.external && snapshot.external_entries.iter().any(|e| e.name == metric);
+    if let Some(theirs) = forward::unless_ours(&req, &state, EXTERNAL, ours).await {
+        return theirs;
+    }
+    if !snapshot.served.external {
         return Err(ApiError::NotFound(
             "the server could not find the requested resource".into(),
         ));
     }
     refuse_tables(&req)?;
-    let (namespace, metric) = path.into_inner();
     names::namespace(&namespace)?;
     let msg = GetExternalMetric {
         namespace,

@@ -3,10 +3,11 @@
 //! a socket.
 
 mod custom;
-mod discovery;
+pub mod discovery;
 mod embedded;
 mod explain;
 mod external;
+pub mod forward;
 mod health;
 mod names;
 mod params;
@@ -44,6 +45,8 @@ pub struct State {
     pub cache_stats: std::sync::Arc<adapter_actors::value_cache::CacheStats>,
     /// Discovery documents rendered once per relist.
     pub rendered: discovery::Rendered,
+    /// Router mode: where metrics our rules do not serve go, per group.
+    pub forwarding: Option<forward::Forwarding>,
 }
 
 /// Registers every route.

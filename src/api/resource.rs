@@ -13,7 +13,7 @@ use super::discovery::RESOURCE;
 use super::status::ApiError;
 use super::wire::{self, ContainerMetrics, List, NodeMetrics, ObjectMeta, PodMetrics, Usage};
 use super::{Params, State};
-use super::{names, protobuf, wants_table};
+use super::{forward, names, protobuf, wants_table};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(
@@ -36,6 +36,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         "/apis/metrics.k8s.io/{version}/nodes/{name}",
         web::get().to(one_node),
     );
+}
+
+/// `metrics.k8s.io` is ours when the rules have `resourceRules`; otherwise it is the forwarding
+/// target's, if there is one (metrics-server beside us).
+async fn theirs(req: &HttpRequest, state: &State) -> Option<Result<HttpResponse, ApiError>> {
+    let ours = state.registry.load().served.resource;
+    forward::unless_ours(req, state, RESOURCE, ours).await
 }
 
 fn api_version(state: &State, version: &str) -> Result<String, ApiError> {
@@ -145,6 +152,9 @@ async fn pods(
     namespace: Option<String>,
     params: &Params,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(theirs) = theirs(req, state).await {
+        return theirs;
+    }
     let api_version = api_version(state, version)?;
     let only = params.field_name()?;
     let msg = GetPodMetrics {
@@ -190,6 +200,9 @@ async fn one_pod(
     path: web::Path<(String, String, String)>,
     _params: Params,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(theirs) = theirs(&req, &state).await {
+        return theirs;
+    }
     let (version, namespace, name) = path.into_inner();
     names::namespace(&namespace)?;
     names::object(&name)?;
@@ -214,6 +227,9 @@ async fn all_nodes(
     path: web::Path<String>,
     params: Params,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(theirs) = theirs(&req, &state).await {
+        return theirs;
+    }
     let api_version = api_version(&state, &path.into_inner())?;
     let only = params.field_name()?;
     let msg = GetNodeMetrics {
@@ -238,6 +254,9 @@ async fn one_node(
     path: web::Path<(String, String)>,
     _params: Params,
 ) -> Result<HttpResponse, ApiError> {
+    if let Some(theirs) = theirs(&req, &state).await {
+        return theirs;
+    }
     let (version, name) = path.into_inner();
     names::object(&name)?;
     let api_version = api_version(&state, &version)?;

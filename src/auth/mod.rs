@@ -201,20 +201,20 @@ impl Auth {
         }
     }
 
-    /// Lets the request in or says why not.
-    pub async fn admit(&self, req: &ServiceRequest) -> Result<(), ApiError> {
+    /// Lets the request in (as the user it runs as; none on always-allowed paths) or says why not.
+    pub async fn admit(&self, req: &ServiceRequest) -> Result<Option<User>, ApiError> {
         // The path as the router sees it (percent-escapes of unreserved characters decoded), as Go uses
         // the decoded `URL.Path`: `pods/%2A/m` is asked about as name `*`, the name the handler serves.
         let path = req.match_info().as_str();
         if self.always_allowed(path) {
-            return Ok(());
+            return Ok(None);
         }
         let mut user = self.authenticate(req).await.inspect_err(|_| {
             tracing::debug!(path, "request not authenticated");
         })?;
         let asked = impersonation::requested(req.headers())?;
         let Mode::Delegated(reviews) = &self.mode else {
-            return Ok(());
+            return Ok(Some(user));
         };
         if let Some(asked) = asked {
             if !user.groups.iter().any(|g| g == MASTERS) {
@@ -240,11 +240,11 @@ impl Auth {
             user = asked.user();
         }
         if user.groups.iter().any(|g| g == MASTERS) {
-            return Ok(());
+            return Ok(Some(user));
         }
         let attributes = Attributes::of(req.method().as_str(), path, req.query_string());
         match reviews.access(&user, &attributes).await {
-            Ok(decision) if decision.allowed => Ok(()),
+            Ok(decision) if decision.allowed => Ok(Some(user)),
             Ok(decision) => {
                 let message = attributes.forbidden_message(&user.name, &decision.reason);
                 tracing::info!(user = %user.name, groups = ?user.groups, %message, "request denied");
@@ -274,7 +274,14 @@ pub async fn middleware<B: MessageBody>(
             .map_into_right_body());
     };
     match auth.admit(&req).await {
-        Ok(()) => Ok(next.call(req).await?.map_into_left_body()),
+        Ok(user) => {
+            if let Some(user) = user {
+                // The access log names who asked; router mode forwards who it was.
+                tracing::Span::current().record("user", tracing::field::display(&user.name));
+                actix_web::HttpMessage::extensions_mut(&req).insert(user);
+            }
+            Ok(next.call(req).await?.map_into_left_body())
+        }
         Err(error) => Ok(req
             .into_response(error.error_response())
             .map_into_right_body()),

@@ -559,8 +559,6 @@ fn client_tls(
     settings: &Settings,
     auth: Option<&crate::backends::prometheus_auth::Auth>,
 ) -> anyhow::Result<rustls::ClientConfig> {
-    use rustls_pki_types::pem::PemObject;
-    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
     let ca_pem = match (&settings.ca_file, auth.and_then(|a| a.ca_pem.clone())) {
         (Some(file), _) => Some(std::fs::read(file).with_context(|| {
             format!(
@@ -571,25 +569,6 @@ fn client_tls(
         })?),
         (None, pem) => pem,
     };
-    let mut roots = rustls::RootCertStore::empty();
-    match ca_pem {
-        Some(pem) => {
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&pem)
-                .collect::<Result<_, _>>()
-                .context("the Prometheus CA is not PEM")?;
-            if certs.is_empty() {
-                bail!("the Prometheus CA bundle holds no certificate");
-            }
-            for cert in certs {
-                roots.add(cert)?;
-            }
-        }
-        None => {
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
-        }
-    }
     let client_pem = match (&settings.ca_file, &settings.client_cert) {
         // Upstream uses the client pair only together with --prometheus-ca-file (a backend's too).
         (Some(_), Some((cert, key))) => Some((
@@ -599,17 +578,13 @@ fn client_tls(
         (Some(_), None) => None,
         (None, _) => auth.and_then(|a| a.client_pem.clone()),
     };
-    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
-    Ok(match client_pem {
-        Some((cert, key)) => {
-            let chain = CertificateDer::pem_slice_iter(&cert)
-                .collect::<Result<Vec<_>, _>>()
-                .context("client certificate is not PEM")?;
-            let key = PrivateKeyDer::from_pem_slice(&key).context("client key is not PEM")?;
-            builder.with_client_auth_cert(chain, key)?
-        }
-        None => builder.with_no_client_auth(),
-    })
+    crate::tls::client_config(
+        ca_pem.as_deref(),
+        client_pem
+            .as_ref()
+            .map(|(c, k)| (c.as_slice(), k.as_slice())),
+    )
+    .context("the Prometheus TLS settings")
 }
 
 #[cfg(test)]
