@@ -187,6 +187,12 @@ pub struct ServeFlags {
     #[arg(long, value_parser = parse_go_duration, default_value = "10s")]
     pub forward_timeout: Duration,
 
+    /// Most answers one connection may have undelivered at once (HTTP/2 streams); beyond, a request gets
+    /// a 429 Status at once. 0 means 100. (Upstream's flag advertises the limit in SETTINGS; actix-http
+    /// cannot, so ours enforces it.)
+    #[arg(long, default_value_t = 0)]
+    pub http2_max_streams_per_connection: usize,
+
     /// Verbosity (klog `-v`).
     #[arg(short = 'v', long = "v", default_value_t = 0)]
     pub verbosity: u8,
@@ -219,7 +225,6 @@ pub const IGNORED_FLAGS: &[&str] = &[
     "log-backtrace-at",
     "vmodule",
     "log-flush-frequency",
-    "http2-max-streams-per-connection",
     "permit-port-sharing",
     "permit-address-sharing",
     "profiling",

@@ -15,6 +15,7 @@ mod kube_objects;
 mod objects_file;
 mod reload;
 mod serve;
+mod stream_limit;
 mod telemetry;
 mod time;
 mod tls;

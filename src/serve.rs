@@ -171,12 +171,19 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
         });
         let auth =
             web::Data::from(crate::auth::Auth::start(&flags, state.telemetry.clone()).await?);
+        let max_streams = web::Data::new(crate::stream_limit::MaxStreams(
+            match flags.http2_max_streams_per_connection {
+                0 => crate::stream_limit::DEFAULT_MAX_STREAMS,
+                n => n,
+            },
+        ));
         tracing::info!(address = %address.0, port = address.1, "serving");
         let server = HttpServer::new(move || {
             let telemetry = state.telemetry.clone();
             App::new()
                 .app_data(state.clone())
                 .app_data(auth.clone())
+                .app_data(max_streams.clone())
                 .wrap(actix_web::middleware::from_fn(crate::auth::middleware))
                 .wrap(actix_web::middleware::from_fn(api::protobuf::errors))
                 .wrap_fn(move |req, srv| {
@@ -199,13 +206,15 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
                         Ok(response)
                     }
                 })
+                // Outermost but the log: a refused stream costs nothing else.
+                .wrap(actix_web::middleware::from_fn(crate::stream_limit::middleware))
                 .wrap(actix_web::middleware::Condition::new(
                     access_log,
                     tracing_actix_web::TracingLogger::<crate::access_log::AccessLog>::new(),
                 ))
                 .configure(api::configure)
         })
-        .on_connect(crate::auth::peer::remember)
+        .on_connect(crate::stream_limit::on_connect)
         // actix-http's HTTP/2 dispatcher sends a small answer as headers+data and then an empty
         // END_STREAM frame; with Nagle on, that second write waits for the client's delayed ACK (40 ms
         // per request for every Go client). Go's servers set TCP_NODELAY on accepted sockets too.

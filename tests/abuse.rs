@@ -162,3 +162,57 @@ fn every_refusal_is_a_status_with_the_right_code_and_the_process_stays_healthy()
     let rss = rss_mib(&env);
     assert!(rss < 64.0, "RSS {rss:.1} MiB after the abuse");
 }
+
+#[test]
+fn thousands_of_streams_whose_answers_are_never_read_get_429s_and_memory_stays_bounded() {
+    use adapter_load::connection::{Connection, Endpoint, Options};
+    let env = demo_env();
+    let (endpoint, _) = Endpoint::parse(&format!("https://127.0.0.1:{}/", env.port)).unwrap();
+    let options = Options {
+        ca: Some(env.ca()),
+        timeout: std::time::Duration::from_secs(30),
+        ..Options::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (statuses, bodies) = runtime.block_on(async {
+        let connection = Connection::open(&endpoint, &options).await.unwrap();
+        assert_eq!(connection.protocol(), "h2");
+        // /metrics is ~20 KB: the client's windows (hyper: 5 MB per connection) fill after a few
+        // hundred answers, then every answer waits on the server, unread.
+        let heads = (0..3000).map(|_| {
+            let mut stream = connection.share().unwrap();
+            async move { stream.head("/metrics").await }
+        });
+        let answers = futures_util::future::join_all(heads).await;
+        let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+        let mut bodies = Vec::new();
+        for answer in answers {
+            let (status, body) = answer.expect("every stream is answered");
+            *statuses.entry(status).or_default() += 1;
+            bodies.push(body);
+        }
+        (statuses, (connection, bodies))
+    });
+    let refused = statuses.get(&429).copied().unwrap_or(0);
+    assert!(refused > 1000, "{statuses:?}");
+    assert_eq!(
+        statuses.values().sum::<usize>(),
+        3000,
+        "only 200s and 429s: {statuses:?}"
+    );
+    assert_eq!(statuses.len(), 2, "{statuses:?}");
+    let during = rss_mib(&env);
+    assert!(
+        during < 64.0,
+        "RSS {during:.1} MiB with 3000 unread streams"
+    );
+    // The attacker goes away: the connection's answers are freed and everyone is served.
+    drop(bodies);
+    drop(runtime);
+    assert_eq!(env.get(EXTERNAL).0, 200);
+    assert_eq!(env.get("/healthz").0, 200);
+}

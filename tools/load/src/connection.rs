@@ -197,7 +197,20 @@ impl Connection {
             .map_err(|_| anyhow!("GET {target}: no answer within {timeout:?}"))?
     }
 
-    async fn request(&mut self, target: &str) -> anyhow::Result<Answer> {
+    /// GET `target` and return its status and unread body, within the timeout: for tests of clients that
+    /// do not read their answers (an unread HTTP/2 body holds the server's flow-control window).
+    pub async fn head(&mut self, target: &str) -> anyhow::Result<(u16, hyper::body::Incoming)> {
+        let timeout = self.timeout;
+        tokio::time::timeout(timeout, self.send(target))
+            .await
+            .map_err(|_| anyhow!("GET {target}: no answer within {timeout:?}"))?
+            .map(|response| (response.status().as_u16(), response.into_body()))
+    }
+
+    async fn send(
+        &mut self,
+        target: &str,
+    ) -> anyhow::Result<http::Response<hyper::body::Incoming>> {
         let mut builder = http::Request::get(match self.sender {
             // h2 needs :scheme and :authority, taken from an absolute URI.
             Sender::Http2(_) => format!("{}{target}", self.base),
@@ -210,7 +223,7 @@ impl Connection {
             builder = builder.header(http::header::ACCEPT, accept);
         }
         let request = builder.body(Empty::<Bytes>::new())?;
-        let response = match &mut self.sender {
+        Ok(match &mut self.sender {
             Sender::Http1(sender) => {
                 sender.ready().await?;
                 sender.send_request(request).await?
@@ -219,7 +232,11 @@ impl Connection {
                 sender.ready().await?;
                 sender.send_request(request).await?
             }
-        };
+        })
+    }
+
+    async fn request(&mut self, target: &str) -> anyhow::Result<Answer> {
+        let response = self.send(target).await?;
         let status = response.status().as_u16();
         let content_type = response
             .headers()
