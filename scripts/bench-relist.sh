@@ -35,7 +35,8 @@ serve "$q1"; serve "$q2"
 echo "== the adapter's first relist (default-modern rules: the same two queries, concurrently)"
 target/release/prometheus-adapter --config=config/rules/default-modern.yaml --objects=deploy/demo/objects.yaml \
   --prometheus-url="http://127.0.0.1:$prom_port/" --secure-port="$port" --bind-address=127.0.0.1 \
-  --cert-dir="$work/certs" --metrics-relist-interval=1h --prometheus-timeout=120s >"$work/adapter.log" 2>&1 & pids+=($!)
+  --cert-dir="$work/certs" --metrics-relist-interval=1h --prometheus-timeout=120s --delegated-auth=false \
+  >"$work/adapter.log" 2>&1 & pids+=($!)
 adapter_pid=$!
 for _ in $(seq 1 300); do
   curl -fsS --cacert "$work/certs/apiserver.crt" "https://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break

@@ -2,6 +2,11 @@
 //! upstream's command line and serves.
 #![forbid(unsafe_code)]
 
+/// jemalloc rather than glibc's malloc: glibc kept the ~46 MiB taken by 2,000 TLS connections after they
+/// closed; jemalloc, as configured in `.cargo/config.toml`, returns it within a second or two.
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod access_log;
 mod api;
 mod auth;
