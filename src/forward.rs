@@ -164,14 +164,7 @@ impl Forwarder {
             identity.as_ref().map(|(c, k)| (c.as_slice(), k.as_slice())),
         )
         .context("--forward-ca-file / --forward-client-cert-file")?;
-        let client = awc::Client::builder()
-            .connector(
-                awc::Connector::new()
-                    .rustls_0_23(Arc::new(tls))
-                    .timeout(settings.timeout),
-            )
-            .timeout(settings.timeout)
-            .finish();
+        let client = crate::tls::http_client(tls, settings.timeout);
         Ok(Self {
             client,
             targets: Rc::new(settings.targets.clone()),

@@ -352,6 +352,18 @@ fn self_signed(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
     Ok((cert, key))
 }
 
+/// An HTTP client for our own outgoing calls over `tls`, every connect and request bounded by `timeout`.
+pub fn http_client(tls: rustls::ClientConfig, timeout: std::time::Duration) -> awc::Client {
+    awc::Client::builder()
+        .connector(
+            awc::Connector::new()
+                .rustls_0_23(Arc::new(tls))
+                .timeout(timeout),
+        )
+        .timeout(timeout)
+        .finish()
+}
+
 /// A TLS client configuration for our own outgoing calls (Prometheus-compatible backends, forwarding
 /// targets): the CA bundle given, or the system roots; and a client certificate and key, all PEM.
 pub fn client_config(

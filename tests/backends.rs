@@ -198,18 +198,7 @@ resourceRules:
     ));
     assert_eq!(worker["items"][0]["value"], "7", "{worker}");
     let external = env.json("/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/vm_queue_depth");
-    let mut queues: Vec<(String, String)> = external["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            (
-                i["metricLabels"]["queue"].as_str().unwrap().to_string(),
-                i["value"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    queues.sort();
+    let queues = crate::env::external_values(&external, "queue");
     assert_eq!(
         queues,
         [("mail".into(), "3".into()), ("orders".into(), "42".into())]

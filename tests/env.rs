@@ -75,6 +75,23 @@ pub fn http(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
     parse_http(&raw)
 }
 
+/// `(label value, value)` of every item of an external metric list, sorted.
+pub fn external_values(list: &serde_json::Value, label: &str) -> Vec<(String, String)> {
+    let mut values: Vec<(String, String)> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["metricLabels"][label].as_str().unwrap().to_string(),
+                i["value"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    values.sort();
+    values
+}
+
 /// URL-encodes a query value.
 pub fn encode(value: &str) -> String {
     value
@@ -154,22 +171,26 @@ impl Env {
         env
     }
 
-    pub fn start_prometheus(&mut self) {
-        let child = Command::new("prometheus")
+    /// A Prometheus with this environment's scrape config on `port`, keeping its data in `data`.
+    fn spawn_prometheus(&self, data: &str, port: u16) -> Child {
+        Command::new("prometheus")
             .arg(format!(
                 "--config.file={}",
                 self.dir.path().join("prometheus.yml").display()
             ))
             .arg(format!(
                 "--storage.tsdb.path={}",
-                self.dir.path().join("data").display()
+                self.dir.path().join(data).display()
             ))
-            .arg(format!("--web.listen-address=127.0.0.1:{}", self.prom_port))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("prometheus is installed (scripts/test.sh installs it)");
-        self.prometheus = Some(child);
+            .expect("prometheus is installed (scripts/test.sh installs it)")
+    }
+
+    pub fn start_prometheus(&mut self) {
+        self.prometheus = Some(self.spawn_prometheus("data", self.prom_port));
         let port = self.prom_port;
         wait_until("prometheus", Duration::from_secs(30), || {
             http(port, "GET", "/-/ready", "").0 == 200
@@ -180,21 +201,7 @@ impl Env {
     /// and data dir, ready and holding `series`. Killed when dropped.
     pub fn start_replica(&self, series: &str) -> (u16, Killed) {
         let port = free_port();
-        let child = Command::new("prometheus")
-            .arg(format!(
-                "--config.file={}",
-                self.dir.path().join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                self.dir.path().join(format!("replica-{port}")).display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus is installed (scripts/test.sh installs it)");
-        let replica = Killed(child);
+        let replica = Killed(self.spawn_prometheus(&format!("replica-{port}"), port));
         wait_until("the replica to scrape", Duration::from_secs(30), || {
             let path = format!("/api/v1/series?match[]={}", encode(series));
             http(port, "GET", &path, "").1.contains(series)

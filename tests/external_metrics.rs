@@ -8,18 +8,7 @@ fn external_values_carry_labels_and_honour_the_selector() {
     let all = env.json("/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/queue_depth");
     assert_eq!(all["kind"], "ExternalMetricValueList");
     assert_eq!(all["apiVersion"], "external.metrics.k8s.io/v1beta1");
-    let mut values: Vec<(String, String)> = all["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            (
-                i["metricLabels"]["queue"].as_str().unwrap().to_string(),
-                i["value"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    values.sort();
+    let values = crate::env::external_values(&all, "queue");
     assert_eq!(
         values,
         [

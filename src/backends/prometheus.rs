@@ -158,14 +158,7 @@ impl HttpPrometheus {
             .token_file
             .clone()
             .or_else(|| auth.as_ref().and_then(|a| a.token_file.clone()));
-        let client = awc::Client::builder()
-            .connector(
-                awc::Connector::new()
-                    .rustls_0_23(Arc::new(tls))
-                    .timeout(settings.timeout),
-            )
-            .timeout(settings.timeout)
-            .finish();
+        let client = crate::tls::http_client(tls, settings.timeout);
         if let Some(file) = &token_file {
             std::fs::read(file).with_context(|| {
                 format!(
