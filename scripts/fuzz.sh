@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes the pure core with libFuzzer (cargo-fuzz): label selectors, series selectors, Go templates, whole rules
-# files, Prometheus series answers, PromQL quoting of any value, quantities. Each target runs SECONDS (default 10)
+# files, Prometheus series and query answers, PromQL quoting of any value, quantities. Each target runs SECONDS (default 10)
 # on its corpus (target/fuzz-corpus/<target>, seeded from tools/fuzz/seeds); a crash fails the run and leaves its
 # input in tools/fuzz/artifacts/. Prints execs and findings per target (BENCHMARKS.md).
 # Usage: scripts/fuzz.sh [SECONDS=10] [TARGET...]

@@ -1,7 +1,7 @@
 //! What the adapter needs of a Prometheus-compatible backend, as a trait with two implementations: the
 //! real HTTP client (serving issue) and the simulated one in [`crate::sim`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,27 +9,7 @@ use std::time::Duration;
 use adapter_config::SeriesSet;
 use futures_util::future::LocalBoxFuture;
 
-/// One sample of an instant-query result.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
-    /// Every label of the sample (`__name__` included when the query keeps it).
-    pub labels: BTreeMap<String, String>,
-    /// The value.
-    pub value: f64,
-    /// Sample time, Unix seconds.
-    pub timestamp: f64,
-}
-
-/// An instant-query result.
-#[derive(Debug, Clone, PartialEq)]
-pub enum QueryResult {
-    /// `resultType: vector`.
-    Vector(Vec<Sample>),
-    /// `resultType: scalar`: value and time.
-    Scalar(f64, f64),
-    /// `resultType: matrix` or `string`: never what a metrics query should return.
-    Unexpected(&'static str),
-}
+pub use adapter_config::instant::{QueryResult, Sample};
 
 /// Why a backend call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -69,6 +69,7 @@ pub mod discovery;
 pub mod duration;
 pub mod error;
 pub mod explain;
+pub mod instant;
 pub mod naming;
 pub mod promql;
 pub mod quantity;

@@ -9,13 +9,12 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
-use adapter_actors::prom::{PromBackend, PromError, QueryResult, Sample};
+use adapter_actors::prom::{PromBackend, PromError, QueryResult};
 use adapter_config::SeriesSet;
 use adapter_config::series::{AnswerError, read_answer_from};
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
-use serde::Deserialize;
 
 /// Above this many bytes of parameters, GET becomes POST.
 const LONG_QUERY: usize = 4096;
@@ -437,13 +436,7 @@ async fn read_series_streaming(mut body: Body) -> Result<SeriesSet, PromError> {
     if let Some(error) = failed {
         return Err(error);
     }
-    parsed.map_err(|e| match e {
-        AnswerError::Decode(m) => PromError::Unavailable(format!("bad_response: {m}")),
-        AnswerError::Prometheus { error_type, error } => PromError::Api {
-            error_type,
-            message: error,
-        },
-    })
+    parsed.map_err(answer_error)
 }
 
 /// `io::Read` over chunks arriving on a channel (used on a blocking thread).
@@ -477,74 +470,19 @@ fn check_status(status: u16) -> Result<(), PromError> {
     }
 }
 
-#[derive(Deserialize)]
-struct Envelope {
-    status: String,
-    #[serde(default)]
-    data: Option<Data>,
-    #[serde(default, rename = "errorType")]
-    error_type: String,
-    #[serde(default)]
-    error: String,
-}
-
-#[derive(Deserialize)]
-struct Data {
-    #[serde(rename = "resultType")]
-    result_type: String,
-    result: serde_json::Value,
-}
-
-#[derive(Deserialize)]
-struct VectorSample {
-    metric: std::collections::BTreeMap<String, String>,
-    value: (f64, String),
-}
-
-/// Decodes an `/api/v1/query` answer.
+/// Decodes an `/api/v1/query` answer (the core reads it; errors become the client's, as for series).
 pub fn decode_query(body: &[u8]) -> Result<QueryResult, PromError> {
-    let bad = |e: serde_json::Error| PromError::Unavailable(format!("bad_response: {e}"));
-    let envelope: Envelope = serde_json::from_slice(body).map_err(bad)?;
-    if envelope.status != "success" {
-        return Err(PromError::Api {
-            error_type: envelope.error_type,
-            message: envelope.error,
-        });
-    }
-    let data = envelope
-        .data
-        .ok_or_else(|| PromError::Unavailable("bad_response: success without data".into()))?;
-    match data.result_type.as_str() {
-        "vector" => {
-            let samples: Vec<VectorSample> = serde_json::from_value(data.result).map_err(bad)?;
-            Ok(QueryResult::Vector(
-                samples
-                    .into_iter()
-                    .map(|s| Sample {
-                        labels: s.metric,
-                        value: parse_value(&s.value.1),
-                        timestamp: s.value.0,
-                    })
-                    .collect(),
-            ))
-        }
-        "scalar" => {
-            let (timestamp, value): (f64, String) =
-                serde_json::from_value(data.result).map_err(bad)?;
-            Ok(QueryResult::Scalar(parse_value(&value), timestamp))
-        }
-        "matrix" => Ok(QueryResult::Unexpected("matrix")),
-        _ => Ok(QueryResult::Unexpected("string")),
-    }
+    adapter_config::instant::read_query_answer(body).map_err(answer_error)
 }
 
-/// Prometheus values: decimal, `NaN`, `+Inf`, `-Inf`.
-fn parse_value(text: &str) -> f64 {
-    match text {
-        "NaN" => f64::NAN,
-        "+Inf" | "Inf" => f64::INFINITY,
-        "-Inf" => f64::NEG_INFINITY,
-        other => other.parse().unwrap_or(f64::NAN),
+/// A Prometheus answer the core could not read, or an error Prometheus answered.
+fn answer_error(error: AnswerError) -> PromError {
+    match error {
+        AnswerError::Decode(m) => PromError::Unavailable(format!("bad_response: {m}")),
+        AnswerError::Prometheus { error_type, error } => PromError::Api {
+            error_type,
+            message: error,
+        },
     }
 }
 
