@@ -3,8 +3,10 @@
 //! thousands of streams and never read the answers, each held in memory until it does (the abuse suite
 //! measured 118 → 693 MB). Here every connection counts its answers from the request's arrival until the
 //! last byte of the body is handed over (or the stream is reset); beyond the limit a request is answered
-//! at once with a small `429 TooManyRequests` Status and does no work. HTTP/1.1 connections carry one
-//! request at a time, so the bound never bites there.
+//! at once with `429 Too Many Requests` and `Retry-After: 1`, headers only, and does no work. HTTP/1.1
+//! connections carry one request at a time, so the bound never bites there. Go's HTTP/2 client would keep
+//! to the limit if it could be advertised; as it cannot, a client with more requests in progress on one
+//! connection than the limit gets 429s for the excess — raise the flag for such a client.
 
 use std::any::Any;
 use std::pin::Pin;
@@ -86,10 +88,13 @@ pub async fn middleware<B: MessageBody + 'static>(
             limit,
             "request refused: its connection has too many undelivered answers"
         );
-        let refusal = crate::api::status::ApiError::TooManyRequests(format!(
-            "too many concurrent requests on this connection (limit {limit}): read the answers first"
-        ));
-        let response = req.into_response(actix_web::ResponseError::error_response(&refusal));
+        // Headers only: the stream ends with its HEADERS frame, which flow control does not hold back, so
+        // the refusal is delivered and its state freed even while the client reads nothing. A Status body
+        // would wait behind the unread answers and keep every refused stream in memory.
+        let refusal = actix_web::HttpResponse::TooManyRequests()
+            .insert_header(("Retry-After", "1"))
+            .finish();
+        let response = req.into_response(refusal);
         return Ok(response.map_body(|_, body| Counted {
             body: body.boxed(),
             _delivery: Delivery(None),

@@ -212,6 +212,16 @@ fn thousands_of_streams_whose_answers_are_never_read_get_429s_and_memory_stays_b
     );
     // The attacker goes away: the connection's answers are freed and everyone is served.
     drop(bodies);
+    // A client that reads its answers and keeps to the bound (100 at once) is never refused.
+    let statuses = runtime.block_on(async {
+        let connection = Connection::open(&endpoint, &options).await.unwrap();
+        let gets = (0..100).map(|_| {
+            let mut stream = connection.share().unwrap();
+            async move { stream.get(EXTERNAL).await.unwrap().status }
+        });
+        futures_util::future::join_all(gets).await
+    });
+    assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
     drop(runtime);
     assert_eq!(env.get(EXTERNAL).0, 200);
     assert_eq!(env.get("/healthz").0, 200);

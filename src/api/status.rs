@@ -49,9 +49,6 @@ pub enum ApiError {
     /// 406.
     #[error("{0}")]
     NotAcceptable(String),
-    /// 429: the connection has too many answers undelivered.
-    #[error("{0}")]
-    TooManyRequests(String),
 }
 
 impl From<FlowError> for ApiError {
@@ -117,7 +114,6 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
-            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -130,7 +126,6 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => ("Forbidden", None),
             ApiError::MethodNotAllowed(_) => ("MethodNotAllowed", None),
             ApiError::NotAcceptable(_) => ("NotAcceptable", None),
-            ApiError::TooManyRequests(_) => ("TooManyRequests", None),
             ApiError::Internal { public, cause } => {
                 tracing::error!(%cause, "request failed");
                 (
