@@ -35,6 +35,11 @@ straight() { # label, PromQL... straight to Prometheus (plain HTTP/1.1, as Go's 
   local urls=(); for q in "$@"; do urls+=(--url "$(prom "$q")"); done
   run "$label prom" "${urls[@]}"
 }
+together() { # label, PromQL... all at once per request (what the adapter does for metrics.k8s.io)
+  local label=$1; shift
+  local urls=(); for q in "$@"; do urls+=(--url "$(prom "$q")"); done
+  run "$label prom" --together "${urls[@]}"
+}
 
 echo "# ms; c=1: $n requests in sequence, c=32: ${seconds}s; h2 = one shared HTTP/2 connection, h1 = a connection per worker"
 cpu_pods='sum(rate(container_cpu_usage_seconds_total{namespace="prod",pod=~"web-1|web-2|web-3",container!="",pod!=""}[2m])) by (pod,container)'
@@ -53,8 +58,10 @@ both "external" "$base/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/queu
 straight "external" 'sum(queue_depth{queue="orders",namespace="shop"}) by (queue)'
 both "metrics.k8s.io pods (2 queries)" "$base/apis/metrics.k8s.io/v1beta1/namespaces/prod/pods"
 straight "metrics.k8s.io pods (each query)" "$cpu_pods" "$mem_pods"
+together "metrics.k8s.io pods (both queries at once)" "$cpu_pods" "$mem_pods"
 both "metrics.k8s.io pod by name (2 queries)" "$base/apis/metrics.k8s.io/v1/namespaces/prod/pods/web-1"
 straight "metrics.k8s.io pod by name (each query)" "$cpu_pod" "$mem_pod"
+together "metrics.k8s.io pod by name (both queries at once)" "$cpu_pod" "$mem_pod"
 run "metrics.k8s.io pods protobuf h2" "${auth[@]}" --accept "application/vnd.kubernetes.protobuf, application/json" \
   --url "$base/apis/metrics.k8s.io/v1beta1/namespaces/prod/pods"
 both "discovery" "$base/apis/custom.metrics.k8s.io/v1beta2"

@@ -54,6 +54,10 @@ struct Args {
     /// A fixed rate in requests per second over all workers (default: as fast as answers come).
     #[arg(long)]
     rate: Option<f64>,
+    /// Each request asks every --url at once and ends when all answered (the Prometheus baseline of an
+    /// adapter request that runs several queries at once).
+    #[arg(long)]
+    together: bool,
     /// Runtime threads for the client.
     #[arg(long, default_value_t = 1)]
     threads: usize,
@@ -70,6 +74,7 @@ fn main() -> anyhow::Result<()> {
         },
         warmup: args.warmup,
         rate: args.rate,
+        together: args.together,
         options: Options {
             protocol: if args.http1 {
                 Protocol::Http1

@@ -35,6 +35,9 @@ pub struct Plan {
     pub rate: Option<f64>,
     /// How to connect.
     pub options: Options,
+    /// Each request asks every URL at once and ends when all answered (the baseline of an adapter request
+    /// that runs several queries at once); otherwise URLs are asked round-robin.
+    pub together: bool,
 }
 
 /// What a run saw.
@@ -108,26 +111,33 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
     }
     let endpoint = endpoint.expect("at least one URL");
     let concurrency = plan.concurrency.max(1);
+    // Together, a worker asks every URL at once: one connection (or h2 handle) per URL.
+    let per_worker = if plan.together { targets.len() } else { 1 };
     let first = Connection::open(&endpoint, &plan.options).await?;
     let protocol = first.protocol();
-    let mut connections = Vec::with_capacity(concurrency);
+    let mut connections: Vec<Vec<Connection>> = Vec::with_capacity(concurrency);
     let mut spare = Some(first);
     for _ in 0..concurrency {
-        let next = match spare.as_ref().and_then(Connection::share) {
-            Some(shared) => shared,
-            None => match spare.take() {
-                Some(own) => own,
-                None => Connection::open(&endpoint, &plan.options).await?,
-            },
-        };
-        connections.push(next);
+        let mut own = Vec::with_capacity(per_worker);
+        for _ in 0..per_worker {
+            let next = match spare.as_ref().and_then(Connection::share) {
+                Some(shared) => shared,
+                None => match spare.take() {
+                    Some(own) => own,
+                    None => Connection::open(&endpoint, &plan.options).await?,
+                },
+            };
+            own.push(next);
+        }
+        connections.push(own);
     }
     let targets = Arc::new(targets);
-    for connection in &mut connections {
+    for own in &mut connections {
         for i in 0..plan.warmup {
-            let _ = connection.get(&targets[i as usize % targets.len()]).await;
+            let _ = own[0].get(&targets[i as usize % targets.len()]).await;
         }
     }
+    let together = plan.together;
     let issued = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let deadline = match plan.stop {
@@ -144,7 +154,7 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
         .map(|r| Duration::from_secs_f64(1.0 / r));
     let workers: Vec<_> = connections
         .into_iter()
-        .map(|mut connection| {
+        .map(|mut own| {
             let (targets, issued) = (targets.clone(), issued.clone());
             tokio::spawn(async move {
                 let mut seen = Report::default();
@@ -162,10 +172,21 @@ pub async fn run(plan: &Plan) -> anyhow::Result<Report> {
                         tokio::time::sleep_until(at.into()).await;
                     }
                     let sent = Instant::now();
-                    match connection.get(&targets[i as usize % targets.len()]).await {
-                        Ok(answer) => {
+                    let answer = if together {
+                        // All at once; the request's status is the worst of its answers.
+                        let all = own.iter_mut().zip(targets.iter()).map(|(c, t)| c.get(t));
+                        futures_util::future::join_all(all)
+                            .await
+                            .into_iter()
+                            .try_fold(0, |worst, a| a.map(|a| a.status.max(worst)))
+                    } else {
+                        let target = &targets[i as usize % targets.len()];
+                        own[0].get(target).await.map(|a| a.status)
+                    };
+                    match answer {
+                        Ok(status) => {
                             seen.latencies.push(sent.elapsed());
-                            *seen.statuses.entry(answer.status).or_default() += 1;
+                            *seen.statuses.entry(status).or_default() += 1;
                         }
                         Err(error) => {
                             *seen.errors.entry(format!("{error:#}")).or_default() += 1;
