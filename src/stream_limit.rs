@@ -20,8 +20,8 @@ use actix_web::middleware::Next;
 use actix_web::web;
 use actix_web::web::Bytes;
 
-/// What `--http2-max-streams-per-connection=0` (upstream's default) means here: Go's servers advertise
-/// 250, kube-apiserver's generic server 100 for aggregated servers' clients; we take the lower.
+/// What `--http2-max-streams-per-connection=0` (upstream's default: Go's own, 250, advertised) means
+/// here, where nothing can be advertised: 100, the bound the abuse suite holds memory to.
 pub const DEFAULT_MAX_STREAMS: usize = 100;
 
 /// The limit, as app data.
@@ -70,7 +70,7 @@ impl MessageBody for Counted {
     }
 }
 
-/// The middleware: counts the request against its connection, or refuses it with a 429 Status.
+/// The middleware: counts the request against its connection, or refuses it with a bodiless 429.
 pub async fn middleware<B: MessageBody + 'static>(
     req: ServiceRequest,
     next: Next<B>,
