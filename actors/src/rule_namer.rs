@@ -182,34 +182,22 @@ impl RuleNamer {
         }
     }
 
-    /// The rule `kind`/`index` of generation `number`, if it is the current or the previous one.
+    /// The rule `kind`/`index` of generation `number` (the current or the previous one), with the route
+    /// of a request in `namespace` to its backend, by that generation's backends.
     fn rule_of(
         &self,
         number: u64,
         kind: RuleKind,
         index: usize,
-    ) -> Result<&adapter_config::DiscoveryRule, BuildError> {
-        [Some(&self.generation), self.previous.as_ref()]
-            .into_iter()
-            .flatten()
-            .find(|g| g.number == number)
-            .and_then(|g| g.rule(kind, index))
-            .ok_or(BuildError::StaleRule)
-    }
-
-    /// The route of a request in `namespace` to `backend`, by the backends of generation `number`.
-    fn route_of(
-        &self,
-        number: u64,
-        backend: Option<&str>,
         namespace: Option<&str>,
-    ) -> Result<Route, BuildError> {
-        let generation = [Some(&self.generation), self.previous.as_ref()]
+    ) -> Result<(&adapter_config::DiscoveryRule, Route), BuildError> {
+        let (config, rule) = [Some(&self.generation), self.previous.as_ref()]
             .into_iter()
             .flatten()
             .find(|g| g.number == number)
+            .and_then(|g| Some((&g.config, g.rule(kind, index)?)))
             .ok_or(BuildError::StaleRule)?;
-        Ok(generation.config.route(backend, namespace)?)
+        Ok((rule, config.route(rule.backend.as_deref(), namespace)?))
     }
 }
 
@@ -265,10 +253,10 @@ impl Handler<BuildCustomQuery> for RuleNamer {
     type Result = Result<BuiltQueries, BuildError>;
 
     fn handle(&mut self, msg: BuildCustomQuery, _: &mut Context<Self>) -> Self::Result {
-        let rule = self.rule_of(msg.generation, RuleKind::Custom, msg.source.rule)?;
-        let route = self.route_of(
+        let (rule, route) = self.rule_of(
             msg.generation,
-            rule.backend.as_deref(),
+            RuleKind::Custom,
+            msg.source.rule,
             msg.namespace.as_deref(),
         )?;
         let names: Vec<&str> = msg.names.iter().map(String::as_str).collect();
@@ -292,10 +280,10 @@ impl Handler<BuildExternalQuery> for RuleNamer {
     type Result = Result<BuiltQueries, BuildError>;
 
     fn handle(&mut self, msg: BuildExternalQuery, _: &mut Context<Self>) -> Self::Result {
-        let rule = self.rule_of(msg.generation, RuleKind::External, msg.source.rule)?;
-        let route = self.route_of(
+        let (rule, route) = self.rule_of(
             msg.generation,
-            rule.backend.as_deref(),
+            RuleKind::External,
+            msg.source.rule,
             Some(&msg.namespace),
         )?;
         let query = query::external(

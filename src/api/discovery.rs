@@ -141,9 +141,7 @@ async fn merged(
     let asked = crate::forward::TheirResources {
         group,
         version: version.to_string(),
-        user: actix_web::HttpMessage::extensions(req)
-            .get::<crate::auth::identity::User>()
-            .cloned(),
+        user: super::forward::caller(req),
     };
     let theirs = forwarding.forwarder.send(asked).await.ok().flatten();
     for resource in theirs

@@ -30,21 +30,27 @@ pub fn covers(state: &State, group: &str) -> bool {
         .is_some_and(|f| f.groups.contains(group))
 }
 
-/// `None` when the request is ours to answer (`ours`, or no target for `group`); otherwise their answer.
+/// `None` when the request is ours to answer (no target for `group`, or `ours()`); otherwise their answer.
+/// `ours` is asked only when `group` has a target: without router mode no request pays for it.
 pub async fn unless_ours(
     req: &HttpRequest,
     state: &State,
     group: &'static str,
-    ours: bool,
+    ours: impl FnOnce() -> bool,
 ) -> Option<Result<HttpResponse, ApiError>> {
-    if ours {
-        return None;
-    }
     let forwarding = state
         .forwarding
         .as_ref()
         .filter(|f| f.groups.contains(group))?;
+    if ours() {
+        return None;
+    }
     Some(forward(req, forwarding, group).await)
+}
+
+/// Who the caller is, as the auth middleware authenticated them (`None` on always-allowed paths).
+pub fn caller(req: &HttpRequest) -> Option<User> {
+    req.extensions().get::<User>().cloned()
 }
 
 async fn forward(
@@ -64,7 +70,7 @@ async fn forward(
             .get("accept")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
-        user: req.extensions().get::<User>().cloned(),
+        user: caller(req),
     };
     let answer = forwarding.forwarder.send(msg).await?.map_err(|e| match e {
         ForwardError::NoTarget(_) => ApiError::NotFound(e.to_string()),

@@ -41,7 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// `metrics.k8s.io` is ours when the rules have `resourceRules`; otherwise it is the forwarding
 /// target's, if there is one (metrics-server beside us).
 async fn theirs(req: &HttpRequest, state: &State) -> Option<Result<HttpResponse, ApiError>> {
-    let ours = state.registry.load().served.resource;
+    let ours = || state.registry.load().served.resource;
     forward::unless_ours(req, state, RESOURCE, ours).await
 }
 
