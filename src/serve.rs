@@ -4,7 +4,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use actix_web::dev::Service;
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use adapter_actors::{Clock, Options};
 use anyhow::{Context, bail};
 
@@ -178,7 +178,16 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
             },
         ));
         tracing::info!(address = %address.0, port = address.1, "serving");
-        let server = HttpServer::new(move || {
+        let limits = crate::listener::Limits {
+            max_streams: max_streams.0.try_into().unwrap_or(u32::MAX),
+            // Idle keep-alive connections stay 120 s: longer than Go's transport keeps them
+            // (IdleConnTimeout 90 s), so the client closes first and never reuses a connection the server
+            // just dropped; h2 connections are pinged at that interval. actix's 5 s default cost a TLS
+            // handshake per HPA poll over HTTP/1.1. Memory per idle connection: BENCHMARKS.md
+            // (scripts/bench-idle.sh).
+            keep_alive: Duration::from_secs(120),
+        };
+        let server = crate::listener::serve(address, tls, limits, crate::stream_limit::on_connect, move || {
             let telemetry = state.telemetry.clone();
             App::new()
                 .app_data(state.clone())
@@ -213,19 +222,7 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
                     tracing_actix_web::TracingLogger::<crate::access_log::AccessLog>::new(),
                 ))
                 .configure(api::configure)
-        })
-        .on_connect(crate::stream_limit::on_connect)
-        // actix-http's HTTP/2 dispatcher sends a small answer as headers+data and then an empty
-        // END_STREAM frame; with Nagle on, that second write waits for the client's delayed ACK (40 ms
-        // per request for every Go client). Go's servers set TCP_NODELAY on accepted sockets too.
-        .tcp_nodelay(true)
-        // Idle keep-alive connections stay 120 s: longer than Go's transport keeps them (IdleConnTimeout
-        // 90 s), so the client closes first and never reuses a connection the server just dropped; h2
-        // connections are pinged at that interval. actix's 5 s default cost a TLS handshake per HPA poll
-        // over HTTP/1.1. Memory per idle connection: BENCHMARKS.md (scripts/bench-idle.sh).
-        .keep_alive(Duration::from_secs(120))
-        .bind_rustls_0_23(address, tls)?
-        .run();
+        })?;
         server.await?;
         anyhow::Ok(())
     })

@@ -8,7 +8,6 @@
 //! to the limit if it could be advertised; as it cannot, a client with more requests in progress on one
 //! connection than the limit gets 429s for the excess — raise the flag for such a client.
 
-use std::any::Any;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -32,8 +31,8 @@ pub struct MaxStreams(pub usize);
 #[derive(Debug, Clone, Default)]
 pub struct Undelivered(Arc<AtomicUsize>);
 
-/// `HttpServer::on_connect`: every connection gets its counter (and the peer's certificates).
-pub fn on_connect(connection: &dyn Any, data: &mut Extensions) {
+/// Every connection gets its counter (and the peer's certificates).
+pub fn on_connect(connection: &crate::listener::Tls, data: &mut Extensions) {
     crate::auth::peer::remember(connection, data);
     data.insert(Undelivered::default());
 }

@@ -382,7 +382,7 @@ pub fn https_as(
     parse_http(&raw)
 }
 
-fn client_config(ca: &Path, identity: Option<&Identity>) -> rustls::ClientConfig {
+pub fn client_config(ca: &Path, identity: Option<&Identity>) -> rustls::ClientConfig {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();

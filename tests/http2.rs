@@ -92,3 +92,24 @@ fn small_answers_over_http2_are_not_held_for_delayed_acks() {
         }
     });
 }
+
+/// `--disable-http2` (upstream's flag) takes h2 out of ALPN: every client speaks HTTP/1.1. (actix-web's
+/// `HttpServer` put h2 back in front of whatever the config offered, so the flag did nothing.)
+#[test]
+fn disable_http2_offers_http1_only() {
+    let env = crate::env::demo_env_with(&["--disable-http2"]);
+    let (endpoint, _) = Endpoint::parse(&format!("https://127.0.0.1:{}/", env.port)).unwrap();
+    let options = Options {
+        ca: Some(env.ca()),
+        ..Options::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut connection = Connection::open(&endpoint, &options).await.unwrap();
+        assert_eq!(connection.protocol(), "http/1.1");
+        assert_eq!(connection.get("/apis").await.unwrap().status, 200);
+    });
+}

@@ -24,6 +24,7 @@ mod observability;
 mod outage;
 mod prometheus_auth;
 mod protobuf;
+mod raw_h2;
 mod rbac;
 mod reload;
 mod resource_metrics;

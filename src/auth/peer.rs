@@ -5,7 +5,6 @@
 //! client holds the certificate's key (the handshake signature); the chain is verified per pool in
 //! `identity`. The accepted chain is put into the connection's data for every request on it.
 
-use std::any::Any;
 use std::sync::Arc;
 
 use actix_web::dev::Extensions;
@@ -110,16 +109,13 @@ impl PeerCertificates {
 }
 
 /// `HttpServer::on_connect` hook: remembers the peer's chain for the connection's requests.
-pub fn remember(connection: &dyn Any, data: &mut Extensions) {
-    type Tls = actix_tls::accept::rustls_0_23::TlsStream<actix_web::rt::net::TcpStream>;
-    if let Some(tls) = connection.downcast_ref::<Tls>() {
-        let (_, session) = tls.get_ref();
-        if let Some(chain) = session.peer_certificates()
-            && !chain.is_empty()
-        {
-            data.insert(PeerCertificates::new(
-                chain.iter().map(|c| c.clone().into_owned()).collect(),
-            ));
-        }
+pub fn remember(connection: &crate::listener::Tls, data: &mut Extensions) {
+    let (_, session) = connection.get_ref();
+    if let Some(chain) = session.peer_certificates()
+        && !chain.is_empty()
+    {
+        data.insert(PeerCertificates::new(
+            chain.iter().map(|c| c.clone().into_owned()).collect(),
+        ));
     }
 }

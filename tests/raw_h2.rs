@@ -1,0 +1,139 @@
+//! An HTTP/2 client that speaks frames by hand, over real TLS: it sees the server's SETTINGS as sent and
+//! can do what conforming clients (hyper, Go) refuse to — open more streams than the server allows and
+//! never grant flow-control window, as an attacker would.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+pub const HEADERS: u8 = 0x1;
+pub const SETTINGS: u8 = 0x4;
+const PING: u8 = 0x6;
+pub const GOAWAY: u8 = 0x7;
+pub const END_STREAM: u8 = 0x1;
+const END_HEADERS: u8 = 0x4;
+const ACK: u8 = 0x1;
+
+/// One frame as received.
+#[derive(Debug)]
+pub struct Frame {
+    pub kind: u8,
+    pub flags: u8,
+    pub payload: Vec<u8>,
+}
+
+pub struct RawH2 {
+    stream: rustls::StreamOwned<rustls::ClientConnection, TcpStream>,
+    next_stream: u32,
+}
+
+impl RawH2 {
+    /// Connects with ALPN `h2` and sends the client preface with empty SETTINGS (so the default 65,535-byte
+    /// windows, which this client never widens).
+    pub fn connect(port: u16, ca: &Path) -> RawH2 {
+        let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        tcp.set_nodelay(true).unwrap();
+        let mut tls = crate::env::client_config(ca, None);
+        tls.alpn_protocols = vec![b"h2".to_vec()];
+        let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let conn = rustls::ClientConnection::new(Arc::new(tls), name).unwrap();
+        let mut stream = rustls::StreamOwned::new(conn, tcp);
+        stream.write_all(PREFACE).unwrap();
+        let mut raw = RawH2 {
+            stream,
+            next_stream: 1,
+        };
+        raw.send(SETTINGS, 0, 0, &[]);
+        raw.flush();
+        assert_eq!(
+            raw.stream.conn.alpn_protocol(),
+            Some(&b"h2"[..]),
+            "the server chose h2"
+        );
+        raw
+    }
+
+    fn send(&mut self, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
+        let len = payload.len();
+        let mut frame = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+        frame.extend_from_slice(&stream.to_be_bytes());
+        frame.extend_from_slice(payload);
+        self.stream.write_all(&frame).unwrap();
+    }
+
+    pub fn flush(&mut self) {
+        self.stream.flush().unwrap();
+    }
+
+    /// Queues a GET for `path` on a new stream (HPACK literals, no Huffman); `flush` sends it.
+    pub fn get(&mut self, path: &str) -> u32 {
+        let mut block = vec![0x82, 0x87]; // :method GET, :scheme https (static table)
+        for (name_index, value) in [(4u8, path), (1, "127.0.0.1")] {
+            // Literal without indexing, indexed name (:path 4, :authority 1); lengths < 127.
+            assert!(value.len() < 127);
+            block.push(name_index);
+            block.push(value.len() as u8);
+            block.extend_from_slice(value.as_bytes());
+        }
+        let id = self.next_stream;
+        self.next_stream += 2;
+        self.send(HEADERS, END_HEADERS | END_STREAM, id, &block);
+        id
+    }
+
+    /// The next frame; answers PINGs and acknowledges SETTINGS on the way, as every client must.
+    /// `None` when nothing arrives within the read timeout or the connection ends.
+    pub fn next_frame(&mut self) -> Option<Frame> {
+        let mut header = [0u8; 9];
+        self.stream.read_exact(&mut header).ok()?;
+        let len =
+            usize::from(header[0]) << 16 | usize::from(header[1]) << 8 | usize::from(header[2]);
+        let mut payload = vec![0; len];
+        self.stream.read_exact(&mut payload).ok()?;
+        let frame = Frame {
+            kind: header[3],
+            flags: header[4],
+            payload,
+        };
+        match (frame.kind, frame.flags & ACK) {
+            (SETTINGS, 0) => self.send(SETTINGS, ACK, 0, &[]),
+            (PING, 0) => self.send(PING, ACK, 0, &frame.payload.clone()),
+            _ => return Some(frame),
+        }
+        self.flush();
+        Some(frame)
+    }
+
+    /// The server's SETTINGS, `(identifier, value)` in the order sent: the first frame it sends.
+    pub fn server_settings(&mut self) -> Vec<(u16, u32)> {
+        let frame = self.next_frame().expect("the server's SETTINGS");
+        assert_eq!(
+            (frame.kind, frame.flags),
+            (SETTINGS, 0),
+            "the first frame: {frame:?}"
+        );
+        frame
+            .payload
+            .chunks(6)
+            .map(|e| {
+                (
+                    u16::from_be_bytes([e[0], e[1]]),
+                    u32::from_be_bytes([e[2], e[3], e[4], e[5]]),
+                )
+            })
+            .collect()
+    }
+}
+
+/// `SETTINGS_MAX_CONCURRENT_STREAMS` among `settings`.
+pub fn max_concurrent_streams(settings: &[(u16, u32)]) -> Option<u32> {
+    settings
+        .iter()
+        .rev()
+        .find(|(id, _)| *id == 0x3)
+        .map(|(_, v)| *v)
+}
