@@ -1,6 +1,6 @@
 //! The HTTPS listener: what actix-web's `HttpServer::bind_rustls_0_23` assembles (actix-server accepting,
 //! rustls handshaking, actix-http serving the app), with one layer between TLS and HTTP that it has no
-//! room for: `http2_settings::Advertised`, so h2 clients are told how many streams they may open. Built
+//! room for: `http2_connection::Advertised`, so h2 clients are told how many streams they may open. Built
 //! here rather than by `HttpServer` for that layer alone; every setting `HttpServer` applied is applied.
 
 use std::fmt;
@@ -14,12 +14,12 @@ use actix_tls::accept::rustls_0_23::{Acceptor, TlsStream};
 use actix_web::dev::AppConfig;
 use actix_web::rt::net::TcpStream;
 
-use crate::http2_settings::Advertised;
+use crate::http2_connection::{Http2, Http2Connection};
 
 /// A connection once its TLS handshake is done.
 pub type Tls = TlsStream<TcpStream>;
 /// A connection as actix-http sees it.
-pub type Connection = Advertised<Tls>;
+pub type Connection = Http2Connection<Tls>;
 
 /// How connections are kept and bounded.
 #[derive(Debug, Clone, Copy)]
@@ -35,7 +35,7 @@ pub fn serve<F, I, S, B>(
     address: (String, u16),
     tls: rustls::ServerConfig,
     limits: Limits,
-    on_connect: fn(&Tls, &mut actix_web::dev::Extensions),
+    on_connect: fn(&Connection, &mut actix_web::dev::Extensions),
     factory: F,
 ) -> io::Result<actix_web::dev::Server>
 where
@@ -53,7 +53,7 @@ where
     let builder = actix_server::Server::build().backlog(1024);
     let shutdown = builder.graceful_shutdown_signal();
     let builder = builder.bind("https", address, move || {
-        let shutdown = shutdown.clone();
+        let (shutdown, h2_shutdown) = (shutdown.clone(), shutdown.clone());
         let http = HttpService::build()
             // On SIGTERM, idle keep-alive connections are closed at once (h2: GOAWAY) instead of holding
             // the shutdown for its 30 s timeout. (Hidden in actix-http's docs; HttpServer passes it so.)
@@ -66,7 +66,7 @@ where
             .client_request_timeout(Duration::from_secs(5))
             .client_disconnect_timeout(Duration::from_secs(1))
             .secure()
-            .on_connect_ext(move |io: &Connection, data: &mut _| on_connect(io.get_ref(), data))
+            .on_connect_ext(move |io: &Connection, data: &mut _| on_connect(io, data))
             .finish(map_config(
                 factory()
                     .into_factory()
@@ -77,19 +77,28 @@ where
         let max_streams = limits.max_streams;
         Acceptor::new(tls.clone())
             .map_err(TlsError::into_service_error)
-            .and_then(move |io: Tls| async move {
-                let (tcp, session) = io.get_ref();
-                let h2 = session.alpn_protocol() == Some(b"h2");
-                // actix-http's h2 dispatcher sends a small answer as headers+data and then an empty
-                // END_STREAM frame; with Nagle on, that second write waits for the client's delayed ACK
-                // (40 ms per request for every Go client). Go's servers set TCP_NODELAY too.
-                let _ = tcp.set_nodelay(true);
-                let peer = tcp.peer_addr().ok();
-                let (protocol, limit) = match h2 {
-                    true => (Protocol::Http2, Some(max_streams)),
-                    false => (Protocol::Http1, None),
-                };
-                Ok((Advertised::new(io, limit), protocol, peer))
+            .and_then(move |io: Tls| {
+                let shutdown = h2_shutdown.clone();
+                async move {
+                    let (tcp, session) = io.get_ref();
+                    let h2 = session.alpn_protocol() == Some(b"h2");
+                    // actix-http's h2 dispatcher sends a small answer as headers+data and then an empty
+                    // END_STREAM frame; with Nagle on, that second write waits for the client's delayed ACK
+                    // (40 ms per request for every Go client). Go's servers set TCP_NODELAY too.
+                    let _ = tcp.set_nodelay(true);
+                    let peer = tcp.peer_addr().ok();
+                    let (protocol, http2) = match h2 {
+                        true => (
+                            Protocol::Http2,
+                            Some(Http2 {
+                                max_streams,
+                                shutdown: Box::pin(async move { shutdown.notified().await }),
+                            }),
+                        ),
+                        false => (Protocol::Http1, None),
+                    };
+                    Ok((Http2Connection::new(io, http2), protocol, peer))
+                }
             })
             .and_then(http.map_err(TlsError::Service))
     })?;

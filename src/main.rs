@@ -16,7 +16,7 @@ mod commands;
 mod explain_client;
 mod flags;
 mod forward;
-mod http2_settings;
+mod http2_connection;
 mod kube_objects;
 mod listener;
 mod objects_file;

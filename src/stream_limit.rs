@@ -31,14 +31,29 @@ pub struct MaxStreams(pub usize);
 #[derive(Debug, Clone, Default)]
 pub struct Undelivered(Arc<AtomicUsize>);
 
-/// Every connection gets its counter (and the peer's certificates).
-pub fn on_connect(connection: &crate::listener::Tls, data: &mut Extensions) {
-    crate::auth::peer::remember(connection, data);
-    data.insert(Undelivered::default());
+impl Undelivered {
+    /// Counts one more answer, unless `limit` are undelivered already.
+    pub fn admit(&self, limit: usize) -> Option<Delivery> {
+        if self.0.fetch_add(1, Ordering::Relaxed) >= limit {
+            self.0.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(Delivery(Some(self.clone())))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.load(Ordering::Relaxed) == 0
+    }
+}
+
+/// Every connection's requests get its counter (and the peer's certificates).
+pub fn on_connect(connection: &crate::listener::Connection, data: &mut Extensions) {
+    crate::auth::peer::remember(connection.get_ref(), data);
+    data.insert(connection.undelivered().clone());
 }
 
 /// Decrements the connection's count when the answer is delivered or dropped.
-struct Delivery(Option<Undelivered>);
+pub struct Delivery(Option<Undelivered>);
 
 impl Drop for Delivery {
     fn drop(&mut self) {
@@ -78,11 +93,11 @@ pub async fn middleware<B: MessageBody + 'static>(
         .app_data::<web::Data<MaxStreams>>()
         .map_or(DEFAULT_MAX_STREAMS, |m| m.0);
     // A request without a connection counter (tests without a socket) is not counted.
-    let count = req.conn_data::<Undelivered>().cloned();
-    if let Some(count) = &count
-        && count.0.fetch_add(1, Ordering::Relaxed) >= limit
-    {
-        count.0.fetch_sub(1, Ordering::Relaxed);
+    let delivery = match req.conn_data::<Undelivered>() {
+        Some(count) => count.admit(limit),
+        None => Some(Delivery(None)),
+    };
+    let Some(delivery) = delivery else {
         tracing::debug!(
             limit,
             "request refused: its connection has too many undelivered answers"
@@ -98,8 +113,7 @@ pub async fn middleware<B: MessageBody + 'static>(
             body: body.boxed(),
             _delivery: Delivery(None),
         }));
-    }
-    let delivery = Delivery(count);
+    };
     let response = next.call(req).await?;
     Ok(response.map_body(|_, body| Counted {
         body: body.boxed(),

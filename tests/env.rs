@@ -328,6 +328,30 @@ impl Env {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("adapter.log")).unwrap_or_default()
     }
+
+    /// Sends the adapter SIGTERM and waits (up to 60 s) for it to exit: how long it took, and its status.
+    pub fn terminate_adapter(&mut self) -> (Duration, std::process::ExitStatus) {
+        let child = self.adapter.as_mut().expect("the adapter runs");
+        let pid = child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return (started.elapsed(), status);
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "the adapter ignored SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 /// A request over HTTPS to the adapter on `port`, trusting only `ca`; `(0, "")` when the connection or

@@ -113,3 +113,24 @@ fn disable_http2_offers_http1_only() {
         assert_eq!(connection.get("/apis").await.unwrap().status, 200);
     });
 }
+
+/// SIGTERM with a caller's idle keep-alive connection open (the aggregator keeps its connections): the
+/// connection is closed and the process exits at once, not after the 30 s shutdown timeout that waited on
+/// it (actix-http closes idle HTTP/1.1 connections on shutdown, not h2 ones).
+#[test]
+fn sigterm_closes_idle_http2_connections_and_exits_promptly() {
+    use crate::raw_h2::{HEADERS, RawH2};
+    let mut env = demo_env();
+    let mut raw = RawH2::connect(env.port, &env.ca());
+    raw.server_settings();
+    raw.get("/healthz");
+    raw.flush();
+    while raw.next_frame().expect("the answer").kind != HEADERS {}
+    let (took, status) = env.terminate_adapter();
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(5), "exit took {took:?}");
+    // The rest of the answer, then the end of the connection (not the 10 s read timeout).
+    let started = Instant::now();
+    while raw.next_frame().is_some() {}
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

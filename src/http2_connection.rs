@@ -1,4 +1,7 @@
-//! Advertises `SETTINGS_MAX_CONCURRENT_STREAMS` on HTTP/2 connections. actix-http builds its h2
+//! What actix-http's HTTP/2 connections lack, added between TLS and actix-http: the stream limit is
+//! advertised, and a shutdown closes them.
+//!
+//! **`SETTINGS_MAX_CONCURRENT_STREAMS`.** actix-http builds its h2
 //! connections with window sizes only, so clients were never told a limit: Go's transport (the aggregator,
 //! the HPA, kubectl) then opens as many streams as it has requests, and past `stream_limit`'s bound those
 //! got 429s. The server's first frame on a connection is its SETTINGS (RFC 9113 §3.4); this wrapper sits
@@ -6,12 +9,21 @@
 //! and lets everything after it pass untouched. Conforming clients then queue or open another connection
 //! instead of exceeding it; a client that ignores it still meets `stream_limit`'s 429 (the h2 library
 //! underneath does not know the limit, so it cannot answer `REFUSED_STREAM`).
+//!
+//! **Shutdown.** actix-http closes idle HTTP/1.1 connections on SIGTERM but not h2 ones, so one idle
+//! aggregator connection held the exit for actix-server's 30 s shutdown timeout — Kubernetes' whole grace
+//! period. Once the shutdown starts, a connection with no answer undelivered reads end-of-stream: h2 ends
+//! the connection, and the client's next request opens a new one (to a pod that is not stopping). One
+//! with answers in progress is read as usual until they are delivered.
 
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::stream_limit::Undelivered;
 
 /// Frame header: 24-bit length, type, flags, 31-bit stream id.
 const FRAME_HEADER: usize = 9;
@@ -37,24 +49,53 @@ enum State {
     Passthrough,
 }
 
-/// An I/O stream whose first HTTP/2 SETTINGS frame carries `SETTINGS_MAX_CONCURRENT_STREAMS`.
-#[derive(Debug)]
-pub struct Advertised<T> {
+/// Resolves when the server's graceful shutdown starts.
+pub type ShutdownSignal = Pin<Box<dyn Future<Output = ()>>>;
+
+/// An I/O stream whose first HTTP/2 SETTINGS frame carries `SETTINGS_MAX_CONCURRENT_STREAMS` and which
+/// ends when the server shuts down and it has nothing undelivered.
+pub struct Http2Connection<T> {
     inner: T,
     state: State,
+    /// The answers of this connection's requests not yet handed over (`stream_limit` counts them).
+    undelivered: Undelivered,
+    /// h2 only: resolves when the shutdown starts; `None` once it has.
+    shutdown: Option<ShutdownSignal>,
+    shutting_down: bool,
 }
 
-impl<T> Advertised<T> {
-    /// `limit: Some(n)` for an h2 connection; `None` passes every byte through (HTTP/1.1).
-    pub fn new(inner: T, limit: Option<u32>) -> Self {
-        let state = match limit {
-            Some(limit) => State::Collecting {
-                limit,
-                held: Vec::with_capacity(64),
-            },
-            None => State::Passthrough,
+/// What an h2 connection is told: its stream limit and the shutdown.
+pub struct Http2 {
+    pub max_streams: u32,
+    pub shutdown: ShutdownSignal,
+}
+
+impl<T> Http2Connection<T> {
+    /// `Some` for an h2 connection; `None` passes every byte through (HTTP/1.1, which actix-http shuts
+    /// down itself).
+    pub fn new(inner: T, http2: Option<Http2>) -> Self {
+        let (state, shutdown) = match http2 {
+            Some(http2) => (
+                State::Collecting {
+                    limit: http2.max_streams,
+                    held: Vec::with_capacity(64),
+                },
+                Some(http2.shutdown),
+            ),
+            None => (State::Passthrough, None),
         };
-        Self { inner, state }
+        Self {
+            inner,
+            state,
+            undelivered: Undelivered::default(),
+            shutdown,
+            shutting_down: false,
+        }
+    }
+
+    /// The connection's count of undelivered answers, for its requests.
+    pub fn undelivered(&self) -> &Undelivered {
+        &self.undelivered
     }
 
     /// The stream underneath (the TLS session: peer certificates, ALPN).
@@ -96,7 +137,7 @@ fn with_limit(bytes: &[u8], limit: u32) -> Option<Vec<u8>> {
     Some(out)
 }
 
-impl<T: AsyncWrite + Unpin> Advertised<T> {
+impl<T: AsyncWrite + Unpin> Http2Connection<T> {
     /// Writes what `Draining` holds; `Ready(Ok)` once it is all out and the stream passes through.
     fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         while let State::Draining { bytes, written } = &mut self.state {
@@ -115,7 +156,7 @@ impl<T: AsyncWrite + Unpin> Advertised<T> {
     }
 }
 
-impl<T: AsyncWrite + Unpin> AsyncWrite for Advertised<T> {
+impl<T: AsyncWrite + Unpin> AsyncWrite for Http2Connection<T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -179,13 +220,25 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Advertised<T> {
     }
 }
 
-impl<T: AsyncRead + Unpin> AsyncRead for Advertised<T> {
+impl<T: AsyncRead + Unpin> AsyncRead for Http2Connection<T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+        let this = self.get_mut();
+        // Polled on every read, so the shutdown wakes a connection parked on its socket.
+        if let Some(shutdown) = &mut this.shutdown
+            && shutdown.as_mut().poll(cx).is_ready()
+        {
+            this.shutdown = None;
+            this.shutting_down = true;
+        }
+        if this.shutting_down && this.undelivered.is_empty() {
+            // End of stream: nothing is filled in.
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut this.inner).poll_read(cx, buf)
     }
 }
 
@@ -242,11 +295,18 @@ mod tests {
         assert_eq!(with_limit(&huge, 7), Some(huge.to_vec()));
     }
 
+    fn http2(max_streams: u32) -> Http2 {
+        Http2 {
+            max_streams,
+            shutdown: Box::pin(std::future::pending()),
+        }
+    }
+
     /// The writer underneath takes one byte per call: the rewrite must not depend on write sizes.
     #[tokio::test]
     async fn written_a_byte_at_a_time_and_read_back_whole() {
         let (server, mut client) = tokio::io::duplex(1);
-        let mut advertised = Advertised::new(server, Some(250));
+        let mut advertised = Http2Connection::new(server, Some(http2(250)));
         let preface = preface();
         let writer = async {
             for chunk in preface.chunks(5) {
@@ -271,9 +331,35 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn after_the_shutdown_an_idle_connection_reads_its_end_and_a_busy_one_reads_on() {
+        let (server, mut client) = tokio::io::duplex(64);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let mut connection = Http2Connection::new(
+            server,
+            Some(Http2 {
+                max_streams: 100,
+                shutdown: Box::pin(async move {
+                    let _ = rx.await;
+                }),
+            }),
+        );
+        let undelivered = connection.undelivered().clone();
+        let mut got = [0u8; 4];
+        client.write_all(b"one").await.unwrap();
+        assert_eq!(connection.read(&mut got).await.unwrap(), 3);
+        let answer = undelivered.admit(1).unwrap();
+        tx.send(()).unwrap();
+        client.write_all(b"two").await.unwrap();
+        assert_eq!(connection.read(&mut got).await.unwrap(), 3, "busy: read on");
+        drop(answer);
+        client.write_all(b"three").await.unwrap();
+        assert_eq!(connection.read(&mut got).await.unwrap(), 0, "idle: end");
+    }
+
+    #[tokio::test]
     async fn http1_passes_through() {
         let (server, mut client) = tokio::io::duplex(64);
-        let mut plain = Advertised::new(server, None);
+        let mut plain = Http2Connection::new(server, None);
         plain.write_all(b"HTTP/1.1 200 OK\r\n").await.unwrap();
         plain.shutdown().await.unwrap();
         let mut got = Vec::new();
