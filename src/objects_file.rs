@@ -144,6 +144,10 @@ impl ObjectsFile {
     pub fn len(&self) -> usize {
         self.objects.len()
     }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
 }
 
 impl ObjectBackend for ObjectsFile {
