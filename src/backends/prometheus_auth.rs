@@ -109,9 +109,13 @@ fn material(
 pub fn from_kubeconfig(path: &Path) -> anyhow::Result<Auth> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("unable to read --prometheus-auth-config {}", path.display()))?;
-    let config: Kubeconfig = serde_saphyr::from_str(&text)
-        .with_context(|| format!("--prometheus-auth-config {}", path.display()))?;
-    let base = path.parent().unwrap_or(Path::new("."));
+    from_kubeconfig_text(&text, path.parent().unwrap_or(Path::new(".")))
+        .with_context(|| format!("--prometheus-auth-config {}", path.display()))
+}
+
+/// As `from_kubeconfig`, for the file's `text`; files it names are read relative to `base`.
+pub fn from_kubeconfig_text(text: &str, base: &Path) -> anyhow::Result<Auth> {
+    let config: Kubeconfig = serde_saphyr::from_str(text)?;
     let context = config
         .contexts
         .iter()
@@ -127,9 +131,7 @@ pub fn from_kubeconfig(path: &Path) -> anyhow::Result<Auth> {
     let mut auth = Auth::default();
     if let Some(cluster) = cluster {
         if cluster.insecure_skip_tls_verify {
-            bail!(
-                "--prometheus-auth-config: insecure-skip-tls-verify is not supported; give certificate-authority"
-            );
+            bail!("insecure-skip-tls-verify is not supported; give certificate-authority");
         }
         auth.ca_pem = material(
             base,

@@ -7,9 +7,13 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|text: &str| {
     if let Ok(selector) = Selector::parse(text) {
         let printed = selector.to_string();
-        let again = Selector::parse(&printed)
-            .unwrap_or_else(|e| panic!("{text:?} printed as {printed:?}, which does not parse: {e}"));
-        assert_eq!(again.requirements, selector.requirements, "{text:?} → {printed:?}");
+        let again = Selector::parse(&printed).unwrap_or_else(|e| {
+            panic!("{text:?} printed as {printed:?}, which does not parse: {e}")
+        });
+        assert_eq!(
+            again.requirements, selector.requirements,
+            "{text:?} → {printed:?}"
+        );
         let _ = selector.matches(&Default::default());
     }
 });

@@ -7,7 +7,10 @@ fuzz_target!(|value: f64| {
     if let Ok(milli) = Milli::from_f64(value) {
         for format in [Format::DecimalSI, Format::BinarySI] {
             let text = milli.format(format);
-            assert!(!text.is_empty() && !text.contains("9223372036854775808"), "{value} → {text}");
+            assert!(
+                !text.is_empty() && !text.contains("9223372036854775808"),
+                "{value} → {text}"
+            );
         }
     }
 });

@@ -6,14 +6,23 @@ use gotmpl::Value;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|text: &str| {
-    let fields = ["Series", "LabelMatchers", "GroupBy", "LabelValuesByName", "GroupBySlice"];
+    let fields = [
+        "Series",
+        "LabelMatchers",
+        "GroupBy",
+        "LabelValuesByName",
+        "GroupBySlice",
+    ];
     if let Ok(template) = Template::compile(text, &fields) {
         let values = data([
             ("Series", Value::String("m".into())),
             ("LabelMatchers", Value::String("a=\"b\"".into())),
             ("GroupBy", Value::String("pod".into())),
             ("GroupBySlice", string_list(&["pod".to_string()])),
-            ("LabelValuesByName", string_map(&[("pod".to_string(), "web-1".to_string())].into())),
+            (
+                "LabelValuesByName",
+                string_map(&[("pod".to_string(), "web-1".to_string())].into()),
+            ),
         ]);
         let _ = template.render(&values);
     }
