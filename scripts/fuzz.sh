@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Fuzzes the pure core with libFuzzer (cargo-fuzz): label selectors, series selectors, Go templates, whole rules
-# files, Prometheus series and query answers, PromQL quoting of any value, quantities. Each target runs SECONDS (default 10)
-# on its corpus (target/fuzz-corpus/<target>, seeded from tools/fuzz/seeds); a crash fails the run and leaves its
+# Fuzzes with libFuzzer (cargo-fuzz): label selectors, series selectors, Go templates, whole rules files,
+# Prometheus series and query answers, PromQL quoting of any value, quantities, kubeconfig files, and requests
+# (method, path, query, Accept) through the adapter's router and handlers on simulated backends. Each target
+# runs SECONDS (default 10) on its corpus (target/fuzz-corpus/<target>, seeded from tools/fuzz/seeds); a crash fails the run and leaves its
 # input in tools/fuzz/artifacts/. Prints execs and findings per target (BENCHMARKS.md).
 # Usage: scripts/fuzz.sh [SECONDS=10] [TARGET...]
 set -euo pipefail
