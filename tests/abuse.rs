@@ -164,16 +164,10 @@ fn every_refusal_is_a_status_with_the_right_code_and_the_process_stays_healthy()
     assert!(rss < 64.0, "RSS {rss:.1} MiB after the abuse");
 }
 
-#[test]
-fn h2_clients_are_told_the_stream_limit_and_one_that_keeps_to_it_is_never_refused() {
+/// `count` GETs of `path` at once on one HTTP/2 connection (hyper, which keeps to the advertised stream
+/// limit as Go's transport does): their statuses.
+fn gets_at_once(env: &Env, count: usize, path: &str) -> Vec<u16> {
     use adapter_load::connection::{Connection, Endpoint, Options};
-    let env = crate::env::demo_env_with(&["--http2-max-streams-per-connection=10"]);
-    let mut raw = RawH2::connect(env.port, &env.ca());
-    let settings = raw.server_settings();
-    assert_eq!(max_concurrent_streams(&settings), Some(10), "{settings:?}");
-    // hyper, as Go's transport, keeps to the advertised limit: 300 requests at once on one connection
-    // wait for free streams instead of exceeding it, so none is refused (before the limit was
-    // advertised, everything past 10 in progress got a 429).
     let (endpoint, _) = Endpoint::parse(&format!("https://127.0.0.1:{}/", env.port)).unwrap();
     let options = Options {
         ca: Some(env.ca()),
@@ -184,22 +178,33 @@ fn h2_clients_are_told_the_stream_limit_and_one_that_keeps_to_it_is_never_refuse
         .enable_all()
         .build()
         .unwrap();
-    let statuses = runtime.block_on(async {
+    runtime.block_on(async {
         let connection = Connection::open(&endpoint, &options).await.unwrap();
         assert_eq!(connection.protocol(), "h2");
-        let gets = (0..300).map(|_| {
+        let gets = (0..count).map(|_| {
             let mut stream = connection.share().unwrap();
-            async move { stream.get(EXTERNAL).await.unwrap().status }
+            async move { stream.get(path).await.unwrap().status }
         });
         futures_util::future::join_all(gets).await
-    });
+    })
+}
+
+#[test]
+fn h2_clients_are_told_the_stream_limit_and_one_that_keeps_to_it_is_never_refused() {
+    let env = crate::env::demo_env_with(&["--http2-max-streams-per-connection=10"]);
+    let mut raw = RawH2::connect(env.port, &env.ca());
+    let settings = raw.server_settings();
+    assert_eq!(max_concurrent_streams(&settings), Some(10), "{settings:?}");
+    // hyper, as Go's transport, keeps to the advertised limit: 300 requests at once on one connection
+    // wait for free streams instead of exceeding it, so none is refused (before the limit was
+    // advertised, everything past 10 in progress got a 429).
+    let statuses = gets_at_once(&env, 300, EXTERNAL);
     assert_eq!(statuses.len(), 300);
     assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
 }
 
 #[test]
 fn thousands_of_streams_whose_answers_are_never_read_get_429s_and_memory_stays_bounded() {
-    use adapter_load::connection::{Connection, Endpoint, Options};
     let env = demo_env();
     // The attacker ignores the advertised limit (100 by default) and never widens a window: /metrics is
     // ~20 KB, so after three answers every answer waits on the server, unread.
@@ -232,26 +237,8 @@ fn thousands_of_streams_whose_answers_are_never_read_get_429s_and_memory_stays_b
     // The attacker goes away: the connection's answers are freed and everyone is served.
     drop(raw);
     // A client that reads its answers and keeps to the bound (100 at once) is never refused.
-    let (endpoint, _) = Endpoint::parse(&format!("https://127.0.0.1:{}/", env.port)).unwrap();
-    let options = Options {
-        ca: Some(env.ca()),
-        ..Options::default()
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let statuses = runtime.block_on(async {
-        let connection = Connection::open(&endpoint, &options).await.unwrap();
-        let gets = (0..100).map(|_| {
-            let mut stream = connection.share().unwrap();
-            async move { stream.get(EXTERNAL).await.unwrap().status }
-        });
-        futures_util::future::join_all(gets).await
-    });
+    let statuses = gets_at_once(&env, 100, EXTERNAL);
     assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
-    drop(runtime);
     assert_eq!(env.get(EXTERNAL).0, 200);
     assert_eq!(env.get("/healthz").0, 200);
 }

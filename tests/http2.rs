@@ -53,9 +53,8 @@ const SHAPES: &[(&str, u16)] = &[
     ("/metrics", 200),
 ];
 
-#[test]
-fn small_answers_over_http2_are_not_held_for_delayed_acks() {
-    let env = demo_env();
+/// The suite's client for `env`'s adapter, and a runtime to drive it.
+fn client(env: &crate::env::Env) -> (Endpoint, Options, tokio::runtime::Runtime) {
     let (endpoint, _) = Endpoint::parse(&format!("https://127.0.0.1:{}/", env.port)).unwrap();
     let options = Options {
         ca: Some(env.ca()),
@@ -65,6 +64,13 @@ fn small_answers_over_http2_are_not_held_for_delayed_acks() {
         .enable_all()
         .build()
         .unwrap();
+    (endpoint, options, runtime)
+}
+
+#[test]
+fn small_answers_over_http2_are_not_held_for_delayed_acks() {
+    let env = demo_env();
+    let (endpoint, options, runtime) = client(&env);
     runtime.block_on(async {
         let mut connection = Connection::open(&endpoint, &options).await.unwrap();
         assert_eq!(
@@ -98,15 +104,7 @@ fn small_answers_over_http2_are_not_held_for_delayed_acks() {
 #[test]
 fn disable_http2_offers_http1_only() {
     let env = crate::env::demo_env_with(&["--disable-http2"]);
-    let (endpoint, _) = Endpoint::parse(&format!("https://127.0.0.1:{}/", env.port)).unwrap();
-    let options = Options {
-        ca: Some(env.ca()),
-        ..Options::default()
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let (endpoint, options, runtime) = client(&env);
     runtime.block_on(async {
         let mut connection = Connection::open(&endpoint, &options).await.unwrap();
         assert_eq!(connection.protocol(), "http/1.1");
