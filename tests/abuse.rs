@@ -158,7 +158,9 @@ fn every_refusal_is_a_status_with_the_right_code_and_the_process_stays_healthy()
     );
     // A 60 kB selector (Go's servers take heads up to 1 MB) selects as a short one does: 2,250 terms that
     // every pod satisfies.
-    let long: Vec<String> = (0..2250).map(|i| format!("x{i:04}!=no-such-value")).collect();
+    let long: Vec<String> = (0..2250)
+        .map(|i| format!("x{i:04}!=no-such-value"))
+        .collect();
     let long = encode(&format!("app=web,{}", long.join(",")));
     assert!(long.len() > 60_000, "{}", long.len());
     let (code, body) = env.get(&format!("{PODS}?labelSelector={long}"));
@@ -220,6 +222,7 @@ fn h2_clients_are_told_the_stream_limit_and_one_that_keeps_to_it_is_never_refuse
 #[test]
 fn thousands_of_streams_whose_answers_are_never_read_get_429s_and_memory_stays_bounded() {
     let env = demo_env();
+    let idle = rss_mib(&env);
     // The attacker ignores the advertised limit (100 by default) and never widens a window: /metrics is
     // ~20 KB, so after three answers every answer waits on the server, unread.
     let mut raw = RawH2::connect(env.port, &env.ca());
@@ -248,8 +251,16 @@ fn thousands_of_streams_whose_answers_are_never_read_get_429s_and_memory_stays_b
         during < 64.0,
         "RSS {during:.1} MiB with 3000 unread streams"
     );
-    // The attacker goes away: the connection's answers are freed and everyone is served.
+    // The attacker goes away: the connection's answers are freed (and jemalloc returns the pages within
+    // its 1 s decay) and everyone is served.
     drop(raw);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let after = rss_mib(&env);
+    eprintln!("RSS idle {idle:.1} MiB, with the attack {during:.1}, after it {after:.1}");
+    assert!(
+        after < idle + 8.0,
+        "RSS {after:.1} MiB 3 s after the attack (idle {idle:.1})"
+    );
     // A client that reads its answers and keeps to the bound (100 at once) is never refused.
     let statuses = gets_at_once(&env, 100, EXTERNAL);
     assert!(statuses.iter().all(|&s| s == 200), "{statuses:?}");
