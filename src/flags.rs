@@ -187,9 +187,9 @@ pub struct ServeFlags {
     #[arg(long, value_parser = parse_go_duration, default_value = "10s")]
     pub forward_timeout: Duration,
 
-    /// Most answers one connection may have undelivered at once (HTTP/2 streams); beyond, a request gets
-    /// a 429 Status at once. 0 means 100. (Upstream's flag advertises the limit in SETTINGS; actix-http
-    /// cannot, so ours enforces it.)
+    /// HTTP/2 streams a client may have open on one connection, advertised in SETTINGS as upstream's is,
+    /// and enforced: a request beyond it (from a client that ignores the setting) gets a bodiless 429 at
+    /// once. 0 means 100.
     #[arg(long, default_value_t = 0)]
     pub http2_max_streams_per_connection: usize,
 

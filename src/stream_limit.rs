@@ -1,12 +1,11 @@
-//! A bound on the answers one connection may have undelivered at once. actix-http builds its HTTP/2
-//! connections without a way to advertise `SETTINGS_MAX_CONCURRENT_STREAMS`, so a client could open
-//! thousands of streams and never read the answers, each held in memory until it does (the abuse suite
-//! measured 118 → 693 MB). Here every connection counts its answers from the request's arrival until the
-//! last byte of the body is handed over (or the stream is reset); beyond the limit a request is answered
-//! at once with `429 Too Many Requests` and `Retry-After: 1`, headers only, and does no work. HTTP/1.1
-//! connections carry one request at a time, so the bound never bites there. Go's HTTP/2 client would keep
-//! to the limit if it could be advertised; as it cannot, a client with more requests in progress on one
-//! connection than the limit gets 429s for the excess — raise the flag for such a client.
+//! A bound on the answers one connection may have undelivered at once. The limit is advertised to h2
+//! clients (`http2_connection`), but the h2 library underneath actix-http does not know it, so a client
+//! that ignores it could still open thousands of streams and never read the answers, each held in memory
+//! until it does (the abuse suite measured 118 → 693 MB before this bound). Here every connection counts its
+//! answers from the request's arrival until the last byte of the body is handed over (or the stream is
+//! reset); beyond the limit a request is answered at once with `429 Too Many Requests` and `Retry-After: 1`,
+//! headers only, and does no work. HTTP/1.1 connections carry one request at a time, so the bound never
+//! bites there; conforming h2 clients (Go's transport, hyper) keep to the advertised limit and never meet it.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -19,8 +18,8 @@ use actix_web::middleware::Next;
 use actix_web::web;
 use actix_web::web::Bytes;
 
-/// What `--http2-max-streams-per-connection=0` (upstream's default: Go's own, 250, advertised) means
-/// here, where nothing can be advertised: 100, the bound the abuse suite holds memory to.
+/// What `--http2-max-streams-per-connection=0` means here: 100, advertised and enforced — the bound the
+/// abuse suite holds memory to (upstream's 0 is Go's default, 250).
 pub const DEFAULT_MAX_STREAMS: usize = 100;
 
 /// The limit, as app data.
