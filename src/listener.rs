@@ -1,7 +1,8 @@
 //! The HTTPS listener: what actix-web's `HttpServer::bind_rustls_0_23` assembles (actix-server accepting,
 //! rustls handshaking, actix-http serving the app), with one layer between TLS and HTTP that it has no
-//! room for: `http2_connection::Advertised`, so h2 clients are told how many streams they may open. Built
-//! here rather than by `HttpServer` for that layer alone; every setting `HttpServer` applied is applied.
+//! room for: `Http2Connection`, so h2 clients are told how many streams they may open and idle h2
+//! connections close on shutdown. Built here rather than by `HttpServer` for that layer alone; every
+//! setting `HttpServer` applied is applied.
 
 use std::fmt;
 use std::io;
@@ -55,8 +56,9 @@ where
     let builder = builder.bind("https", address, move || {
         let (shutdown, h2_shutdown) = (shutdown.clone(), shutdown.clone());
         let http = HttpService::build()
-            // On SIGTERM, idle keep-alive connections are closed at once (h2: GOAWAY) instead of holding
-            // the shutdown for its 30 s timeout. (Hidden in actix-http's docs; HttpServer passes it so.)
+            // On SIGTERM, idle HTTP/1.1 keep-alive connections are closed at once instead of holding the
+            // shutdown for its 30 s timeout (h2 ones: Http2Connection). Hidden in actix-http's docs;
+            // HttpServer passes it so.
             .graceful_shutdown_signal(move || {
                 let shutdown = shutdown.clone();
                 async move { shutdown.notified().await }
