@@ -108,7 +108,7 @@ impl PeerCertificates {
     }
 }
 
-/// `HttpServer::on_connect` hook: remembers the peer's chain for the connection's requests.
+/// From the listener's connect hook: remembers the peer's chain for the connection's requests.
 pub fn remember(connection: &crate::listener::Tls, data: &mut Extensions) {
     let (_, session) = connection.get_ref();
     if let Some(chain) = session.peer_certificates()
