@@ -1,42 +1,45 @@
-//! The HTTPS listener: what actix-web's `HttpServer::bind_rustls_0_23` assembles (actix-server accepting,
-//! rustls handshaking, actix-http serving the app), with one layer between TLS and HTTP that it has no
-//! room for: `Http2Connection`, so h2 clients are told how many streams they may open and idle h2
-//! connections close on shutdown. Built here rather than by `HttpServer` for that layer alone; every
-//! setting `HttpServer` applied is applied.
+//! The HTTPS listener: actix-server accepting, rustls handshaking, then by ALPN either actix-http serving
+//! HTTP/1.1 or `http2` serving h2 (actix-http's h2 dispatcher cannot limit streams), both to the same app.
+//! Assembled here rather than by actix-web's `HttpServer` for that split (and `HttpServer` put `h2` into
+//! ALPN even under `--disable-http2`); every setting `HttpServer` applied is applied.
 
 use std::fmt;
 use std::io;
+use std::rc::Rc;
 use std::time::Duration;
 
-use actix_http::{HttpService, Protocol, Request, Response, body::MessageBody};
-use actix_service::{IntoServiceFactory, Service, ServiceFactory, ServiceFactoryExt, map_config};
+use actix_http::{HttpMessage, HttpService, Request, Response, body::MessageBody, h1};
+use actix_service::{
+    IntoServiceFactory, Service, ServiceFactory, ServiceFactoryExt, fn_factory, fn_service,
+    map_config,
+};
 use actix_tls::accept::TlsError;
 use actix_tls::accept::rustls_0_23::{Acceptor, TlsStream};
-use actix_web::dev::AppConfig;
+use actix_web::dev::{AppConfig, ServiceRequest};
 use actix_web::rt::net::TcpStream;
-
-use crate::http2_connection::{Http2, Http2Connection};
 
 /// A connection once its TLS handshake is done.
 pub type Tls = TlsStream<TcpStream>;
-/// A connection as actix-http sees it.
-pub type Connection = Http2Connection<Tls>;
 
 /// How connections are kept and bounded.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
-    /// Advertised as `SETTINGS_MAX_CONCURRENT_STREAMS` on every h2 connection.
+    /// h2 streams a client may have open at once (`SETTINGS_MAX_CONCURRENT_STREAMS`, enforced).
     pub max_streams: u32,
-    /// How long an idle keep-alive connection stays open (h2: the ping interval too).
+    /// How long an idle keep-alive connection stays open.
     pub keep_alive: Duration,
 }
 
-/// Binds `address` and serves the app `factory` makes (once per worker) over TLS.
-pub fn serve<F, I, S, B>(
+/// HttpServer's: a request's head within 5 s (slowloris → 408); an h2 client's preface and SETTINGS too.
+const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Binds `address` and serves the app `factory` makes (twice per worker: one for HTTP/1.1, one for h2)
+/// over TLS. `on_connect` says what each connection's requests should know of it (`connection_data`).
+pub fn serve<F, I, S, B, C>(
     address: (String, u16),
     tls: rustls::ServerConfig,
     limits: Limits,
-    on_connect: fn(&Connection, &mut actix_web::dev::Extensions),
+    on_connect: fn(&Tls) -> C,
     factory: F,
 ) -> io::Result<actix_web::dev::Server>
 where
@@ -49,60 +52,83 @@ where
     <S::Service as Service<Request>>::Future: 'static,
     S::Service: 'static,
     B: MessageBody + 'static,
+    C: Clone + 'static,
 {
     // HttpServer's backlog; actix-server's default is 2048.
     let builder = actix_server::Server::build().backlog(1024);
     let shutdown = builder.graceful_shutdown_signal();
     let builder = builder.bind("https", address, move || {
-        let (shutdown, h2_shutdown) = (shutdown.clone(), shutdown.clone());
-        let http = HttpService::build()
-            // On SIGTERM, idle HTTP/1.1 keep-alive connections are closed at once instead of holding the
-            // shutdown for its 30 s timeout (h2 ones: Http2Connection). Hidden in actix-http's docs;
-            // HttpServer passes it so.
-            .graceful_shutdown_signal(move || {
-                let shutdown = shutdown.clone();
-                async move { shutdown.notified().await }
-            })
-            .keep_alive(limits.keep_alive)
-            // HttpServer's: a request's head within 5 s (slowloris → 408), 1 s to close after the answer.
-            .client_request_timeout(Duration::from_secs(5))
-            .client_disconnect_timeout(Duration::from_secs(1))
-            .secure()
-            .on_connect_ext(move |io: &Connection, data: &mut _| on_connect(io, data))
-            .finish(map_config(
+        let (h1_shutdown, h2_shutdown) = (shutdown.clone(), shutdown.clone());
+        // The app's config names scheme and host only for URL building, which nothing here does.
+        let app = || {
+            map_config(
                 factory()
                     .into_factory()
                     .map_err(|err| err.into().error_response()),
-                // The app's config names scheme and host only for URL building, which nothing here does.
                 |_| AppConfig::default(),
-            ));
-        let max_streams = limits.max_streams;
+            )
+        };
+        let http1: h1::H1Service<Tls, _, _, _, _> = HttpService::build()
+            // On SIGTERM, idle keep-alive connections are closed at once instead of holding the shutdown
+            // for its 30 s timeout. Hidden in actix-http's docs; HttpServer passes it so.
+            .graceful_shutdown_signal(move || {
+                let shutdown = h1_shutdown.clone();
+                async move { shutdown.notified().await }
+            })
+            .keep_alive(limits.keep_alive)
+            .client_request_timeout(REQUEST_HEAD_TIMEOUT)
+            // HttpServer's: 1 s to close after the answer.
+            .client_disconnect_timeout(Duration::from_secs(1))
+            .secure()
+            .on_connect_ext(move |io: &Tls, data: &mut _| {
+                data.insert(on_connect(io));
+            })
+            .h1(app());
+        let http2 = app();
+        let settings = crate::http2::Settings {
+            max_streams: limits.max_streams,
+            keep_alive: limits.keep_alive,
+            handshake_timeout: REQUEST_HEAD_TIMEOUT,
+        };
+        let connections = fn_factory(move || {
+            let (http1, http2) = (http1.new_service(()), http2.new_service(()));
+            let shutdown = h2_shutdown.clone();
+            async move {
+                let http1 = Rc::new(http1.await?);
+                let http2 = Rc::new(http2.await.map_err(|err| {
+                    tracing::error!(?err, "the app could not start");
+                })?);
+                Ok::<_, ()>(fn_service(move |io: Tls| {
+                    let (http1, http2, shutdown) = (http1.clone(), http2.clone(), shutdown.clone());
+                    async move {
+                        let (tcp, session) = io.get_ref();
+                        let h2 = session.alpn_protocol() == Some(b"h2");
+                        // Answers are written in one go; with Nagle on, a second small write would wait
+                        // for the client's delayed ACK (40 ms). Go's servers set TCP_NODELAY too.
+                        let _ = tcp.set_nodelay(true);
+                        let peer = tcp.peer_addr().ok();
+                        if !h2 {
+                            return http1.call((io, peer)).await.map_err(TlsError::Service);
+                        }
+                        let data = on_connect(&io);
+                        let shutdown = async move { shutdown.notified().await };
+                        crate::http2::serve(io, peer, data, http2, settings, shutdown).await;
+                        Ok(())
+                    }
+                }))
+            }
+        });
         Acceptor::new(tls.clone())
             .map_err(TlsError::into_service_error)
-            .and_then(move |io: Tls| {
-                let shutdown = h2_shutdown.clone();
-                async move {
-                    let (tcp, session) = io.get_ref();
-                    let h2 = session.alpn_protocol() == Some(b"h2");
-                    // actix-http's h2 dispatcher sends a small answer as headers+data and then an empty
-                    // END_STREAM frame; with Nagle on, that second write waits for the client's delayed ACK
-                    // (40 ms per request for every Go client). Go's servers set TCP_NODELAY too.
-                    let _ = tcp.set_nodelay(true);
-                    let peer = tcp.peer_addr().ok();
-                    let (protocol, http2) = match h2 {
-                        true => (
-                            Protocol::Http2,
-                            Some(Http2 {
-                                max_streams,
-                                shutdown: Box::pin(async move { shutdown.notified().await }),
-                            }),
-                        ),
-                        false => (Protocol::Http1, None),
-                    };
-                    Ok((Http2Connection::new(io, http2), protocol, peer))
-                }
-            })
-            .and_then(http.map_err(TlsError::Service))
+            .and_then(connections)
     })?;
     Ok(builder.run())
+}
+
+/// What the listener's `on_connect` said of the request's connection: HTTP/1.1 connections keep it in
+/// actix-http's connection data, h2 streams in the request's extensions.
+pub fn connection_data<C: Clone + 'static>(req: &ServiceRequest) -> Option<C> {
+    req.conn_data::<C>()
+        .cloned()
+        .or_else(|| req.extensions().get::<C>().cloned())
 }

@@ -171,28 +171,24 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
         });
         let auth =
             web::Data::from(crate::auth::Auth::start(&flags, state.telemetry.clone()).await?);
-        let max_streams = web::Data::new(crate::stream_limit::MaxStreams(
-            match flags.http2_max_streams_per_connection {
-                0 => crate::stream_limit::DEFAULT_MAX_STREAMS,
-                n => n,
-            },
-        ));
         tracing::info!(address = %address.0, port = address.1, "serving");
         let limits = crate::listener::Limits {
-            max_streams: max_streams.0.try_into().unwrap_or(u32::MAX),
+            max_streams: match flags.http2_max_streams_per_connection {
+                0 => crate::http2::DEFAULT_MAX_STREAMS,
+                n => n.try_into().unwrap_or(u32::MAX),
+            },
             // Idle keep-alive connections stay 120 s: longer than Go's transport keeps them
             // (IdleConnTimeout 90 s), so the client closes first and never reuses a connection the server
-            // just dropped; h2 connections are pinged at that interval. actix's 5 s default cost a TLS
+            // just dropped; an h2 connection without streams is closed (GOAWAY) after one to two of them. actix's 5 s default cost a TLS
             // handshake per HPA poll over HTTP/1.1. Memory per idle connection: BENCHMARKS.md
             // (scripts/bench-idle.sh).
             keep_alive: Duration::from_secs(120),
         };
-        let server = crate::listener::serve(address, tls, limits, crate::stream_limit::on_connect, move || {
+        let server = crate::listener::serve(address, tls, limits, crate::auth::peer::of_connection, move || {
             let telemetry = state.telemetry.clone();
             App::new()
                 .app_data(state.clone())
                 .app_data(auth.clone())
-                .app_data(max_streams.clone())
                 .wrap(actix_web::middleware::from_fn(crate::auth::middleware))
                 .wrap(actix_web::middleware::from_fn(api::protobuf::errors))
                 .wrap_fn(move |req, srv| {
@@ -215,8 +211,6 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
                         Ok(response)
                     }
                 })
-                // Outermost but the log: a refused stream costs nothing else.
-                .wrap(actix_web::middleware::from_fn(crate::stream_limit::middleware))
                 .wrap(actix_web::middleware::Condition::new(
                     access_log,
                     tracing_actix_web::TracingLogger::<crate::access_log::AccessLog>::new(),

@@ -10,10 +10,15 @@ use std::time::Duration;
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 pub const HEADERS: u8 = 0x1;
+pub const RST_STREAM: u8 = 0x3;
 pub const SETTINGS: u8 = 0x4;
 const PING: u8 = 0x6;
 pub const GOAWAY: u8 = 0x7;
 pub const END_STREAM: u8 = 0x1;
+/// `RST_STREAM`'s error code for a stream the server did not process (RFC 9113 §7).
+pub const REFUSED_STREAM: u32 = 0x7;
+/// `GOAWAY`'s error code for a graceful close.
+pub const NO_ERROR: u32 = 0x0;
 const END_HEADERS: u8 = 0x4;
 const ACK: u8 = 0x1;
 
@@ -126,6 +131,17 @@ impl RawH2 {
                 )
             })
             .collect()
+    }
+}
+
+impl Frame {
+    /// The error code of a `RST_STREAM` (its payload) or a `GOAWAY` (after the last stream id).
+    pub fn error_code(&self) -> u32 {
+        let at = match self.kind {
+            GOAWAY => 4,
+            _ => 0,
+        };
+        u32::from_be_bytes(self.payload[at..at + 4].try_into().unwrap())
     }
 }
 

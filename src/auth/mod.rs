@@ -33,7 +33,6 @@ use crate::api::status::ApiError;
 use crate::flags::ServeFlags;
 use attributes::Attributes;
 use identity::User;
-use peer::PeerCertificates;
 use reviews::{Reviews, Ttls};
 use trust::{HeaderNames, Sources, Trust};
 
@@ -162,7 +161,8 @@ impl Auth {
 
     /// Who the caller is; 401 when nobody vouches for them.
     async fn authenticate(&self, req: &ServiceRequest) -> Result<User, ApiError> {
-        if let Some(peer) = req.conn_data::<PeerCertificates>() {
+        if let Some(peer) = peer::of_request(req) {
+            let peer = &*peer;
             if let Some(settings) = self.trust.request_header.load_full() {
                 match identity::from_request_header(peer, &settings, req.headers()) {
                     Ok(Some(user)) => return Ok(user),

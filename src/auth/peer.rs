@@ -3,11 +3,10 @@
 //! from neither, for a caller that authenticates with a token — completes the handshake. rustls' own
 //! verifier rejects unknown CAs during the handshake (STACK trap 4), so this one checks only that the
 //! client holds the certificate's key (the handshake signature); the chain is verified per pool in
-//! `identity`. The accepted chain is put into the connection's data for every request on it.
+//! `identity`. The accepted chain is kept with the connection for every request on it.
 
 use std::sync::Arc;
 
-use actix_web::dev::Extensions;
 use rustls::DigitallySignedStruct;
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::WebPkiSupportedAlgorithms;
@@ -108,14 +107,19 @@ impl PeerCertificates {
     }
 }
 
-/// From the listener's connect hook: remembers the peer's chain for the connection's requests.
-pub fn remember(connection: &crate::listener::Tls, data: &mut Extensions) {
+/// The listener's connect hook: the peer's chain, for every request on the connection (and its
+/// verifications shared by them).
+pub fn of_connection(connection: &crate::listener::Tls) -> Option<Arc<PeerCertificates>> {
     let (_, session) = connection.get_ref();
-    if let Some(chain) = session.peer_certificates()
-        && !chain.is_empty()
-    {
-        data.insert(PeerCertificates::new(
-            chain.iter().map(|c| c.clone().into_owned()).collect(),
-        ));
-    }
+    let chain = session
+        .peer_certificates()
+        .filter(|chain| !chain.is_empty())?;
+    Some(Arc::new(PeerCertificates::new(
+        chain.iter().map(|c| c.clone().into_owned()).collect(),
+    )))
+}
+
+/// The chain of the connection `req` came on, when its client presented one.
+pub fn of_request(req: &actix_web::dev::ServiceRequest) -> Option<Arc<PeerCertificates>> {
+    crate::listener::connection_data::<Option<Arc<PeerCertificates>>>(req).flatten()
 }
