@@ -9,9 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+const DATA: u8 = 0x0;
 pub const HEADERS: u8 = 0x1;
 pub const RST_STREAM: u8 = 0x3;
 pub const SETTINGS: u8 = 0x4;
+const CONTINUATION: u8 = 0x9;
 const PING: u8 = 0x6;
 pub const GOAWAY: u8 = 0x7;
 pub const END_STREAM: u8 = 0x1;
@@ -19,6 +21,8 @@ pub const END_STREAM: u8 = 0x1;
 pub const REFUSED_STREAM: u32 = 0x7;
 /// `GOAWAY`'s error code for a graceful close.
 pub const NO_ERROR: u32 = 0x0;
+/// `RST_STREAM`'s error code for a malformed request.
+pub const PROTOCOL_ERROR: u32 = 0x1;
 const END_HEADERS: u8 = 0x4;
 const ACK: u8 = 0x1;
 
@@ -27,6 +31,7 @@ const ACK: u8 = 0x1;
 pub struct Frame {
     pub kind: u8,
     pub flags: u8,
+    pub stream: u32,
     pub payload: Vec<u8>,
 }
 
@@ -76,17 +81,34 @@ impl RawH2 {
 
     /// Queues a GET for `path` on a new stream (HPACK literals, no Huffman); `flush` sends it.
     pub fn get(&mut self, path: &str) -> u32 {
+        self.get_with(path, &[])
+    }
+
+    /// A GET for `path` with extra `headers` (lowercase names), of any length: the header block is split
+    /// into HEADERS and CONTINUATION frames of the default 16 KiB.
+    pub fn get_with(&mut self, path: &str, headers: &[(&str, &str)]) -> u32 {
         let mut block = vec![0x82, 0x87]; // :method GET, :scheme https (static table)
         for (name_index, value) in [(4u8, path), (1, "127.0.0.1")] {
-            // Literal without indexing, indexed name (:path 4, :authority 1); lengths < 127.
-            assert!(value.len() < 127);
+            // Literal without indexing, indexed name (:path 4, :authority 1).
             block.push(name_index);
-            block.push(value.len() as u8);
-            block.extend_from_slice(value.as_bytes());
+            hpack_string(&mut block, value);
+        }
+        for (name, value) in headers {
+            block.push(0); // literal without indexing, new name
+            hpack_string(&mut block, name);
+            hpack_string(&mut block, value);
         }
         let id = self.next_stream;
         self.next_stream += 2;
-        self.send(HEADERS, END_HEADERS | END_STREAM, id, &block);
+        let mut pieces = block.chunks(16_384).peekable();
+        let (mut kind, mut flags) = (HEADERS, END_STREAM);
+        while let Some(piece) = pieces.next() {
+            if pieces.peek().is_none() {
+                flags |= END_HEADERS;
+            }
+            self.send(kind, flags, id, piece);
+            (kind, flags) = (CONTINUATION, 0);
+        }
         id
     }
 
@@ -102,6 +124,7 @@ impl RawH2 {
         let frame = Frame {
             kind: header[3],
             flags: header[4],
+            stream: u32::from_be_bytes([header[5], header[6], header[7], header[8]]) & 0x7fff_ffff,
             payload,
         };
         match (frame.kind, frame.flags & ACK) {
@@ -111,6 +134,31 @@ impl RawH2 {
         }
         self.flush();
         Some(frame)
+    }
+
+    /// The answer on `stream`: its HEADERS frame and its body, read until `END_STREAM` (frames of other
+    /// streams are skipped). A reset or the connection's end panics.
+    pub fn answer(&mut self, stream: u32) -> (Frame, Vec<u8>) {
+        let (mut headers, mut body) = (None, Vec::new());
+        loop {
+            let frame = self.next_frame().expect("the answer");
+            assert!(
+                frame.kind != GOAWAY && (frame.stream != stream || frame.kind != RST_STREAM),
+                "{frame:?}"
+            );
+            if frame.stream != stream {
+                continue;
+            }
+            let end = frame.flags & END_STREAM != 0;
+            match frame.kind {
+                HEADERS => headers = Some(frame),
+                DATA => body.extend_from_slice(&frame.payload),
+                _ => {}
+            }
+            if end {
+                return (headers.expect("HEADERS before END_STREAM"), body);
+            }
+        }
     }
 
     /// The server's SETTINGS, `(identifier, value)` in the order sent: the first frame it sends.
@@ -143,6 +191,23 @@ impl Frame {
         };
         u32::from_be_bytes(self.payload[at..at + 4].try_into().unwrap())
     }
+}
+
+/// An HPACK string literal without Huffman coding: its length as a 7-bit-prefix integer, then its bytes.
+fn hpack_string(block: &mut Vec<u8>, value: &str) {
+    let mut length = value.len();
+    if length < 127 {
+        block.push(length as u8);
+    } else {
+        block.push(127);
+        length -= 127;
+        while length >= 128 {
+            block.push((length % 128) as u8 | 0x80);
+            length /= 128;
+        }
+        block.push(length as u8);
+    }
+    block.extend_from_slice(value.as_bytes());
 }
 
 /// `SETTINGS_MAX_CONCURRENT_STREAMS` among `settings`.
