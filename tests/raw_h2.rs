@@ -21,8 +21,6 @@ pub const END_STREAM: u8 = 0x1;
 pub const REFUSED_STREAM: u32 = 0x7;
 /// `GOAWAY`'s error code for a graceful close.
 pub const NO_ERROR: u32 = 0x0;
-/// `RST_STREAM`'s error code for a malformed request.
-pub const PROTOCOL_ERROR: u32 = 0x1;
 const END_HEADERS: u8 = 0x4;
 const ACK: u8 = 0x1;
 
