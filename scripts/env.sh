@@ -84,7 +84,11 @@ METRICS
   sleep 2
   push_all 400 13   # the counters grow, so rate() has something to say
   sleep 3
-  "$adapter" --config=config/rules/example.yaml --objects=deploy/demo/objects.yaml \
+  start_adapter "$adapter"
+}
+
+start_adapter() { # $1: the adapter binary, against the stack start_stack started; its pid is ${pids[-1]}
+  "$1" --config=config/rules/example.yaml --objects=deploy/demo/objects.yaml \
     --prometheus-url="http://127.0.0.1:$prom_port/" --secure-port="$port" --bind-address=127.0.0.1 \
     --cert-dir="$work/certs" --metrics-relist-interval=30s \
     --delegated-auth=false --client-ca-file="$work/demo-ca.crt" ${ADAPTER_EXTRA_ARGS:-} >"$work/adapter.log" 2>&1 & pids+=($!)
