@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Two adapter builds against one demo stack, interleaved (A, B, A, B: runs minutes apart on this box differ by up
 # to 30 %, so only a comparison within one sitting says what a change moved). Each turn: the HPA Object, pods by
-# selector, external and metrics.k8s.io pods shapes over HTTP/2 and HTTP/1.1, at c=1 (N requests) and c=32
+# selector, external, metrics.k8s.io pods, discovery and 404 shapes over HTTP/2 and HTTP/1.1, at c=1 (N requests) and c=32
 # (SECONDS), with a client certificate, as bench-requests.sh sends them.
-# Usage: scripts/bench-ab.sh BINARY_A BINARY_B [ROUNDS=2] [N=2000] [SECONDS=5]
+# Usage: [SHAPES=REGEX] scripts/bench-ab.sh BINARY_A BINARY_B [ROUNDS=2] [N=2000] [SECONDS=5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -18,6 +18,9 @@ shapes=(
   "pods by selector|$base/apis/custom.metrics.k8s.io/v1beta2/namespaces/prod/pods/*/http_requests_per_second?labelSelector=app%3Dweb"
   "external|$base/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/queue_depth?labelSelector=queue%3Dorders"
   "metrics.k8s.io pods|$base/apis/metrics.k8s.io/v1beta1/namespaces/prod/pods"
+  # No backend behind them: what serving a request costs the adapter itself.
+  "discovery|$base/apis/custom.metrics.k8s.io/v1beta2"
+  "404 unknown metric|$base/apis/custom.metrics.k8s.io/v1beta2/namespaces/prod/pods/*/nope"
 )
 for round in $(seq 1 "$rounds"); do
   for side in A B; do
@@ -28,6 +31,7 @@ for round in $(seq 1 "$rounds"); do
     fi
     for shape in "${shapes[@]}"; do
       label=${shape%%|*} url=${shape#*|}
+      [[ -z ${SHAPES:-} || $label =~ $SHAPES ]] || continue
       for proto in h2 h1; do
         flags=(); [ "$proto" = h1 ] && flags=(--http1)
         "$load" --label "$side$round $label $proto" -c 1 -n "$n" "${auth[@]}" "${flags[@]}" --url "$url"

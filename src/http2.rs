@@ -84,10 +84,18 @@ pub async fn serve<T, S, B, C>(
     let open = Rc::new(Cell::new(0usize));
     let mut shutdown = pin!(shutdown);
     let mut closing = false;
+    // Checked every keep-alive: a connection that opened no stream since the last check and has none open is
+    // closed, so one stays idle between one and two keep-alives. One timer per connection, not per stream.
+    let mut idle_check = tokio::time::interval_at(
+        tokio::time::Instant::now() + settings.keep_alive,
+        settings.keep_alive,
+    );
+    let mut opened_since_check = false;
     loop {
         tokio::select! {
             accepted = connection.accept() => match accepted {
                 Some(Ok((request, respond))) => {
+                    opened_since_check = true;
                     let stream = OpenStream::new(&open);
                     let call = Call { service: service.clone(), peer, data: data.clone() };
                     actix_web::rt::spawn(stream.answer(call, request, respond, settings.keep_alive));
@@ -102,13 +110,12 @@ pub async fn serve<T, S, B, C>(
                 closing = true;
                 connection.graceful_shutdown();
             }
-            // Checked every keep-alive: a connection found without streams is closed, so one stays idle
-            // between one and two keep-alives.
-            () = tokio::time::sleep(settings.keep_alive), if !closing => {
-                if open.get() == 0 {
+            _ = idle_check.tick(), if !closing => {
+                if !opened_since_check && open.get() == 0 {
                     closing = true;
                     connection.graceful_shutdown();
                 }
+                opened_since_check = false;
             }
             // h2 closes gracefully in two steps, the second after the client answers a PING; a client that
             // is not reading is not waited for once its streams are done.
@@ -171,7 +178,14 @@ impl OpenStream {
             },
             _ = poll_fn(|cx| respond.poll_reset(cx)) => return,
         };
-        match tokio::time::timeout(deadline, send(response, respond, head_only)).await {
+        // Most answers fit the client's window and are handed to h2 in one poll; only one that waits for
+        // the client to read gets a timer.
+        let mut sending = pin!(send(response, respond, head_only));
+        let sent = match futures_util::poll!(sending.as_mut()) {
+            std::task::Poll::Ready(sent) => Ok(sent),
+            std::task::Poll::Pending => tokio::time::timeout(deadline, sending).await,
+        };
+        match sent {
             Ok(Ok(())) => {}
             Ok(Err(err)) => tracing::debug!(%err, "h2 answer not delivered"),
             // Dropping the stream unfinished resets it (CANCEL) and frees its slot.
@@ -282,14 +296,27 @@ async fn send_data(
     Ok(())
 }
 
-/// The `Date` header's value, as every HTTP/1.1 answer (actix-http) and Go's servers send it.
+/// The `Date` header's value, as every HTTP/1.1 answer (actix-http) and Go's servers send it; formatted once a
+/// second per thread.
 fn date() -> Option<HeaderValue> {
+    thread_local! {
+        static DATE: std::cell::RefCell<(u64, Option<HeaderValue>)> = const { std::cell::RefCell::new((0, None)) };
+    }
     #[allow(
         clippy::disallowed_methods,
         reason = "the Date header is wall-clock time"
     )]
     let now = std::time::SystemTime::now();
-    HeaderValue::from_str(&httpdate::fmt_http_date(now)).ok()
+    let second = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    DATE.with_borrow_mut(|(at, value)| {
+        if *at != second || value.is_none() {
+            *value = HeaderValue::from_str(&httpdate::fmt_http_date(now)).ok();
+            *at = second;
+        }
+        value.clone()
+    })
 }
 
 #[cfg(test)]
@@ -465,5 +492,22 @@ mod tests {
         assert_eq!(answer.await.unwrap().status(), 200);
         tokio::time::sleep(SETTINGS.keep_alive * 2 + Duration::from_secs(2)).await;
         assert!(served.is_finished(), "the idle connection is still served");
+    }
+
+    #[actix_rt::test]
+    async fn a_connection_with_a_stream_every_keep_alive_stays_open() {
+        tokio::time::pause();
+        let (mut client, served) =
+            connect(slow_or_ok(Default::default()), SETTINGS, Default::default()).await;
+        // Streams 100 s apart, each over at once: never idle for a whole check interval.
+        for _ in 0..4 {
+            let (answer, _) = client.send_request(get("/"), true).unwrap();
+            assert_eq!(answer.await.unwrap().status(), 200);
+            tokio::time::sleep(Duration::from_secs(100)).await;
+            assert!(
+                !served.is_finished(),
+                "a busy connection was closed as idle"
+            );
+        }
     }
 }
