@@ -12,7 +12,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use actix_http::body::{BodyStream, BoxBody, MessageBody};
-use actix_http::{HttpMessage, Request, Response, StatusCode};
+use actix_http::{Request, Response, StatusCode};
 use actix_service::{Service, fn_service};
 use actix_web::web::Bytes;
 use futures_util::StreamExt;
