@@ -188,8 +188,8 @@ pub struct ServeFlags {
     pub forward_timeout: Duration,
 
     /// HTTP/2 streams a client may have open on one connection, advertised in SETTINGS as upstream's is,
-    /// and enforced: a request beyond it (from a client that ignores the setting) gets a bodiless 429 at
-    /// once. 0 means 100.
+    /// and enforced: a stream beyond it (from a client that ignores the setting) is refused with
+    /// REFUSED_STREAM at once. 0 means 100.
     #[arg(long, default_value_t = 0)]
     pub http2_max_streams_per_connection: usize,
 
