@@ -3,7 +3,8 @@
 # to 30 %, so only a comparison within one sitting says what a change moved). Each turn: the HPA Object, pods by
 # selector, external, metrics.k8s.io pods, discovery and 404 shapes over HTTP/2 and HTTP/1.1, at c=1 (N requests) and c=32
 # (SECONDS), with a client certificate, as bench-requests.sh sends them.
-# Usage: [SHAPES=REGEX] scripts/bench-ab.sh BINARY_A BINARY_B [ROUNDS=2] [N=2000] [SECONDS=5]
+# GO_LOAD=PATH measures with Go's net/http instead (../shared/tools/go-load, as bench-go.sh), tools/load otherwise.
+# Usage: [SHAPES=REGEX] [GO_LOAD=PATH] scripts/bench-ab.sh BINARY_A BINARY_B [ROUNDS=2] [N=2000] [SECONDS=5]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/env.sh
@@ -34,6 +35,15 @@ for round in $(seq 1 "$rounds"); do
       [[ -z ${SHAPES:-} || $label =~ $SHAPES ]] || continue
       for proto in h2 h1; do
         flags=(); [ "$proto" = h1 ] && flags=(--http1)
+        if [ -n "${GO_LOAD:-}" ]; then
+          go_flags=(); [ "$proto" = h1 ] && go_flags=(-h1)
+          for c in 1 32; do
+            amount=(-n "$n"); [ "$c" = 32 ] && amount=(-d "${seconds}s")
+            printf '%s c=%s %s ' "$side$round $label $proto" "$c" "$proto"
+            "$GO_LOAD" -url "$url" -c "$c" "${amount[@]}" -cert "$work/demo-user.crt" -key "$work/demo-user.key" "${go_flags[@]}"
+          done
+          continue
+        fi
         "$load" --label "$side$round $label $proto" -c 1 -n "$n" "${auth[@]}" "${flags[@]}" --url "$url"
         "$load" --label "$side$round $label $proto" -c 32 -d "$seconds" "${auth[@]}" "${flags[@]}" --url "$url"
       done
