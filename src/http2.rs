@@ -296,11 +296,13 @@ async fn send_data(
     Ok(())
 }
 
-/// The `Date` header's value, as every HTTP/1.1 answer (actix-http) and Go's servers send it; formatted once a
-/// second per thread.
+/// The `Date` header's value, as every HTTP/1.1 answer (actix-http) and Go's servers send it; formatted
+/// once a second per thread.
 fn date() -> Option<HeaderValue> {
+    /// The second last formatted, and its value.
+    type Formatted = std::cell::RefCell<(u64, Option<HeaderValue>)>;
     thread_local! {
-        static DATE: std::cell::RefCell<(u64, Option<HeaderValue>)> = const { std::cell::RefCell::new((0, None)) };
+        static DATE: Formatted = const { std::cell::RefCell::new((0, None)) };
     }
     #[allow(
         clippy::disallowed_methods,

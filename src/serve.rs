@@ -179,12 +179,13 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
             },
             // Idle keep-alive connections stay 120 s: longer than Go's transport keeps them
             // (IdleConnTimeout 90 s), so the client closes first and never reuses a connection the server
-            // just dropped; an h2 connection without streams is closed (GOAWAY) after one to two of them. actix's 5 s default cost a TLS
-            // handshake per HPA poll over HTTP/1.1. Memory per idle connection: BENCHMARKS.md
-            // (scripts/bench-idle.sh).
+            // just dropped; an h2 connection without streams is closed (GOAWAY) after one to two of them.
+            // actix's 5 s default cost a TLS handshake per HPA poll over HTTP/1.1. Memory per idle
+            // connection: BENCHMARKS.md (scripts/bench-idle.sh).
             keep_alive: Duration::from_secs(120),
         };
-        let server = crate::listener::serve(address, tls, limits, crate::auth::peer::of_connection, move || {
+        let on_connect = crate::auth::peer::of_connection;
+        let server = crate::listener::serve(address, tls, limits, on_connect, move || {
             let telemetry = state.telemetry.clone();
             App::new()
                 .app_data(state.clone())
