@@ -465,6 +465,38 @@ fn a_rotated_front_proxy_ca_in_the_config_map_applies_without_restart() {
     assert!(world.log().contains("extension-apiserver-authentication"));
 }
 
+/// `count` GETs of `path` one after another on one HTTP/2 connection (by ALPN), presenting `identity`
+/// (certificate and key files) when given: their statuses.
+fn h2_statuses(
+    port: u16,
+    ca: &Path,
+    identity: Option<(PathBuf, PathBuf)>,
+    path: &str,
+    count: usize,
+) -> Vec<u16> {
+    use adapter_load::connection::{Connection, Endpoint, Options};
+    let (endpoint, _) = Endpoint::parse(&format!("https://127.0.0.1:{port}/")).unwrap();
+    let options = Options {
+        ca: Some(ca.to_path_buf()),
+        identity,
+        ..Options::default()
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let connection = Connection::open(&endpoint, &options).await.unwrap();
+        assert_eq!(connection.protocol(), "h2");
+        let mut statuses = Vec::new();
+        for _ in 0..count {
+            let mut stream = connection.share().unwrap();
+            statuses.push(stream.get(path).await.unwrap().status);
+        }
+        statuses
+    })
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(path.with_extension("tmp"), text).unwrap();
@@ -620,6 +652,17 @@ fn without_a_cluster_delegation_must_be_switched_off_explicitly() {
         .0,
         401
     );
+    // Over HTTP/2, as the aggregator calls: the certificate belongs to the connection and every stream's
+    // request is authenticated by it (src/http2.rs hands it to each request).
+    let identity = (
+        write(unreachable.path(), "me.crt", &me.cert_pem),
+        write(unreachable.path(), "me.key", &me.key_pem),
+    );
+    assert_eq!(
+        h2_statuses(port, &serving, Some(identity), "/version", 3),
+        [200; 3]
+    );
+    assert_eq!(h2_statuses(port, &serving, None, "/version", 1), [401]);
     let log = std::fs::read_to_string(&log).unwrap();
     assert!(log.contains("--delegated-auth=false"), "{log}");
 }
