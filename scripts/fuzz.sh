@@ -23,6 +23,7 @@ sanitizer=${FUZZ_SANITIZER:-address}
 build=(--fuzz-dir "$fuzz_dir" -O -s "$sanitizer")
 [ "$sanitizer" = address ] || build+=(--target-dir "$fuzz_dir/target-$sanitizer")
 cargo fuzz build "${build[@]}"
+execs_in() { grep -o 'stat::number_of_executed_units: *[0-9]*' "$1" | grep -o '[0-9]*$' || echo '?'; }
 for target in "${targets[@]}"; do
   corpus=target/fuzz-corpus/$target
   mkdir -p "$corpus"
@@ -30,11 +31,15 @@ for target in "${targets[@]}"; do
   log=$(mktemp)
   if ! cargo fuzz run "${build[@]}" "$target" "$corpus" -- \
       -max_total_time="$seconds" -print_final_stats=1 -max_len=65536 >"$log" 2>&1; then
+    # Interrupted (SIGINT: libFuzzer exits 72) is not a finding: say how far it got and stop.
+    if grep -q 'libFuzzer: run interrupted' "$log"; then
+      echo "fuzz target $target interrupted after $(execs_in "$log") execs (no crash)" >&2
+      exit 130
+    fi
     tail -40 "$log"
     echo "fuzz target $target found a crash (input in $fuzz_dir/artifacts/$target/)" >&2
     exit 1
   fi
-  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')
-  printf '%-16s %4ss  execs %-10s corpus %s  crashes 0\n' "$target" "$seconds" "$execs" "$(ls "$corpus" | wc -l)"
+  printf '%-16s %4ss  execs %-10s corpus %s  crashes 0\n' "$target" "$seconds" "$(execs_in "$log")" "$(ls "$corpus" | wc -l)"
   rm -f "$log"
 done
