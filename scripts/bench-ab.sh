@@ -37,11 +37,7 @@ for round in $(seq 1 "$rounds"); do
         flags=(); [ "$proto" = h1 ] && flags=(--http1)
         if [ -n "${GO_LOAD:-}" ]; then
           go_flags=(); [ "$proto" = h1 ] && go_flags=(-h1)
-          for c in 1 32; do
-            amount=(-n "$n"); [ "$c" = 32 ] && amount=(-d "${seconds}s")
-            printf '%s c=%s %s ' "$side$round $label $proto" "$c" "$proto"
-            "$GO_LOAD" -url "$url" -c "$c" "${amount[@]}" -cert "$work/demo-user.crt" -key "$work/demo-user.key" "${go_flags[@]}"
-          done
+          go_concurrencies "$GO_LOAD" "$url" "$n" "$seconds" "$side$round $label $proto" "${go_flags[@]}"
           continue
         fi
         "$load" --label "$side$round $label $proto" -c 1 -n "$n" "${auth[@]}" "${flags[@]}" --url "$url"

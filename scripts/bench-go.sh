@@ -24,10 +24,6 @@ for shape in \
   "/apis/custom.metrics.k8s.io/v1beta2"; do
   for proto in h2 h1; do
     flags=(); [ "$proto" = h1 ] && flags=(-h1)
-    for c in 1 32; do
-      amount=(-n "$n"); [ "$c" = 32 ] && amount=(-d "${seconds}s")
-      printf '%-4s c=%-3s %s\n' "$proto" "$c" "$shape"
-      "$go_load" -url "$base$shape" -c "$c" "${amount[@]}" -cert "$work/demo-user.crt" -key "$work/demo-user.key" "${flags[@]}"
-    done
+    go_concurrencies "$go_load" "$base$shape" "$n" "$seconds" "$proto $shape" "${flags[@]}"
   done
 done

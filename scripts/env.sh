@@ -98,3 +98,14 @@ start_adapter() { # $1: the adapter binary, against the stack start_stack starte
   done
   echo "the adapter did not become ready; its log:" >&2; cat "$work/adapter.log" >&2; return 1
 }
+
+go_concurrencies() { # GO_LOAD URL N SECONDS LABEL [go-load flags...]: Go's net/http at c=1 for N requests, then
+  # at c=32 for SECONDS, with the demo user's certificate; each run's line follows a line naming it.
+  local go_load=$1 url=$2 n=$3 seconds=$4 label=$5; shift 5
+  local c amount
+  for c in 1 32; do
+    amount=(-n "$n"); [ "$c" = 32 ] && amount=(-d "${seconds}s")
+    printf '%s c=%s\n' "$label" "$c"
+    "$go_load" -url "$url" -c "$c" "${amount[@]}" -cert "$work/demo-user.crt" -key "$work/demo-user.key" "$@"
+  done
+}

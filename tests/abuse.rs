@@ -181,20 +181,7 @@ fn every_refusal_is_a_status_with_the_right_code_and_the_process_stays_healthy()
 /// then a client may assume no limit (RFC 9113 §5.1.2; hyper does, Go's transport assumes 100). Their
 /// statuses.
 fn gets_at_once(env: &Env, count: usize, path: &str) -> Vec<u16> {
-    use adapter_load::connection::{Connection, Endpoint, Options};
-    let (endpoint, _) = Endpoint::parse(&format!("https://127.0.0.1:{}/", env.port)).unwrap();
-    let options = Options {
-        ca: Some(env.ca()),
-        ..Options::default()
-    };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let connection = Connection::open(&endpoint, &options).await.unwrap();
-        assert_eq!(connection.protocol(), "h2");
+    crate::env::with_h2_connection(env.port, &env.ca(), None, |connection| async move {
         // The server's SETTINGS precede its first answer on the wire, and frames are read in order.
         let mut first = connection.share().unwrap();
         assert_eq!(first.get(path).await.unwrap().status, 200);

@@ -474,20 +474,7 @@ fn h2_statuses(
     path: &str,
     count: usize,
 ) -> Vec<u16> {
-    use adapter_load::connection::{Connection, Endpoint, Options};
-    let (endpoint, _) = Endpoint::parse(&format!("https://127.0.0.1:{port}/")).unwrap();
-    let options = Options {
-        ca: Some(ca.to_path_buf()),
-        identity,
-        ..Options::default()
-    };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let connection = Connection::open(&endpoint, &options).await.unwrap();
-        assert_eq!(connection.protocol(), "h2");
+    crate::env::with_h2_connection(port, ca, identity, |connection| async move {
         let mut statuses = Vec::new();
         for _ in 0..count {
             let mut stream = connection.share().unwrap();

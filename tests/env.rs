@@ -406,6 +406,36 @@ pub fn https_as(
     parse_http(&raw)
 }
 
+/// Runs `work` with one HTTP/2 connection (hyper, by ALPN; asserted) to the adapter on `port`, trusting
+/// only `ca` and presenting `identity` (certificate and key files) when given.
+pub fn with_h2_connection<T, F>(
+    port: u16,
+    ca: &Path,
+    identity: Option<(PathBuf, PathBuf)>,
+    work: impl FnOnce(adapter_load::connection::Connection) -> F,
+) -> T
+where
+    F: std::future::Future<Output = T>,
+{
+    use adapter_load::connection::{Connection, Endpoint, Options};
+    let (endpoint, _) = Endpoint::parse(&format!("https://127.0.0.1:{port}/")).unwrap();
+    let options = Options {
+        ca: Some(ca.to_path_buf()),
+        identity,
+        ..Options::default()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let connection = Connection::open(&endpoint, &options).await.unwrap();
+        assert_eq!(connection.protocol(), "h2");
+        work(connection).await
+    })
+}
+
 pub fn client_config(ca: &Path, identity: Option<&Identity>) -> rustls::ClientConfig {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
