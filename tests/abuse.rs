@@ -35,6 +35,15 @@ fn item_count(body: &str) -> usize {
         .len()
 }
 
+/// `app=web` and `terms` more requirements that every pod satisfies, URL-encoded: a long selector that
+/// selects what the short one does.
+fn long_web_selector(terms: usize) -> String {
+    let terms: Vec<String> = (0..terms)
+        .map(|i| format!("x{i:04}!=no-such-value"))
+        .collect();
+    encode(&format!("app=web,{}", terms.join(",")))
+}
+
 fn rss_mib(env: &Env) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{}/status", env.adapter_pid())).unwrap();
     let kib: f64 = status
@@ -160,10 +169,7 @@ fn every_refusal_is_a_status_with_the_right_code_and_the_process_stays_healthy()
     );
     // A 60 kB selector (Go's servers take heads up to 1 MB) selects as a short one does: 2,250 terms that
     // every pod satisfies.
-    let long: Vec<String> = (0..2250)
-        .map(|i| format!("x{i:04}!=no-such-value"))
-        .collect();
-    let long = encode(&format!("app=web,{}", long.join(",")));
+    let long = long_web_selector(2250);
     assert!(long.len() > 60_000, "{}", long.len());
     let (code, body) = env.get(&format!("{PODS}?labelSelector={long}"));
     assert_eq!(code, 200, "{body:.300}");
@@ -273,10 +279,7 @@ fn over_http2_a_100_kb_selector_is_served_and_a_head_over_1_mib_is_refused_on_it
     // Over HTTP/1.1 actix-http refuses a request target of 64 KiB or more (README); over h2 the path is
     // bounded only by the advertised 1 MiB header list, as Go's servers bound heads: 4,000 terms that every
     // pod satisfies select as a short selector does.
-    let terms: Vec<String> = (0..4000)
-        .map(|i| format!("x{i:04}!=no-such-value"))
-        .collect();
-    let long = encode(&format!("app=web,{}", terms.join(",")));
+    let long = long_web_selector(4000);
     assert!(long.len() > 100_000, "{}", long.len());
     let stream = raw.get_with(&format!("{PODS}?labelSelector={long}"), &[]);
     raw.flush();
