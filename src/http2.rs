@@ -298,7 +298,7 @@ async fn send_data(
 
 /// The `Date` header's value, as every HTTP/1.1 answer (actix-http) and Go's servers send it; formatted
 /// once a second per thread.
-fn date() -> Option<HeaderValue> {
+pub(crate) fn date() -> Option<HeaderValue> {
     /// The second last formatted, and its value.
     type Formatted = std::cell::RefCell<(u64, Option<HeaderValue>)>;
     thread_local! {

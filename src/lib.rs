@@ -13,6 +13,7 @@ pub mod commands;
 pub mod explain_client;
 pub mod flags;
 pub mod forward;
+pub mod http1;
 pub mod http2;
 pub mod kube_objects;
 pub mod listener;

@@ -1,5 +1,6 @@
 //! The HTTPS listener: actix-server accepting, rustls handshaking, then by ALPN either actix-http serving
-//! HTTP/1.1 or `http2` serving h2 (actix-http's h2 dispatcher cannot limit streams), both to the same app.
+//! HTTP/1.1 (its request heads judged by `http1` on the way in) or `http2` serving h2 (actix-http's h2
+//! dispatcher cannot limit streams), both to the same app.
 //! Assembled here rather than by actix-web's `HttpServer` for that split (and `HttpServer` put `h2` into
 //! ALPN even under `--disable-http2`); every setting `HttpServer` applied is applied.
 
@@ -17,6 +18,8 @@ use actix_tls::accept::TlsError;
 use actix_tls::accept::rustls_0_23::{Acceptor, TlsStream};
 use actix_web::dev::{AppConfig, ServiceRequest};
 use actix_web::rt::net::TcpStream;
+
+use crate::http1::Guarded;
 
 /// A connection once its TLS handshake is done.
 pub type Tls = TlsStream<TcpStream>;
@@ -68,7 +71,7 @@ where
                 |_| AppConfig::default(),
             )
         };
-        let http1: h1::H1Service<Tls, _, _, _, _> = HttpService::build()
+        let http1: h1::H1Service<Guarded<Tls>, _, _, _, _> = HttpService::build()
             // On SIGTERM, idle keep-alive connections are closed at once instead of holding the shutdown
             // for its 30 s timeout. Hidden in actix-http's docs; HttpServer passes it so.
             .graceful_shutdown_signal(move || {
@@ -80,8 +83,8 @@ where
             // HttpServer's: 1 s to close after the answer.
             .client_disconnect_timeout(Duration::from_secs(1))
             .secure()
-            .on_connect_ext(move |io: &Tls, data: &mut _| {
-                data.insert(on_connect(io));
+            .on_connect_ext(move |io: &Guarded<Tls>, data: &mut _| {
+                data.insert(on_connect(io.get_ref()));
             })
             .h1(app());
         let http2 = app();
@@ -108,6 +111,7 @@ where
                         let _ = tcp.set_nodelay(true);
                         let peer = tcp.peer_addr().ok();
                         if !h2 {
+                            let io = Guarded::new(io);
                             return http1.call((io, peer)).await.map_err(TlsError::Service);
                         }
                         let data = on_connect(&io);

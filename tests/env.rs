@@ -381,29 +381,38 @@ pub fn https_as(
     path: &str,
     headers: &[(&str, &str)],
 ) -> (u16, String) {
-    if !ca.exists() {
-        return (0, String::new());
-    }
-    let Ok(tcp) = TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new());
-    };
-    tcp.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    let tls = client_config(ca, identity);
-    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
-    let conn = rustls::ClientConnection::new(Arc::new(tls), name).unwrap();
-    let mut stream = rustls::StreamOwned::new(conn, tcp);
     let extra: String = headers
         .iter()
         .map(|(k, v)| format!("{k}: {v}\r\n"))
         .collect();
     let request =
         format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{extra}\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return (0, String::new());
+    match exchange(port, ca, identity, request.as_bytes()) {
+        Some(raw) => parse_http(&raw),
+        None => (0, String::new()),
     }
+}
+
+/// `bytes` written as they are over HTTPS (HTTP/1.1) to the adapter on `port`, trusting only `ca`:
+/// everything it answers until it closes; empty when the connection or the handshake fails.
+pub fn https_raw(port: u16, ca: &Path, bytes: &[u8]) -> Vec<u8> {
+    exchange(port, ca, None, bytes).unwrap_or_default()
+}
+
+fn exchange(port: u16, ca: &Path, identity: Option<&Identity>, bytes: &[u8]) -> Option<Vec<u8>> {
+    if !ca.exists() {
+        return None;
+    }
+    let tcp = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    tcp.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let tls = client_config(ca, identity);
+    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(tls), name).unwrap();
+    let mut stream = rustls::StreamOwned::new(conn, tcp);
+    stream.write_all(bytes).ok()?;
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw);
-    parse_http(&raw)
+    Some(raw)
 }
 
 /// Runs `work` with one HTTP/2 connection (hyper, by ALPN; asserted) to the adapter on `port`, trusting

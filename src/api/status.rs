@@ -49,6 +49,12 @@ pub enum ApiError {
     /// 406.
     #[error("{0}")]
     NotAcceptable(String),
+    /// 414: a request target longer than the HTTP/1.1 side reads (`http1`).
+    #[error("{0}")]
+    UriTooLong(String),
+    /// 431: a request head longer than the HTTP/1.1 side reads, or too many header fields (`http1`).
+    #[error("{0}")]
+    HeadTooLarge(String),
 }
 
 impl From<FlowError> for ApiError {
@@ -114,6 +120,8 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            ApiError::HeadTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
     }
 
@@ -126,6 +134,9 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => ("Forbidden", None),
             ApiError::MethodNotAllowed(_) => ("MethodNotAllowed", None),
             ApiError::NotAcceptable(_) => ("NotAcceptable", None),
+            // metav1 names no reason for these two; named after their codes as Go's StatusText does.
+            ApiError::UriTooLong(_) => ("RequestURITooLong", None),
+            ApiError::HeadTooLarge(_) => ("RequestHeaderFieldsTooLarge", None),
             ApiError::Internal { public, cause } => {
                 tracing::error!(%cause, "request failed");
                 (
