@@ -33,7 +33,8 @@ fn app() -> impl Service<Request, Response = Response<BoxBody>, Error = Infallib
         while let Some(Ok(_)) = payload.next().await {}
         let size = (req.path().len() * 1000).min(300_000);
         let body = if req.path().contains("stream") {
-            let chunks = (0..size / 10_000).map(|_| Ok::<_, Infallible>(Bytes::from(vec![b'x'; 10_000])));
+            let chunks =
+                (0..size / 10_000).map(|_| Ok::<_, Infallible>(Bytes::from(vec![b'x'; 10_000])));
             BodyStream::new(futures_util::stream::iter(chunks)).boxed()
         } else {
             Bytes::from(vec![b'x'; size]).boxed()
