@@ -112,6 +112,20 @@ impl Heads {
         Verdict::Pass
     }
 
+    /// `input` judged from the start of a connection, read in pieces of `piece` bytes: the refusal, if
+    /// any, and how many bytes were passed on. For tests and fuzzing, which compare arrivals.
+    pub fn judged(input: &[u8], piece: usize) -> (Option<Refusal>, usize) {
+        let mut heads = Heads::default();
+        let mut passed = 0;
+        for chunk in input.chunks(piece) {
+            match heads.judge(chunk) {
+                Verdict::Pass => passed += chunk.len(),
+                Verdict::Refuse { keep, refusal } => return (Some(refusal), passed + keep),
+            }
+        }
+        (None, passed)
+    }
+
     /// Whether a head was refused (the connection reads no more).
     pub fn refused(&self) -> bool {
         self.refused
@@ -328,24 +342,11 @@ mod tests {
 
     const GET: &[u8] = b"GET /apis/custom.metrics.k8s.io/v1beta2 HTTP/1.1\r\nHost: a\r\n\r\n";
 
-    /// `input` judged in pieces of `piece` bytes: the refusal, if any, and how many bytes were passed on.
-    fn judged(input: &[u8], piece: usize) -> (Option<Refusal>, usize) {
-        let mut heads = Heads::default();
-        let mut passed = 0;
-        for chunk in input.chunks(piece) {
-            match heads.judge(chunk) {
-                Verdict::Pass => passed += chunk.len(),
-                Verdict::Refuse { keep, refusal } => return (Some(refusal), passed + keep),
-            }
-        }
-        (None, passed)
-    }
-
     /// The refusal's code, the same whether the bytes come at once or in pieces (one by one for short
     /// input: each read parses the head so far, as actix-http's decoder does); when at once, everything
     /// before the refused head is passed on and nothing of it.
     fn code_of(input: &[u8], refused_head_at: usize) -> Option<u16> {
-        let (at_once, passed) = judged(input, input.len().max(1));
+        let (at_once, passed) = Heads::judged(input, input.len().max(1));
         let code = at_once.as_ref().map(|r| r.code);
         if code.is_some() {
             assert_eq!(passed, refused_head_at);
@@ -356,7 +357,11 @@ mod tests {
             &[16_384, 1000]
         };
         for &piece in pieces {
-            assert_eq!(judged(input, piece).0, at_once, "in pieces of {piece}");
+            assert_eq!(
+                Heads::judged(input, piece).0,
+                at_once,
+                "in pieces of {piece}"
+            );
         }
         code
     }
@@ -379,7 +384,7 @@ mod tests {
     fn heads_actix_serves_pass_in_any_pieces_and_on_a_kept_alive_connection() {
         let three = [GET, GET, GET].concat();
         assert_eq!(code_of(&three, 0), None);
-        assert_eq!(judged(&three, 5), (None, three.len()));
+        assert_eq!(Heads::judged(&three, 5), (None, three.len()));
         assert_eq!(code_of(&with_target_of(MAX_TARGET_BYTES), 0), None);
         assert_eq!(code_of(&with_head_of(MAX_HEAD_BYTES), 0), None);
         let many: String = (0..MAX_HEADERS - 1)

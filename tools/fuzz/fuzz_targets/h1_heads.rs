@@ -8,21 +8,8 @@ use actix_http::ServiceConfig;
 use actix_http::h1::{Codec, Message};
 use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
-use prometheus_adapter::http1::{Heads, MAX_HEAD_BYTES, Refusal, Verdict};
+use prometheus_adapter::http1::{Heads, MAX_HEAD_BYTES};
 use tokio_util::codec::Decoder;
-
-/// The refusal, if any, and the bytes passed on, with `input` read in pieces of `piece` bytes.
-fn judged(input: &[u8], piece: usize) -> (Option<Refusal>, usize) {
-    let mut heads = Heads::default();
-    let mut passed = 0;
-    for chunk in input.chunks(piece) {
-        match heads.judge(chunk) {
-            Verdict::Pass => passed += chunk.len(),
-            Verdict::Refuse { keep, refusal } => return (Some(refusal), passed + keep),
-        }
-    }
-    (None, passed)
-}
 
 thread_local! {
     static SYSTEM: actix_rt::SystemRunner = actix_rt::System::new();
@@ -48,11 +35,11 @@ fuzz_target!(|data: &[u8]| {
     let Some((&piece, input)) = data.split_first() else {
         return;
     };
-    let (whole, refused_at) = judged(input, input.len().max(1));
+    let (whole, refused_at) = Heads::judged(input, input.len().max(1));
     // At most 32 pieces: every read parses the head so far (as actix does), so one-byte pieces of a long
     // input would spend the run on one input.
     let piece = (usize::from(piece) + 1).max(input.len() / 32);
-    let (in_pieces, _) = judged(input, piece);
+    let (in_pieces, _) = Heads::judged(input, piece);
     assert_eq!(
         whole, in_pieces,
         "the verdict depends on how the bytes arrive"
