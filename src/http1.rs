@@ -57,7 +57,9 @@ pub enum Verdict {
 pub struct Heads {
     /// The current head's bytes from earlier reads, when it spans reads.
     partial: Vec<u8>,
-    /// A request with a body or an upgrade was passed: from here on actix alone reads the stream.
+    /// Bytes of the current request's body still to come (a Content-Length body is skipped).
+    body_left: u64,
+    /// A chunked body or an upgrade was passed: from here on actix alone reads the stream.
     unfollowed: bool,
     /// A head was refused: nothing more is read.
     refused: bool,
@@ -65,10 +67,10 @@ pub struct Heads {
 
 /// What one head's parse says.
 enum Head {
-    /// Complete: `len` bytes; whether what follows is the next head.
+    /// Complete: `len` bytes, then `body` bytes of body, or (`None`) a stream that cannot be followed.
     Complete {
         len: usize,
-        next_follows: bool,
+        body: Option<u64>,
     },
     /// More bytes are needed.
     Partial,
@@ -80,6 +82,12 @@ impl Heads {
     pub fn judge(&mut self, chunk: &[u8]) -> Verdict {
         let mut offset = 0;
         while !self.unfollowed && !self.refused && offset < chunk.len() {
+            if self.body_left > 0 {
+                let skipped = self.body_left.min((chunk.len() - offset) as u64);
+                self.body_left -= skipped;
+                offset += skipped as usize;
+                continue;
+            }
             let earlier = self.partial.len();
             let head = if earlier == 0 {
                 parse(&chunk[offset..])
@@ -88,10 +96,13 @@ impl Heads {
                 parse(&self.partial)
             };
             match head {
-                Head::Complete { len, next_follows } => {
+                Head::Complete { len, body } => {
                     offset += len - earlier;
                     self.forget_partial();
-                    self.unfollowed = !next_follows;
+                    match body {
+                        Some(length) => self.body_left = length,
+                        None => self.unfollowed = true,
+                    }
                 }
                 Head::Partial => {
                     if earlier == 0 {
@@ -191,27 +202,61 @@ fn parse(bytes: &[u8]) -> Head {
     if let Err(error) = http02::Uri::try_from(target) {
         return bad_request(format!("invalid request target: {error}"));
     }
-    let has = |name: &str| {
-        request
-            .headers
-            .iter()
-            .any(|h| h.name.eq_ignore_ascii_case(name))
-    };
-    if request.version == Some(1) && !has("host") {
-        return bad_request("an HTTP/1.1 request needs a Host header".to_string());
-    }
-    // Followed on only when no body and no upgrade comes between this head and the next.
-    let empty_body = request.headers.iter().all(|h| {
-        if h.name.eq_ignore_ascii_case("content-length") {
-            h.value.trim_ascii() == b"0"
-        } else {
-            !h.name.eq_ignore_ascii_case("transfer-encoding")
-                && !h.name.eq_ignore_ascii_case("upgrade")
+    // actix-http's header rules (`MessageType::set_headers`, `decode`), which refuse with a bodiless 400.
+    let (mut hosts, mut lengths, mut encodings, mut upgrade) = (0, 0, 0, false);
+    let mut length = Some(0);
+    for header in request.headers.iter() {
+        let name = header.name;
+        if name.eq_ignore_ascii_case("host") {
+            hosts += 1;
+        } else if name.eq_ignore_ascii_case("content-length") {
+            lengths += 1;
+            let value = header.value.trim_ascii();
+            length = (!value.starts_with(b"+"))
+                .then(|| std::str::from_utf8(value).ok()?.parse::<u64>().ok())
+                .flatten();
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            encodings += 1;
+        } else if name.eq_ignore_ascii_case("upgrade")
+            || (name.eq_ignore_ascii_case("connection")
+                && header
+                    .value
+                    .to_ascii_lowercase()
+                    .windows(7)
+                    .any(|w| w == b"upgrade"))
+        {
+            upgrade = true;
         }
-    });
+    }
+    let http10 = request.version == Some(0);
+    let refused = if hosts > 1 {
+        Some("more than one Host header")
+    } else if lengths > 1 {
+        Some("more than one Content-Length header")
+    } else if length.is_none() {
+        Some("the Content-Length is not a length")
+    } else if encodings > 1 {
+        Some("more than one Transfer-Encoding header")
+    } else if !http10 && hosts == 0 {
+        Some("an HTTP/1.1 request needs a Host header")
+    } else if encodings == 1 && http10 {
+        Some("Transfer-Encoding is not allowed in an HTTP/1.0 request")
+    } else if encodings == 1 && lengths == 1 {
+        Some("both Content-Length and Transfer-Encoding are set")
+    } else if http10 && method == "POST" && lengths == 0 {
+        Some("an HTTP/1.0 POST needs a Content-Length")
+    } else {
+        None
+    };
+    if let Some(message) = refused {
+        return bad_request(message.to_string());
+    }
+    // A Content-Length body is skipped to the next head; a chunked one, an upgrade or CONNECT's tunnel is
+    // actix's alone to read.
+    let followed = encodings == 0 && !upgrade && method != "CONNECT";
     Head::Complete {
         len,
-        next_follows: empty_body && method != "CONNECT",
+        body: length.filter(|_| followed),
     }
 }
 
@@ -440,11 +485,19 @@ mod tests {
     }
 
     #[test]
-    fn after_a_body_or_an_upgrade_the_rest_of_the_connection_is_left_to_actix() {
+    fn a_content_length_body_is_skipped_to_the_next_head() {
+        let post = &b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\nGET / HTTP/1.0"[..];
+        assert_eq!(code_of(&[post, GET, GET].concat(), 0), None);
+        let then_garbage = [post, GET, b"not a request\r\n\r\n"].concat();
+        assert_eq!(code_of(&then_garbage, post.len() + GET.len()), Some(400));
+    }
+
+    #[test]
+    fn after_a_chunked_body_or_an_upgrade_the_rest_of_the_connection_is_left_to_actix() {
         for head in [
-            &b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n"[..],
-            b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n",
+            &b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
             b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\n\r\n",
             b"CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n",
         ] {
             let then_garbage = [head, b"hello\r\n\r\nnot a request\r\n\r\n"].concat();
@@ -453,6 +506,47 @@ mod tests {
                 None,
                 "{:?}",
                 String::from_utf8_lossy(head)
+            );
+        }
+    }
+
+    #[test]
+    fn heads_actix_header_rules_refuse_are_refused_with_400() {
+        for (head, why) in [
+            ("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "Host"),
+            (
+                "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n",
+                "Content-Length",
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +1\r\n\r\n",
+                "not a length",
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n",
+                "not a length",
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+                "Transfer-Encoding",
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 1\r\n\r\n",
+                "both",
+            ),
+            (
+                "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n",
+                "HTTP/1.0",
+            ),
+            ("POST / HTTP/1.0\r\n\r\n", "POST"),
+        ] {
+            let (refusal, _) = Heads::judged(head.as_bytes(), head.len());
+            let refusal = refusal.unwrap_or_else(|| panic!("{head:?} passed"));
+            assert_eq!(refusal.code, 400, "{head:?}");
+            assert!(
+                refusal.message.contains(why),
+                "{head:?}: {}",
+                refusal.message
             );
         }
     }

@@ -370,19 +370,30 @@ fn over_http1_heads_its_parser_refuses_get_a_status_after_the_answers_before_the
         assert_eq!(status_of(&answers[0].1), (400, "BadRequest".to_string()));
         assert_eq!(answers[0].0, 400);
     }
-    // Pipelined behind two good requests on a kept-alive connection: both answered first, then the Status.
+    // Two Hosts (a request-smuggling probe): 400 with a Status too.
+    let two_hosts = b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n";
+    let two_hosts_answers = answers(&crate::env::https_raw(env.port, &env.ca(), two_hosts));
+    assert_eq!(
+        status_of(&two_hosts_answers[0].1),
+        (400, "BadRequest".to_string())
+    );
+    // Pipelined behind a good request and a POST with a body (skipped to the next head) on a kept-alive
+    // connection: both answered first, then the Status.
     let good = format!("GET {EXTERNAL} HTTP/1.1\r\nHost: a\r\n\r\n");
+    let post = format!(
+        "POST {EXTERNAL} HTTP/1.1\r\nHost: a\r\nContent-Length: 15\r\n\r\nGET / HTTP/1.1\r"
+    );
     let refused = format!("GET {PODS}?labelSelector={long} HTTP/1.1\r\nHost: a\r\n\r\n");
     let raw = crate::env::https_raw(
         env.port,
         &env.ca(),
-        format!("{good}{good}{refused}").as_bytes(),
+        format!("{good}{post}{refused}").as_bytes(),
     );
     let answers = answers(&raw);
     let codes: Vec<u16> = answers.iter().map(|(code, _)| *code).collect();
     assert_eq!(
         codes,
-        [200, 200, 414],
+        [200, 405, 414],
         "{:.500}",
         String::from_utf8_lossy(&raw)
     );
