@@ -176,12 +176,7 @@ fn parse(bytes: &[u8]) -> Head {
                 message: format!("the request has more than {MAX_HEADERS} header fields"),
             });
         }
-        Err(error) => {
-            return Head::Refused(Refusal {
-                code: 400,
-                message: format!("malformed HTTP/1.1 request head: {error}"),
-            });
-        }
+        Err(error) => return bad_request(format!("malformed HTTP/1.1 request head: {error}")),
     };
     let target = request.path.unwrap_or_default();
     if target.len() > MAX_TARGET_BYTES {
@@ -221,9 +216,8 @@ fn parse(bytes: &[u8]) -> Head {
             || (name.eq_ignore_ascii_case("connection")
                 && header
                     .value
-                    .to_ascii_lowercase()
                     .windows(7)
-                    .any(|w| w == b"upgrade"))
+                    .any(|w| w.eq_ignore_ascii_case(b"upgrade")))
         {
             upgrade = true;
         }
