@@ -14,14 +14,19 @@ const EXTERNAL: &str = "/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/qu
 
 /// `(code, reason, message)` of a Status answer; panics when the body is not one.
 fn status(env: &Env, method: &str, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
-    let (code, body) = env.https(method, path, headers);
-    let status: Value = serde_json::from_str(&body).unwrap_or_else(|e| {
-        panic!("{method} {path}: {code} without a Status body ({e}): {body:?}")
-    });
-    assert_eq!(status["kind"], "Status", "{method} {path}: {body}");
-    assert_eq!(status["code"], code, "{body}");
+    let answer = env.https(method, path, headers);
+    let (reason, message) = status_of(&format!("{method} {path}"), &answer);
+    (answer.0, reason, message)
+}
+
+/// `(reason, message)` of the Status in the answer `(code, body)` to `what`; panics when the body is not
+/// one, or names another code.
+fn status_of(what: &str, (code, body): &(u16, String)) -> (String, String) {
+    let status: Value = serde_json::from_str(body)
+        .unwrap_or_else(|e| panic!("{what}: {code} without a Status body ({e}): {body:?}"));
+    assert_eq!(status["kind"], "Status", "{what}: {body}");
+    assert_eq!(status["code"], *code, "{body}");
     (
-        code,
         status["reason"].as_str().unwrap().to_string(),
         status["message"].as_str().unwrap().to_string(),
     )
@@ -333,17 +338,6 @@ fn answers(raw: &[u8]) -> Vec<(u16, String)> {
     answers
 }
 
-/// The code and reason of a Status body.
-fn status_of(body: &str) -> (u64, String) {
-    let status: Value =
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("not a Status ({e}): {body:?}"));
-    assert_eq!(status["kind"], "Status", "{body}");
-    (
-        status["code"].as_u64().unwrap(),
-        status["reason"].as_str().unwrap().to_string(),
-    )
-}
-
 #[test]
 fn over_http1_heads_its_parser_refuses_get_a_status_after_the_answers_before_them() {
     let env = demo_env();
@@ -365,17 +359,19 @@ fn over_http1_heads_its_parser_refuses_get_a_status_after_the_answers_before_the
         b"GET /healthz HTTP/1.1\r\n\r\n",
         b"GET /a\x7fb HTTP/1.1\r\nHost: a\r\n\r\n",
     ] {
+        let what = String::from_utf8_lossy(bad);
         let answers = answers(&crate::env::https_raw(env.port, &env.ca(), bad));
-        assert_eq!(answers.len(), 1, "{:?}", String::from_utf8_lossy(bad));
-        assert_eq!(status_of(&answers[0].1), (400, "BadRequest".to_string()));
+        assert_eq!(answers.len(), 1, "{what:?}");
         assert_eq!(answers[0].0, 400);
+        assert_eq!(status_of(&what, &answers[0]).0, "BadRequest");
     }
     // Two Hosts (a request-smuggling probe): 400 with a Status too.
     let two_hosts = b"GET /healthz HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n";
     let two_hosts_answers = answers(&crate::env::https_raw(env.port, &env.ca(), two_hosts));
+    assert_eq!(two_hosts_answers[0].0, 400);
     assert_eq!(
-        status_of(&two_hosts_answers[0].1),
-        (400, "BadRequest".to_string())
+        status_of("two Hosts", &two_hosts_answers[0]).0,
+        "BadRequest"
     );
     // Pipelined behind a good request and a POST with a body (skipped to the next head) on a kept-alive
     // connection: both answered first, then the Status.
@@ -397,7 +393,7 @@ fn over_http1_heads_its_parser_refuses_get_a_status_after_the_answers_before_the
         "{:.500}",
         String::from_utf8_lossy(&raw)
     );
-    assert_eq!(status_of(&answers[2].1).0, 414);
+    status_of("the pipelined long selector", &answers[2]);
     // A head that stops coming still gets actix-http's 408 after 5 s (slowloris), and the server serves on.
     let raw = crate::env::https_raw(env.port, &env.ca(), b"GET /healthz HTTP/1.1\r\nHost: a\r\n");
     assert!(
