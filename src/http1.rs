@@ -1,22 +1,28 @@
 //! HTTP/1.1 request heads, read on their way to actix-http: the ones its parser would refuse with a bodiless
 //! `400` or `431` (a target of 64 KiB or more, a head of 128 KiB, 97 header fields, bytes that are not a
-//! request) are refused here instead, with a `metav1.Status` body like every other error.
+//! request, a malformed chunked body), and heads that do not arrive within the head timeout (its bodiless
+//! `408`), are refused here instead, with a `metav1.Status` body like every other error.
 //!
 //! actix-http has no hook for its parser's refusals, so [`Guarded`] sits between the TLS stream and actix:
-//! it runs the same parser (`httparse`, actix's limits) over each head as its bytes pass and, on a head actix
-//! would refuse, holds that head's remaining bytes back and tells actix the client has stopped sending. actix
-//! answers what it has in hand, then shuts the connection down; the refusal is written just before the
-//! shutdown — after every earlier answer, as a pipelining client expects. Heads are followed only while
-//! requests have no body (every API call is a GET): a body or an upgrade leaves the rest of the connection
-//! to actix's own checks.
+//! it runs the same parser (`httparse`, actix's limits and header rules, actix's chunked decoder's states)
+//! over each head and body as its bytes pass and, on a head actix would refuse, holds that head's remaining
+//! bytes back and tells actix the client has stopped sending. actix answers what it has in hand, then shuts
+//! the connection down; the refusal is written just before the shutdown — after every earlier answer, as a
+//! pipelining client expects. Content-Length and chunked bodies are skipped to the next head; only a
+//! WebSocket upgrade or a CONNECT, whose rest of the connection is body to actix, ends the following.
+//!
+//! The head timeout also covers every head after the first: actix-http times only a connection's first
+//! request, so a client could hold a kept-alive connection by sending one byte of its next head.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use actix_web::ResponseError;
 use actix_web::body::MessageBody;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::time::Sleep;
 
 use crate::api::status::ApiError;
 
@@ -31,7 +37,7 @@ const MAX_HEADERS: usize = 96;
 /// A head refused: the Status to answer with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    /// 400, 414 or 431.
+    /// 400, 408, 414 or 431.
     pub code: u16,
     /// What the client is told.
     pub message: String,
@@ -51,30 +57,64 @@ pub enum Verdict {
     },
 }
 
-/// Where a connection's byte stream stands: inside a head (the part that came in earlier reads), past
-/// the point it can be followed, or refused.
+/// Where a connection's byte stream stands: inside a head (the part that came in earlier reads), inside a
+/// body, past the point it can be followed, or refused.
 #[derive(Debug, Default)]
 pub struct Heads {
     /// The current head's bytes from earlier reads, when it spans reads.
     partial: Vec<u8>,
-    /// Bytes of the current request's body still to come (a Content-Length body is skipped).
+    /// Bytes of the current request's Content-Length body still to come.
     body_left: u64,
-    /// A chunked body or an upgrade was passed: from here on actix alone reads the stream.
+    /// Inside a chunked body: where its decoder stands.
+    chunked: Option<Chunk>,
+    /// A WebSocket upgrade or a CONNECT was passed: the rest is its body, for actix alone to read.
     unfollowed: bool,
     /// A head was refused: nothing more is read.
     refused: bool,
+    /// Heads complete so far.
+    completed: u64,
+}
+
+/// What follows a head, as actix-http's decoder reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    /// That many bytes (none for 0).
+    Length(u64),
+    Chunked,
+    /// Everything to the end of the connection.
+    Stream,
 }
 
 /// What one head's parse says.
 enum Head {
-    /// Complete: `len` bytes, then `body` bytes of body, or (`None`) a stream that cannot be followed.
+    /// Complete: `len` bytes, then its body.
     Complete {
         len: usize,
-        body: Option<u64>,
+        body: Body,
     },
     /// More bytes are needed.
     Partial,
     Refused(Refusal),
+}
+
+/// actix-http's chunked decoder's states (`h1::chunked::ChunkedState`), with the numbers they carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    SizeFirst,
+    /// Within the hex digits of a chunk's size, that far.
+    Size(u64),
+    /// Spaces after the size.
+    SizeSpace(u64),
+    Extension(u64),
+    SizeLf(u64),
+    /// Within a chunk's data: bytes left.
+    Data(u64),
+    DataCr,
+    DataLf,
+    Trailer,
+    TrailerLf,
+    EndCr,
+    EndLf,
 }
 
 impl Heads {
@@ -88,6 +128,25 @@ impl Heads {
                 offset += skipped as usize;
                 continue;
             }
+            if let Some(state) = self.chunked {
+                match read_chunked(state, &chunk[offset..]) {
+                    Ok((used, next)) => {
+                        offset += used;
+                        self.chunked = next;
+                    }
+                    Err((at, why)) => {
+                        self.chunked = None;
+                        return self.refuse(
+                            offset + at,
+                            Refusal {
+                                code: 400,
+                                message: format!("malformed chunked body: {why}"),
+                            },
+                        );
+                    }
+                }
+                continue;
+            }
             let earlier = self.partial.len();
             let head = if earlier == 0 {
                 parse(&chunk[offset..])
@@ -98,10 +157,12 @@ impl Heads {
             match head {
                 Head::Complete { len, body } => {
                     offset += len - earlier;
+                    self.completed += 1;
                     self.forget_partial();
                     match body {
-                        Some(length) => self.body_left = length,
-                        None => self.unfollowed = true,
+                        Body::Length(length) => self.body_left = length,
+                        Body::Chunked => self.chunked = Some(Chunk::SizeFirst),
+                        Body::Stream => self.unfollowed = true,
                     }
                 }
                 Head::Partial => {
@@ -112,11 +173,7 @@ impl Heads {
                 }
                 Head::Refused(refusal) => {
                     self.forget_partial();
-                    self.refused = true;
-                    return Verdict::Refuse {
-                        keep: offset,
-                        refusal,
-                    };
+                    return self.refuse(offset, refusal);
                 }
             }
         }
@@ -142,6 +199,31 @@ impl Heads {
         self.refused
     }
 
+    /// When part of a head has come and the rest has not (what the head timeout times): which head of
+    /// the connection it is, from 0.
+    pub fn head_within(&self) -> Option<u64> {
+        (!self.partial.is_empty()).then_some(self.completed)
+    }
+
+    /// Refuses the head at `keep` of the chunk being judged, and everything after it.
+    fn refuse(&mut self, keep: usize, refusal: Refusal) -> Verdict {
+        self.refused = true;
+        Verdict::Refuse { keep, refusal }
+    }
+
+    /// A head that did not come in time: refused with 408, the connection reads no more.
+    pub fn time_out(&mut self, timeout: Duration) -> Refusal {
+        self.forget_partial();
+        self.refused = true;
+        Refusal {
+            code: 408,
+            message: format!(
+                "the request head did not arrive within {} s",
+                timeout.as_secs_f64()
+            ),
+        }
+    }
+
     /// Drops the carried head, and its allocation when a long head grew it.
     fn forget_partial(&mut self) {
         if self.partial.capacity() > 4096 {
@@ -150,6 +232,81 @@ impl Heads {
             self.partial.clear();
         }
     }
+}
+
+/// Reads chunked body bytes from `bytes` onwards from `state`, byte for byte as actix-http's decoder does:
+/// how many were the body's and where it stands after them (`None`: it ended), or where the body broke
+/// and why.
+fn read_chunked(
+    mut state: Chunk,
+    bytes: &[u8],
+) -> Result<(usize, Option<Chunk>), (usize, &'static str)> {
+    use Chunk::*;
+    let hex = |byte: u8| char::from(byte).to_digit(16).map(u64::from);
+    let mut at = 0;
+    while at < bytes.len() {
+        // Data and trailers are skipped whole (the fast paths); every other state takes one byte.
+        if let Data(left) = state {
+            let skipped = left.min((bytes.len() - at) as u64);
+            at += skipped as usize;
+            state = if skipped == left {
+                DataCr
+            } else {
+                Data(left - skipped)
+            };
+            continue;
+        }
+        if state == Trailer {
+            match bytes[at..].iter().position(|&b| b == b'\r') {
+                Some(cr) => {
+                    at += cr + 1;
+                    state = TrailerLf;
+                    continue;
+                }
+                None => return Ok((bytes.len(), Some(Trailer))),
+            }
+        }
+        let byte = bytes[at];
+        let broken = |why| Err((at, why));
+        state = match (state, byte) {
+            (SizeFirst, _) => match hex(byte) {
+                Some(digit) => Size(digit),
+                None => return broken("a chunk size must start with a hex digit"),
+            },
+            (Size(size) | SizeSpace(size), b'\t' | b' ') => SizeSpace(size),
+            (Size(size) | SizeSpace(size), b';') => Extension(size),
+            (Size(size) | SizeSpace(size) | Extension(size), b'\r') => SizeLf(size),
+            (Size(size), _) => match (hex(byte), size.checked_mul(16)) {
+                (Some(digit), Some(shifted)) => Size(shifted + digit),
+                (Some(_), None) => return broken("a chunk size beyond 2^64"),
+                (None, _) => return broken("a chunk size that is not hex"),
+            },
+            (SizeSpace(_), _) => return broken("a chunk size with more after its spaces"),
+            (Extension(_), 0x00..=0x08 | 0x0a..=0x1f | 0x7f) => {
+                return broken("a control character in a chunk extension");
+            }
+            (Extension(size), _) => Extension(size),
+            (SizeLf(0), b'\n') => EndCr,
+            (SizeLf(size), b'\n') => Data(size),
+            (SizeLf(_), _) => return broken("a chunk size line not ended by CRLF"),
+            (DataCr, b'\r') => DataLf,
+            (DataLf, b'\n') => SizeFirst,
+            (DataCr | DataLf, _) => return broken("chunk data not followed by CRLF"),
+            (EndCr, b'\r') => EndLf,
+            (EndCr, _) => Trailer,
+            (TrailerLf, b'\n') => EndCr,
+            (TrailerLf, _) => return broken("a trailer line not ended by CRLF"),
+            (EndLf, b'\n') => return Ok((at + 1, None)),
+            (EndLf, _) => return broken("the last chunk not ended by CRLF"),
+            // One byte at a time, as the fast paths above take them whole.
+            (Data(1), _) => DataCr,
+            (Data(left), _) => Data(left.saturating_sub(1)),
+            (Trailer, b'\r') => TrailerLf,
+            (Trailer, _) => Trailer,
+        };
+        at += 1;
+    }
+    Ok((at, Some(state)))
 }
 
 /// Parses the head at the start of `bytes` as actix-http's decoder would, refusing where it would.
@@ -198,28 +355,23 @@ fn parse(bytes: &[u8]) -> Head {
         return bad_request(format!("invalid request target: {error}"));
     }
     // actix-http's header rules (`MessageType::set_headers`, `decode`), which refuse with a bodiless 400.
-    let (mut hosts, mut lengths, mut encodings, mut upgrade) = (0, 0, 0, false);
+    let (mut hosts, mut lengths, mut encodings) = (0, 0, 0);
+    let (mut chunked, mut websocket) = (true, false);
     let mut length = Some(0);
     for header in request.headers.iter() {
-        let name = header.name;
+        let (name, value) = (header.name, header.value.trim_ascii());
         if name.eq_ignore_ascii_case("host") {
             hosts += 1;
         } else if name.eq_ignore_ascii_case("content-length") {
             lengths += 1;
-            let value = header.value.trim_ascii();
             length = (!value.starts_with(b"+"))
                 .then(|| std::str::from_utf8(value).ok()?.parse::<u64>().ok())
                 .flatten();
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
             encodings += 1;
-        } else if name.eq_ignore_ascii_case("upgrade")
-            || (name.eq_ignore_ascii_case("connection")
-                && header
-                    .value
-                    .windows(7)
-                    .any(|w| w.eq_ignore_ascii_case(b"upgrade")))
-        {
-            upgrade = true;
+            chunked &= value.eq_ignore_ascii_case(b"chunked");
+        } else if name.eq_ignore_ascii_case("upgrade") {
+            websocket |= value.eq_ignore_ascii_case(b"websocket");
         }
     }
     let http10 = request.version == Some(0);
@@ -235,6 +387,8 @@ fn parse(bytes: &[u8]) -> Head {
         Some("an HTTP/1.1 request needs a Host header")
     } else if encodings == 1 && http10 {
         Some("Transfer-Encoding is not allowed in an HTTP/1.0 request")
+    } else if encodings == 1 && !chunked {
+        Some("the only Transfer-Encoding this server reads is chunked")
     } else if encodings == 1 && lengths == 1 {
         Some("both Content-Length and Transfer-Encoding are set")
     } else if http10 && method == "POST" && lengths == 0 {
@@ -245,13 +399,17 @@ fn parse(bytes: &[u8]) -> Head {
     if let Some(message) = refused {
         return bad_request(message.to_string());
     }
-    // A Content-Length body is skipped to the next head; a chunked one, an upgrade or CONNECT's tunnel is
-    // actix's alone to read.
-    let followed = encodings == 0 && !upgrade && method != "CONNECT";
-    Head::Complete {
-        len,
-        body: length.filter(|_| followed),
-    }
+    // The body as actix-http frames it: chunked first, then a WebSocket upgrade (the rest of the
+    // connection), then a length; a CONNECT without one is a tunnel to the end too.
+    let length = length.unwrap_or_default();
+    let body = if encodings == 1 {
+        Body::Chunked
+    } else if websocket || (length == 0 && method == "CONNECT") {
+        Body::Stream
+    } else {
+        Body::Length(length)
+    };
+    Head::Complete { len, body }
 }
 
 fn bad_request(message: String) -> Head {
@@ -262,6 +420,7 @@ impl Refusal {
     /// The whole answer on the wire: a Status as every other error gets, then the connection closes.
     pub fn response(&self) -> Vec<u8> {
         let error = match self.code {
+            408 => ApiError::HeadTimeout(self.message.clone()),
             414 => ApiError::UriTooLong(self.message.clone()),
             431 => ApiError::HeadTooLarge(self.message.clone()),
             _ => ApiError::BadRequest(self.message.clone()),
@@ -288,20 +447,31 @@ impl Refusal {
     }
 }
 
-/// A connection's stream with its request heads judged on the way in (module doc).
+/// A connection's stream with its request heads judged and timed on the way in (module doc).
 pub struct Guarded<T> {
     io: T,
     heads: Heads,
+    /// How long a head may take from its first byte (the first head: from the connection's start).
+    head_timeout: Duration,
+    /// When the head being timed must be complete; one timer a connection, reset for each head that
+    /// spans reads.
+    deadline: Pin<Box<Sleep>>,
+    /// Which head of the connection is being timed (`Heads::head_within`), if one is.
+    timed: Option<u64>,
     /// The refusal's bytes not yet written.
     answer: Vec<u8>,
     written: usize,
 }
 
 impl<T> Guarded<T> {
-    pub fn new(io: T) -> Self {
+    /// Starts timing the first head. Within a Tokio runtime (the timer's).
+    pub fn new(io: T, head_timeout: Duration) -> Self {
         Guarded {
             io,
             heads: Heads::default(),
+            head_timeout,
+            deadline: Box::pin(tokio::time::sleep(head_timeout)),
+            timed: Some(0),
             answer: Vec::new(),
             written: 0,
         }
@@ -310,6 +480,12 @@ impl<T> Guarded<T> {
     /// The stream inside.
     pub fn get_ref(&self) -> &T {
         &self.io
+    }
+
+    fn refuse(&mut self, refusal: &Refusal) {
+        tracing::debug!(code = refusal.code, message = %refusal.message, "request head refused");
+        self.answer = refusal.response();
+        self.timed = None;
     }
 }
 
@@ -325,11 +501,35 @@ impl<T: AsyncRead + Unpin> AsyncRead for Guarded<T> {
             return Poll::Ready(Ok(()));
         }
         let before = buf.filled().len();
-        ready!(Pin::new(&mut this.io).poll_read(cx, buf))?;
-        if let Verdict::Refuse { keep, refusal } = this.heads.judge(&buf.filled()[before..]) {
-            tracing::debug!(code = refusal.code, message = %refusal.message, "request head refused");
+        match Pin::new(&mut this.io).poll_read(cx, buf) {
+            // Only a read that waits looks at the clock: bytes in hand are judged first.
+            Poll::Pending => {
+                if this.timed.is_some() && this.deadline.as_mut().poll(cx).is_ready() {
+                    let refusal = this.heads.time_out(this.head_timeout);
+                    this.refuse(&refusal);
+                    return Poll::Ready(Ok(()));
+                }
+                return Poll::Pending;
+            }
+            Poll::Ready(read) => read?,
+        }
+        let read = &buf.filled()[before..];
+        let read_any = !read.is_empty();
+        if let Verdict::Refuse { keep, refusal } = this.heads.judge(read) {
             buf.set_filled(before + keep);
-            this.answer = refusal.response();
+            this.refuse(&refusal);
+            return Poll::Ready(Ok(()));
+        }
+        match this.heads.head_within() {
+            // A head began in this read: its clock starts now.
+            Some(head) if this.timed != Some(head) => {
+                let deadline = tokio::time::Instant::now() + this.head_timeout;
+                this.deadline.as_mut().reset(deadline);
+                this.timed = Some(head);
+            }
+            // Heads complete (or a body passing): between requests the keep-alive is actix's.
+            None if read_any => this.timed = None,
+            _ => {}
         }
         Poll::Ready(Ok(()))
     }
@@ -486,12 +686,51 @@ mod tests {
         assert_eq!(code_of(&then_garbage, post.len() + GET.len()), Some(400));
     }
 
+    const CHUNKED: &[u8] = b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+
     #[test]
-    fn after_a_chunked_body_or_an_upgrade_the_rest_of_the_connection_is_left_to_actix() {
+    fn a_chunked_body_is_read_as_actix_reads_it_to_the_next_head() {
+        for body in [
+            &b"0\r\n\r\n"[..],
+            b"5\r\nhello\r\n0\r\n\r\n",
+            b"5;name=value\r\nhello\r\nA \t \r\n0123456789\r\n0\r\n\r\n",
+            b"3\r\nGET\r\n0\r\nTrailer: x\r\nOther: y\r\n\r\n",
+            b"ffffffffffffffff\r\n",
+        ] {
+            let what = String::from_utf8_lossy(body);
+            let then_garbage = [CHUNKED, body, GET, b"not a request\r\n\r\n"].concat();
+            let ended = !body.starts_with(b"f");
+            let refused_at = CHUNKED.len() + body.len() + GET.len();
+            assert_eq!(
+                code_of(&then_garbage, refused_at),
+                ended.then_some(400),
+                "{what:?}"
+            );
+        }
+        for (body, bad_at, why) in [
+            (&b"x\r\n"[..], 0, "hex digit"),
+            (b"5x\r\n", 1, "not hex"),
+            (b"5 6\r\n", 2, "after its spaces"),
+            (b"5;a\x01\r\n", 3, "control character"),
+            (b"5\rx", 2, "CRLF"),
+            (b"5\r\nhelloX", 8, "chunk data"),
+            (b"11111111111111111\r\n", 16, "2^64"),
+            (b"0\r\nTrailer\rX", 11, "trailer line"),
+            (b"0\r\n\rX", 4, "last chunk"),
+        ] {
+            let input = [GET, CHUNKED, body].concat();
+            let at = GET.len() + CHUNKED.len() + bad_at;
+            assert_eq!(code_of(&input, at), Some(400));
+            let refusal = Heads::judged(&input, input.len()).0.unwrap();
+            assert!(refusal.message.contains(why), "{}", refusal.message);
+        }
+    }
+
+    #[test]
+    fn after_a_websocket_upgrade_or_a_connect_the_rest_of_the_connection_is_left_to_actix() {
         for head in [
-            &b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
-            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\n",
-            b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\n\r\n",
+            &b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: WebSocket \r\n\r\n"[..],
+            b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nContent-Length: 4\r\n\r\n",
             b"CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n",
         ] {
             let then_garbage = [head, b"hello\r\n\r\nnot a request\r\n\r\n"].concat();
@@ -501,6 +740,14 @@ mod tests {
                 "{:?}",
                 String::from_utf8_lossy(head)
             );
+        }
+        // Other upgrades are heads like any other to actix, and so here.
+        for head in [
+            &b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\n"[..],
+            b"CONNECT a:443 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi",
+        ] {
+            let then_garbage = [head, b"not a request\r\n\r\n"].concat();
+            assert_eq!(code_of(&then_garbage, head.len()), Some(400));
         }
     }
 
@@ -533,6 +780,14 @@ mod tests {
                 "HTTP/1.0",
             ),
             ("POST / HTTP/1.0\r\n\r\n", "POST"),
+            (
+                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                "only Transfer-Encoding",
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity\r\n\r\n",
+                "only Transfer-Encoding",
+            ),
         ] {
             let (refusal, _) = Heads::judged(head.as_bytes(), head.len());
             let refusal = refusal.unwrap_or_else(|| panic!("{head:?} passed"));
@@ -543,6 +798,67 @@ mod tests {
                 refusal.message
             );
         }
+    }
+
+    /// Reads from `guarded` until it ends (a timeout reads as the end) or 60 s pass: what was read and
+    /// how long it took.
+    async fn read_until_end<T: AsyncRead + Unpin>(guarded: &mut T) -> (Vec<u8>, Option<Duration>) {
+        use tokio::io::AsyncReadExt;
+        let started = tokio::time::Instant::now();
+        let mut read = Vec::new();
+        let ended =
+            tokio::time::timeout(Duration::from_secs(60), guarded.read_to_end(&mut read)).await;
+        (read, ended.is_ok().then(|| started.elapsed()))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn every_head_must_come_within_the_timeout_from_its_first_byte_or_gets_408() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let timeout = Duration::from_secs(5);
+        // Nothing sent: the first head is timed from the connection's start.
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        let mut guarded = Guarded::new(server, timeout);
+        assert_eq!(read_until_end(&mut guarded).await, (vec![], Some(timeout)));
+        guarded.shutdown().await.unwrap();
+        let mut answer = Vec::new();
+        client.read_to_end(&mut answer).await.unwrap();
+        let answer = String::from_utf8(answer).unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+            "{answer}"
+        );
+        let status: serde_json::Value =
+            serde_json::from_str(answer.split_once("\r\n\r\n").unwrap().1).unwrap();
+        assert_eq!(
+            (status["code"].as_u64(), status["reason"].as_str()),
+            (Some(408), Some("RequestTimeout"))
+        );
+        // A kept-alive connection's second head, begun 4 s in: timed from its own first byte (actix-http
+        // times only the first), the bytes before passed on.
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        let mut guarded = Guarded::new(server, timeout);
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        client
+            .write_all(&[GET, b"GET / HT"].concat())
+            .await
+            .unwrap();
+        let (read, took) = read_until_end(&mut guarded).await;
+        assert_eq!((read.len(), took), (GET.len() + 8, Some(timeout)));
+        // Heads that come within the timeout, on a connection used slowly (read as they come): no
+        // timeout, the connection open until the client ends it.
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        let mut guarded = Guarded::new(server, timeout);
+        let client_side = async {
+            for _ in 0..3 {
+                client.write_all(GET).await.unwrap();
+                tokio::time::sleep(Duration::from_secs(4)).await;
+            }
+            client.write_all(&GET[..10]).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(4)).await;
+            client.write_all(&GET[10..]).await.unwrap();
+        };
+        let ((), (read, took)) = tokio::join!(client_side, read_until_end(&mut guarded));
+        assert_eq!((read.len(), took), (4 * GET.len(), None));
     }
 
     #[test]

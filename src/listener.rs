@@ -34,6 +34,7 @@ pub struct Limits {
 }
 
 /// HttpServer's: a request's head within 5 s (slowloris → 408); an h2 client's preface and SETTINGS too.
+/// Over HTTP/1.1 `http1::Guarded` times every head and answers the 408 with a Status.
 const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Binds `address` and serves the app `factory` makes (twice per worker: one for HTTP/1.1, one for h2)
@@ -79,7 +80,8 @@ where
                 async move { shutdown.notified().await }
             })
             .keep_alive(limits.keep_alive)
-            .client_request_timeout(REQUEST_HEAD_TIMEOUT)
+            // actix-http's own (a connection's first head only, a bodiless 408) stays as a backstop.
+            .client_request_timeout(2 * REQUEST_HEAD_TIMEOUT)
             // HttpServer's: 1 s to close after the answer.
             .client_disconnect_timeout(Duration::from_secs(1))
             .secure()
@@ -111,7 +113,7 @@ where
                         let _ = tcp.set_nodelay(true);
                         let peer = tcp.peer_addr().ok();
                         if !h2 {
-                            let io = Guarded::new(io);
+                            let io = Guarded::new(io, REQUEST_HEAD_TIMEOUT);
                             return http1.call((io, peer)).await.map_err(TlsError::Service);
                         }
                         let data = on_connect(&io);

@@ -3,6 +3,8 @@
 //! take the first value as Go does, `>`/`<` select objects, watch/timeout/Table are refused as
 //! kube-apiserver refuses them — and afterwards the process is alive and within its memory bound.
 
+use std::time::{Duration, Instant};
+
 use serde_json::Value;
 
 use crate::env::{Env, demo_env, encode};
@@ -262,7 +264,7 @@ fn thousands_of_streams_beyond_the_limit_are_refused_and_memory_stays_bounded() 
     // The attacker goes away: the connection's answers are freed (and jemalloc returns the pages within
     // its 1 s decay) and everyone is served.
     drop(raw);
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    std::thread::sleep(Duration::from_secs(3));
     let after = rss_mib(&env);
     eprintln!("RSS idle {idle:.1} MiB, with the attack {during:.1}, after it {after:.1}");
     assert!(
@@ -385,22 +387,49 @@ fn over_http1_heads_its_parser_refuses_get_a_status_after_the_answers_before_the
         &env.ca(),
         format!("{good}{post}{refused}").as_bytes(),
     );
-    let answers = answers(&raw);
-    let codes: Vec<u16> = answers.iter().map(|(code, _)| *code).collect();
+    let pipelined = answers(&raw);
+    let codes: Vec<u16> = pipelined.iter().map(|(code, _)| *code).collect();
     assert_eq!(
         codes,
         [200, 405, 414],
         "{:.500}",
         String::from_utf8_lossy(&raw)
     );
-    status_of("the pipelined long selector", &answers[2]);
-    // A head that stops coming still gets actix-http's 408 after 5 s (slowloris), and the server serves on.
-    let raw = crate::env::https_raw(env.port, &env.ca(), b"GET /healthz HTTP/1.1\r\nHost: a\r\n");
-    assert!(
-        raw.starts_with(b"HTTP/1.1 408"),
-        "{:?}",
-        String::from_utf8_lossy(&raw)
+    status_of("the pipelined long selector", &pipelined[2]);
+    // A chunked body is read to the next head too; a Transfer-Encoding other than chunked is a 400.
+    let chunked = format!(
+        "POST {EXTERNAL} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\nbody\r\n0\r\n\r\n"
     );
+    let gzip = format!("POST {EXTERNAL} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\n\r\n");
+    for (then, code) in [(&refused, 414), (&gzip, 400)] {
+        let raw = crate::env::https_raw(env.port, &env.ca(), format!("{chunked}{then}").as_bytes());
+        let pipelined = answers(&raw);
+        let codes: Vec<u16> = pipelined.iter().map(|(code, _)| *code).collect();
+        assert_eq!(codes, [405, code], "{:.500}", String::from_utf8_lossy(&raw));
+        status_of("after a chunked body", &pipelined[1]);
+    }
+    // A head that stops coming gets a 408 Status after 5 s (slowloris), and the server serves on — also
+    // the second head of a kept-alive connection, which actix-http alone would wait for forever.
+    for (raw, codes) in [
+        (
+            String::from("GET /healthz HTTP/1.1\r\nHost: a\r\n"),
+            &[408][..],
+        ),
+        (format!("{good}GET /healthz HTTP/1.1\r\nHo"), &[200, 408]),
+    ] {
+        let started = Instant::now();
+        let answers = answers(&crate::env::https_raw(env.port, &env.ca(), raw.as_bytes()));
+        let took = started.elapsed();
+        let got: Vec<u16> = answers.iter().map(|(code, _)| *code).collect();
+        assert_eq!(got, codes, "{raw:?}");
+        assert!(
+            took >= Duration::from_secs(5) && took < Duration::from_secs(7),
+            "{took:?}"
+        );
+        let (reason, message) = status_of("slowloris", answers.last().unwrap());
+        assert_eq!(reason, "RequestTimeout");
+        assert!(message.contains("within 5 s"), "{message}");
+    }
     assert_eq!(env.get("/healthz").0, 200);
     let rss = rss_mib(&env);
     assert!(rss < 64.0, "RSS {rss:.1} MiB");
