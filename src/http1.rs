@@ -391,7 +391,8 @@ fn parse(bytes: &[u8]) -> Head {
         Some("the only Transfer-Encoding this server reads is chunked")
     } else if encodings == 1 && lengths == 1 {
         Some("both Content-Length and Transfer-Encoding are set")
-    } else if http10 && method == "POST" && lengths == 0 {
+    } else if http10 && method == "POST" && lengths == 0 && !websocket {
+        // (A WebSocket upgrade is a length to actix: the rest of the connection.)
         Some("an HTTP/1.0 POST needs a Content-Length")
     } else {
         None
@@ -732,6 +733,8 @@ mod tests {
             &b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: WebSocket \r\n\r\n"[..],
             b"GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nContent-Length: 4\r\n\r\n",
             b"CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n",
+            // Found by fuzzing: to actix the upgrade is the length an HTTP/1.0 POST must have.
+            b"POST / HTTP/1.0\r\nUpgrade: websocket\r\n\r\n",
         ] {
             let then_garbage = [head, b"hello\r\n\r\nnot a request\r\n\r\n"].concat();
             assert_eq!(
