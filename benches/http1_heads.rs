@@ -1,7 +1,8 @@
 //! What judging HTTP/1.1 request heads (`http1::Heads`) costs per request, on the heads real callers send:
 //! the aggregator's proxied HPA request (protobuf Accept, X-Remote-* headers, a bearer token), the same
-//! kept alive three in one read, a 60 kB selector, and a head arriving in 1,460-byte pieces (a TCP
-//! segment each). Run: `cargo bench --bench http1_heads`.
+//! kept alive three in one read, a 60 kB selector, a head arriving in 1,460-byte pieces (a TCP
+//! segment each), and a POST with a 64 KiB chunked body in 1 KiB chunks (read to the next head).
+//! Run: `cargo bench --bench http1_heads`.
 
 use std::hint::black_box;
 
@@ -52,6 +53,22 @@ fn bench(c: &mut Criterion) {
     c.bench_function(
         &format!("the same in {} segments of 1,460 B", segments.len()),
         |b| b.iter(|| judged(&mut Heads::default(), &segments)),
+    );
+    let chunk = format!("400;ext=1\r\n{}\r\n", "c".repeat(1024));
+    let chunked = [
+        b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec(),
+        chunk.repeat(64).into_bytes(),
+        b"0\r\n\r\n".to_vec(),
+        one.clone(),
+    ]
+    .concat();
+    let chunked_segments: Vec<&[u8]> = chunked.chunks(1460).collect();
+    c.bench_function(
+        &format!(
+            "POST, 64 x 1 KiB chunks, then the HPA head, in {} segments",
+            chunked_segments.len()
+        ),
+        |b| b.iter(|| judged(&mut Heads::default(), &chunked_segments)),
     );
 }
 
