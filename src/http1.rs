@@ -1,7 +1,8 @@
-//! HTTP/1.1 request heads, read on their way to actix-http: the ones its parser would refuse with a bodiless
+//! HTTP/1.1 requests, read on their way to actix-http: the heads its parser would refuse with a bodiless
 //! `400` or `431` (a target of 64 KiB or more, a head of 128 KiB, 97 header fields, bytes that are not a
-//! request, a malformed chunked body), and heads that do not arrive within the head timeout (its bodiless
-//! `408`), are refused here instead, with a `metav1.Status` body like every other error.
+//! request, a malformed chunked body), and requests that do not arrive whole within the request timeout
+//! (its bodiless `408`, or none at all), are refused here instead, with a `metav1.Status` body like every
+//! other error.
 //!
 //! actix-http has no hook for its parser's refusals, so [`Guarded`] sits between the TLS stream and actix:
 //! it runs the same parser (`httparse`, actix's limits and header rules, actix's chunked decoder's states)
@@ -11,8 +12,9 @@
 //! pipelining client expects. Content-Length and chunked bodies are skipped to the next head; only a
 //! WebSocket upgrade or a CONNECT, whose rest of the connection is body to actix, ends the following.
 //!
-//! The head timeout also covers every head after the first: actix-http times only a connection's first
-//! request, so a client could hold a kept-alive connection by sending one byte of its next head.
+//! The timeout covers every request, head and body, from its first byte: actix-http times only a
+//! connection's first head, so one byte of the next head held a kept-alive connection for good, and it
+//! drains a chunked body it answered without reading for as long as the client sends one.
 
 use std::io;
 use std::pin::Pin;
@@ -199,10 +201,16 @@ impl Heads {
         self.refused
     }
 
-    /// When part of a head has come and the rest has not (what the head timeout times): which head of
-    /// the connection it is, from 0.
-    pub fn head_within(&self) -> Option<u64> {
-        (!self.partial.is_empty()).then_some(self.completed)
+    /// When part of a request has come and the rest has not (what the request timeout times): which
+    /// request of the connection it is, from 0. A body is its head's request: one clock for both.
+    pub fn request_within(&self) -> Option<u64> {
+        if !self.partial.is_empty() {
+            Some(self.completed)
+        } else if self.body_left > 0 || self.chunked.is_some() {
+            self.completed.checked_sub(1)
+        } else {
+            None
+        }
     }
 
     /// Refuses the head at `keep` of the chunk being judged, and everything after it.
@@ -211,14 +219,14 @@ impl Heads {
         Verdict::Refuse { keep, refusal }
     }
 
-    /// A head that did not come in time: refused with 408, the connection reads no more.
+    /// A request that did not come whole in time: refused with 408, the connection reads no more.
     pub fn time_out(&mut self, timeout: Duration) -> Refusal {
         self.forget_partial();
         self.refused = true;
         Refusal {
             code: 408,
             message: format!(
-                "the request head did not arrive within {} s",
+                "the request did not arrive whole within {} s of its first byte",
                 timeout.as_secs_f64()
             ),
         }
@@ -448,16 +456,17 @@ impl Refusal {
     }
 }
 
-/// A connection's stream with its request heads judged and timed on the way in (module doc).
+/// A connection's stream with its requests judged and timed on the way in (module doc).
 pub struct Guarded<T> {
     io: T,
     heads: Heads,
-    /// How long a head may take from its first byte (the first head: from the connection's start).
+    /// How long a request (head and body) may take from its first byte (the first: from the connection's
+    /// start).
     head_timeout: Duration,
-    /// When the head being timed must be complete; one timer a connection, reset for each head that
-    /// spans reads.
+    /// When the request being timed must be complete; one timer a connection, reset for each request
+    /// that spans reads.
     deadline: Pin<Box<Sleep>>,
-    /// Which head of the connection is being timed (`Heads::head_within`), if one is.
+    /// Which request of the connection is being timed (`Heads::request_within`), if one is.
     timed: Option<u64>,
     /// The refusal's bytes not yet written.
     answer: Vec<u8>,
@@ -465,7 +474,7 @@ pub struct Guarded<T> {
 }
 
 impl<T> Guarded<T> {
-    /// Starts timing the first head. Within a Tokio runtime (the timer's).
+    /// Starts timing the first request. Within a Tokio runtime (the timer's).
     pub fn new(io: T, head_timeout: Duration) -> Self {
         Guarded {
             io,
@@ -521,14 +530,14 @@ impl<T: AsyncRead + Unpin> AsyncRead for Guarded<T> {
             this.refuse(&refusal);
             return Poll::Ready(Ok(()));
         }
-        match this.heads.head_within() {
-            // A head began in this read: its clock starts now.
-            Some(head) if this.timed != Some(head) => {
+        match this.heads.request_within() {
+            // A request began in this read: its clock starts now.
+            Some(request) if this.timed != Some(request) => {
                 let deadline = tokio::time::Instant::now() + this.head_timeout;
                 this.deadline.as_mut().reset(deadline);
-                this.timed = Some(head);
+                this.timed = Some(request);
             }
-            // Heads complete (or a body passing): between requests the keep-alive is actix's.
+            // Requests complete: between them the keep-alive is actix's.
             None if read_any => this.timed = None,
             _ => {}
         }
@@ -815,7 +824,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn every_head_must_come_within_the_timeout_from_its_first_byte_or_gets_408() {
+    async fn every_request_must_come_whole_within_the_timeout_from_its_first_byte_or_gets_408() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let timeout = Duration::from_secs(5);
         // Nothing sent: the first head is timed from the connection's start.
@@ -847,7 +856,25 @@ mod tests {
             .unwrap();
         let (read, took) = read_until_end(&mut guarded).await;
         assert_eq!((read.len(), took), (GET.len() + 8, Some(timeout)));
-        // Heads that come within the timeout, on a connection used slowly (read as they come): no
+        // A body is its head's request: a chunked body still coming 5 s after its head's first byte
+        // ends the connection too, however steadily its bytes come.
+        let (mut client, server) = tokio::io::duplex(1 << 16);
+        let mut guarded = Guarded::new(server, timeout);
+        let client_side = async {
+            client.write_all(GET).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(4)).await;
+            client.write_all(CHUNKED).await.unwrap();
+            // Half a second off the clock's beat: a chunk at 5.5, 6.5, 7.5 and 8.5 s, the timeout at 9.
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            for _ in 0..20 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                let _ = client.write_all(b"1\r\nx\r\n").await;
+            }
+        };
+        let ((), (read, took)) = tokio::join!(client_side, read_until_end(&mut guarded));
+        assert_eq!(took, Some(Duration::from_secs(4 + 5)));
+        assert_eq!(read.len(), GET.len() + CHUNKED.len() + 4 * 6);
+        // Requests that come within the timeout, on a connection used slowly (read as they come): no
         // timeout, the connection open until the client ends it.
         let (mut client, server) = tokio::io::duplex(1 << 16);
         let mut guarded = Guarded::new(server, timeout);

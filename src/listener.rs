@@ -34,7 +34,7 @@ pub struct Limits {
 }
 
 /// HttpServer's: a request's head within 5 s (slowloris → 408); an h2 client's preface and SETTINGS too.
-/// Over HTTP/1.1 `http1::Guarded` times every head and answers the 408 with a Status.
+/// Over HTTP/1.1 `http1::Guarded` times every request, head and body, and answers the 408 with a Status.
 const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Binds `address` and serves the app `factory` makes (twice per worker: one for HTTP/1.1, one for h2)

@@ -408,14 +408,19 @@ fn over_http1_heads_its_parser_refuses_get_a_status_after_the_answers_before_the
         assert_eq!(codes, [405, code], "{:.500}", String::from_utf8_lossy(&raw));
         status_of("after a chunked body", &pipelined[1]);
     }
-    // A head that stops coming gets a 408 Status after 5 s (slowloris), and the server serves on — also
-    // the second head of a kept-alive connection, which actix-http alone would wait for forever.
+    // A request that stops coming gets a 408 Status 5 s after its first byte (slowloris), and the server
+    // serves on — also the second head of a kept-alive connection, and a chunked body answered unread,
+    // both of which actix-http alone would wait for forever.
+    let unfinished_body = format!(
+        "POST {EXTERNAL} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nfffff\r\nabc"
+    );
     for (raw, codes) in [
         (
             String::from("GET /healthz HTTP/1.1\r\nHost: a\r\n"),
             &[408][..],
         ),
         (format!("{good}GET /healthz HTTP/1.1\r\nHo"), &[200, 408]),
+        (unfinished_body, &[405, 408]),
     ] {
         let started = Instant::now();
         let answers = answers(&crate::env::https_raw(env.port, &env.ca(), raw.as_bytes()));
