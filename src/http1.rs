@@ -615,6 +615,11 @@ mod tests {
         code
     }
 
+    /// `parts`, then a head that is no request: where a judge still following refuses.
+    fn then_garbage(parts: &[&[u8]]) -> Vec<u8> {
+        [parts, &[b"not a request\r\n\r\n"]].concat().concat()
+    }
+
     fn with_target_of(len: usize) -> Vec<u8> {
         let path = format!("/{}", "a".repeat(len - 1));
         format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n").into_bytes()
@@ -692,7 +697,7 @@ mod tests {
     fn a_content_length_body_is_skipped_to_the_next_head() {
         let post = &b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\nGET / HTTP/1.0"[..];
         assert_eq!(code_of(&[post, GET, GET].concat(), 0), None);
-        let then_garbage = [post, GET, b"not a request\r\n\r\n"].concat();
+        let then_garbage = then_garbage(&[post, GET]);
         assert_eq!(code_of(&then_garbage, post.len() + GET.len()), Some(400));
     }
 
@@ -708,7 +713,7 @@ mod tests {
             b"ffffffffffffffff\r\n",
         ] {
             let what = String::from_utf8_lossy(body);
-            let then_garbage = [CHUNKED, body, GET, b"not a request\r\n\r\n"].concat();
+            let then_garbage = then_garbage(&[CHUNKED, body, GET]);
             let ended = !body.starts_with(b"f");
             let refused_at = CHUNKED.len() + body.len() + GET.len();
             assert_eq!(
@@ -745,7 +750,7 @@ mod tests {
             // Found by fuzzing: to actix the upgrade is the length an HTTP/1.0 POST must have.
             b"POST / HTTP/1.0\r\nUpgrade: websocket\r\n\r\n",
         ] {
-            let then_garbage = [head, b"hello\r\n\r\nnot a request\r\n\r\n"].concat();
+            let then_garbage = then_garbage(&[head, b"hello\r\n\r\n"]);
             assert_eq!(
                 code_of(&then_garbage, 0),
                 None,
@@ -758,7 +763,7 @@ mod tests {
             &b"GET / HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: h2c\r\n\r\n"[..],
             b"CONNECT a:443 HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\nhi",
         ] {
-            let then_garbage = [head, b"not a request\r\n\r\n"].concat();
+            let then_garbage = then_garbage(&[head]);
             assert_eq!(code_of(&then_garbage, head.len()), Some(400));
         }
     }
