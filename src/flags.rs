@@ -331,10 +331,17 @@ pub fn parse_go_duration(text: &str) -> Result<Duration, String> {
             _ => return Err(format!("invalid duration {text:?}: unknown unit")),
         };
         rest = &rest[unit_len..];
-        total += Duration::from_secs_f64(number * seconds);
+        total = Duration::try_from_secs_f64(number * seconds)
+            .ok()
+            .and_then(|part| total.checked_add(part))
+            .filter(|total| *total <= MAX_GO_DURATION)
+            .ok_or_else(|| format!("invalid duration {text:?}: out of range"))?;
     }
     Ok(total)
 }
+
+/// Go's `time.Duration` is an i64 of nanoseconds (about 292 years); `ParseDuration` refuses beyond it.
+const MAX_GO_DURATION: Duration = Duration::from_nanos(i64::MAX as u64);
 
 /// `--log-format`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -448,5 +455,16 @@ mod tests {
         assert_eq!(parse_go_duration("1.5s"), Ok(Duration::from_millis(1500)));
         assert_eq!(parse_go_duration("0"), Ok(Duration::ZERO));
         assert!(parse_go_duration("5d").is_err());
+        // Found by fuzzing (a request's `timeout=`): beyond a Duration it was a panic; beyond Go's 292
+        // years Go refuses.
+        for huge in ["388888888881777777777s", "2562048h", "9223372036s1s"] {
+            let error = parse_go_duration(huge).unwrap_err();
+            assert!(error.contains("out of range"), "{huge}: {error}");
+        }
+        assert!(parse_go_duration("2562047h").is_ok());
+        assert_eq!(
+            parse_go_duration("9223372036s"),
+            Ok(Duration::from_secs(9_223_372_036))
+        );
     }
 }

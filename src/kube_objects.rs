@@ -37,11 +37,12 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
-    /// A bucket of `burst` tokens refilled at `qps`; `qps <= 0` disables limiting, as upstream.
+    /// A bucket of `burst` tokens refilled at `qps`; `qps <= 0` disables limiting, as upstream (and so
+    /// does a `qps` that is no number).
     pub fn new(qps: f32, burst: u32) -> Rc<Self> {
         let burst = f64::from(burst.max(1));
         Rc::new(Self {
-            qps: f64::from(qps),
+            qps: if qps.is_finite() { f64::from(qps) } else { 0.0 },
             burst,
             state: RefCell::new((burst, tokio::time::Instant::now())),
         })
@@ -61,9 +62,11 @@ impl RateLimit {
             if tokens >= 1.0 {
                 None
             } else {
-                Some(std::time::Duration::from_secs_f64(
-                    (1.0 - tokens) / self.qps,
-                ))
+                // A qps so small the wait is beyond any Duration: for good.
+                Some(
+                    std::time::Duration::try_from_secs_f64((1.0 - tokens) / self.qps)
+                        .unwrap_or(Duration::MAX),
+                )
             }
         };
         if let Some(wait) = wait {

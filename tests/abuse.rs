@@ -155,6 +155,12 @@ fn every_refusal_is_a_status_with_the_right_code_and_the_process_stays_healthy()
     assert_eq!((code, reason.as_str()), (405, "MethodNotAllowed"));
     let (code, _, message) = status(&env, "GET", &format!("{PODS}?timeout=abc"), &[]);
     assert_eq!(code, 400, "{message}");
+    // Beyond any Duration (found by fuzzing: it panicked the worker serving it) and beyond Go's 292 years.
+    for huge in ["388888888881777777777s", "2562048h"] {
+        let (code, _, message) = status(&env, "GET", &format!("{PODS}?timeout={huge}"), &[]);
+        assert_eq!(code, 400, "{message}");
+        assert!(message.contains("not a duration"), "{message}");
+    }
     assert_eq!(
         env.get(&format!("{PODS}?timeout=32s")).0,
         200,
