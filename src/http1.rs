@@ -429,7 +429,7 @@ impl Refusal {
     /// The whole answer on the wire: a Status as every other error gets, then the connection closes.
     pub fn response(&self) -> Vec<u8> {
         let error = match self.code {
-            408 => ApiError::HeadTimeout(self.message.clone()),
+            408 => ApiError::RequestTimeout(self.message.clone()),
             414 => ApiError::UriTooLong(self.message.clone()),
             431 => ApiError::HeadTooLarge(self.message.clone()),
             _ => ApiError::BadRequest(self.message.clone()),
@@ -462,7 +462,7 @@ pub struct Guarded<T> {
     heads: Heads,
     /// How long a request (head and body) may take from its first byte (the first: from the connection's
     /// start).
-    head_timeout: Duration,
+    request_timeout: Duration,
     /// When the request being timed must be complete; one timer a connection, reset for each request
     /// that spans reads.
     deadline: Pin<Box<Sleep>>,
@@ -475,12 +475,12 @@ pub struct Guarded<T> {
 
 impl<T> Guarded<T> {
     /// Starts timing the first request. Within a Tokio runtime (the timer's).
-    pub fn new(io: T, head_timeout: Duration) -> Self {
+    pub fn new(io: T, request_timeout: Duration) -> Self {
         Guarded {
             io,
             heads: Heads::default(),
-            head_timeout,
-            deadline: Box::pin(tokio::time::sleep(head_timeout)),
+            request_timeout,
+            deadline: Box::pin(tokio::time::sleep(request_timeout)),
             timed: Some(0),
             answer: Vec::new(),
             written: 0,
@@ -515,7 +515,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Guarded<T> {
             // Only a read that waits looks at the clock: bytes in hand are judged first.
             Poll::Pending => {
                 if this.timed.is_some() && this.deadline.as_mut().poll(cx).is_ready() {
-                    let refusal = this.heads.time_out(this.head_timeout);
+                    let refusal = this.heads.time_out(this.request_timeout);
                     this.refuse(&refusal);
                     return Poll::Ready(Ok(()));
                 }
@@ -533,7 +533,7 @@ impl<T: AsyncRead + Unpin> AsyncRead for Guarded<T> {
         match this.heads.request_within() {
             // A request began in this read: its clock starts now.
             Some(request) if this.timed != Some(request) => {
-                let deadline = tokio::time::Instant::now() + this.head_timeout;
+                let deadline = tokio::time::Instant::now() + this.request_timeout;
                 this.deadline.as_mut().reset(deadline);
                 this.timed = Some(request);
             }

@@ -49,9 +49,9 @@ pub enum ApiError {
     /// 406.
     #[error("{0}")]
     NotAcceptable(String),
-    /// 408: a request head that did not arrive within the head timeout (`http1`).
+    /// 408: a request that did not arrive whole within the request timeout (`http1`).
     #[error("{0}")]
-    HeadTimeout(String),
+    RequestTimeout(String),
     /// 414: a request target longer than the HTTP/1.1 side reads (`http1`).
     #[error("{0}")]
     UriTooLong(String),
@@ -123,7 +123,7 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
-            ApiError::HeadTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ApiError::HeadTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
@@ -140,7 +140,7 @@ impl ResponseError for ApiError {
             ApiError::NotAcceptable(_) => ("NotAcceptable", None),
             // metav1 names no reason for these three (its Timeout is a 504 for work that ran out of
             // time); named after their codes as Go's StatusText does.
-            ApiError::HeadTimeout(_) => ("RequestTimeout", None),
+            ApiError::RequestTimeout(_) => ("RequestTimeout", None),
             ApiError::UriTooLong(_) => ("RequestURITooLong", None),
             ApiError::HeadTooLarge(_) => ("RequestHeaderFieldsTooLarge", None),
             ApiError::Internal { public, cause } => {
