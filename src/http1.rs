@@ -140,10 +140,7 @@ impl Heads {
                         self.chunked = None;
                         return self.refuse(
                             offset + at,
-                            Refusal {
-                                code: 400,
-                                message: format!("malformed chunked body: {why}"),
-                            },
+                            Refusal::bad_request(format!("malformed chunked body: {why}")),
                         );
                     }
                 }
@@ -422,10 +419,14 @@ fn parse(bytes: &[u8]) -> Head {
 }
 
 fn bad_request(message: String) -> Head {
-    Head::Refused(Refusal { code: 400, message })
+    Head::Refused(Refusal::bad_request(message))
 }
 
 impl Refusal {
+    fn bad_request(message: String) -> Self {
+        Refusal { code: 400, message }
+    }
+
     /// The whole answer on the wire: a Status as every other error gets, then the connection closes.
     pub fn response(&self) -> Vec<u8> {
         let error = match self.code {

@@ -328,6 +328,11 @@ fn over_http2_a_100_kb_selector_is_served_and_a_head_over_1_mib_is_refused_on_it
     assert_eq!(env.get("/healthz").0, 200);
 }
 
+/// The codes of `answers`, in order.
+fn codes(answers: &[(u16, String)]) -> Vec<u16> {
+    answers.iter().map(|(code, _)| *code).collect()
+}
+
 /// The answers in `raw`, one HTTP/1.1 answer after another (each with a content-length): code and body.
 fn answers(raw: &[u8]) -> Vec<(u16, String)> {
     let mut answers = Vec::new();
@@ -394,9 +399,8 @@ fn over_http1_heads_its_parser_refuses_get_a_status_after_the_answers_before_the
         format!("{good}{post}{refused}").as_bytes(),
     );
     let pipelined = answers(&raw);
-    let codes: Vec<u16> = pipelined.iter().map(|(code, _)| *code).collect();
     assert_eq!(
-        codes,
+        codes(&pipelined),
         [200, 405, 414],
         "{:.500}",
         String::from_utf8_lossy(&raw)
@@ -410,8 +414,12 @@ fn over_http1_heads_its_parser_refuses_get_a_status_after_the_answers_before_the
     for (then, code) in [(&refused, 414), (&gzip, 400)] {
         let raw = crate::env::https_raw(env.port, &env.ca(), format!("{chunked}{then}").as_bytes());
         let pipelined = answers(&raw);
-        let codes: Vec<u16> = pipelined.iter().map(|(code, _)| *code).collect();
-        assert_eq!(codes, [405, code], "{:.500}", String::from_utf8_lossy(&raw));
+        assert_eq!(
+            codes(&pipelined),
+            [405, code],
+            "{:.500}",
+            String::from_utf8_lossy(&raw)
+        );
         status_of("after a chunked body", &pipelined[1]);
     }
     // A request that stops coming gets a 408 Status 5 s after its first byte (slowloris), and the server
@@ -420,7 +428,7 @@ fn over_http1_heads_its_parser_refuses_get_a_status_after_the_answers_before_the
     let unfinished_body = format!(
         "POST {EXTERNAL} HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nfffff\r\nabc"
     );
-    for (raw, codes) in [
+    for (raw, expected) in [
         (
             String::from("GET /healthz HTTP/1.1\r\nHost: a\r\n"),
             &[408][..],
@@ -431,8 +439,7 @@ fn over_http1_heads_its_parser_refuses_get_a_status_after_the_answers_before_the
         let started = Instant::now();
         let answers = answers(&crate::env::https_raw(env.port, &env.ca(), raw.as_bytes()));
         let took = started.elapsed();
-        let got: Vec<u16> = answers.iter().map(|(code, _)| *code).collect();
-        assert_eq!(got, codes, "{raw:?}");
+        assert_eq!(codes(&answers), expected, "{raw:?}");
         assert!(
             took >= Duration::from_secs(5) && took < Duration::from_secs(7),
             "{took:?}"
