@@ -4,7 +4,7 @@
 //! restart); a broken pair is logged and the previous one kept.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::SystemTime;
 
 use anyhow::{Context, bail};
@@ -364,14 +364,23 @@ pub fn http_client(tls: rustls::ClientConfig, timeout: std::time::Duration) -> a
         .finish()
 }
 
+/// The system's trust roots, read once per process: every client without a CA bundle of its own (each
+/// backend, the forwarder) shares them, rather than each parsing the whole system store again.
+static SYSTEM_ROOTS: LazyLock<Arc<rustls::RootCertStore>> = LazyLock::new(|| {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    Arc::new(roots)
+});
+
 /// A TLS client configuration for our own outgoing calls (Prometheus-compatible backends, forwarding
 /// targets): the CA bundle given, or the system roots; and a client certificate and key, all PEM.
 pub fn client_config(
     ca_pem: Option<&[u8]>,
     identity_pem: Option<(&[u8], &[u8])>,
 ) -> anyhow::Result<rustls::ClientConfig> {
-    let mut roots = rustls::RootCertStore::empty();
-    match ca_pem {
+    let roots = match ca_pem {
         Some(pem) => {
             let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
                 .collect::<Result<_, _>>()
@@ -379,16 +388,14 @@ pub fn client_config(
             if certs.is_empty() {
                 bail!("the CA bundle holds no certificate");
             }
+            let mut roots = rustls::RootCertStore::empty();
             for cert in certs {
                 roots.add(cert)?;
             }
+            Arc::new(roots)
         }
-        None => {
-            for cert in rustls_native_certs::load_native_certs().certs {
-                let _ = roots.add(cert);
-            }
-        }
-    }
+        None => Arc::clone(&SYSTEM_ROOTS),
+    };
     let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
     Ok(match identity_pem {
         Some((cert, key)) => {
