@@ -19,6 +19,8 @@ export RUSTC_BOOTSTRAP=1
 fuzz_dir=tools/fuzz
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || mapfile -t targets < <(cargo fuzz list --fuzz-dir "$fuzz_dir")
+# The regex engine's crates build without coverage instrumentation: tools/fuzz/rustc-wrapper says why.
+export RUSTC_WRAPPER=$PWD/$fuzz_dir/rustc-wrapper
 sanitizer=${FUZZ_SANITIZER:-address}
 # Each sanitizer builds in its own directory, so switching does not rebuild the other.
 build=(--fuzz-dir "$fuzz_dir" -O -s "$sanitizer")
