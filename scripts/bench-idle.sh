@@ -3,13 +3,19 @@
 # connections open (handshake done, client certificate, one request each so HTTP/2 is set up, then silent), and
 # after they are closed.
 # Usage: scripts/bench-idle.sh [CONNECTIONS=2000] [EXTRA ADAPTER FLAGS...]
+# ADAPTER_BIN=PATH measures that binary (an older build, for an A/B) instead of building this tree's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-2000}
 shift || true
 source scripts/env.sh
-cargo build --release --quiet --package prometheus-adapter --bins
-ADAPTER_EXTRA_ARGS="$*" start_stack target/release/prometheus-adapter
+bin=${ADAPTER_BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --release --quiet --package prometheus-adapter --bins
+  bin=target/release/prometheus-adapter
+fi
+ADAPTER_EXTRA_ARGS="$*" start_stack "$bin"
+
 adapter_pid=${pids[-1]}
 rss() { awk '/VmRSS/ {printf "%.1f MiB", $2/1024}' "/proc/$adapter_pid/status"; }
 echo "idle: $(rss)"
