@@ -118,7 +118,12 @@ where
                         }
                         let data = on_connect(&io);
                         let shutdown = async move { shutdown.notified().await };
-                        crate::http2::serve(io, peer, data, http2, settings, shutdown).await;
+                        // Boxed: the h2 state machine is ~6.7 kB, and inline it would be part of every
+                        // connection's future, HTTP/1.1 ones included (BENCHMARKS.md, idle connections).
+                        Box::pin(crate::http2::serve(
+                            io, peer, data, http2, settings, shutdown,
+                        ))
+                        .await;
                         Ok(())
                     }
                 }))
