@@ -8,6 +8,8 @@ missing=()
 command -v prometheus >/dev/null 2>&1 || missing+=(prometheus)
 command -v prometheus-pushgateway >/dev/null 2>&1 || missing+=(prometheus-pushgateway)
 command -v kubectl >/dev/null 2>&1 || missing+=(kubectl)
+# A second HTTP/2 client (nghttp2) for tests/http2.rs.
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 # A second real TSDB for the several-backends tests (tests/backends.rs).
 command -v victoria-metrics >/dev/null 2>&1 || missing+=(victoria-metrics)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -172,9 +172,9 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
         let auth =
             web::Data::from(crate::auth::Auth::start(&flags, state.telemetry.clone()).await?);
         tracing::info!(address = %address.0, port = address.1, "serving");
-        let limits = crate::listener::Limits {
+        let limits = crate::server::Limits {
             max_streams: match flags.http2_max_streams_per_connection {
-                0 => crate::http2::DEFAULT_MAX_STREAMS,
+                0 => crate::server::DEFAULT_MAX_STREAMS,
                 n => n.try_into().unwrap_or(u32::MAX),
             },
             // Idle keep-alive connections stay 120 s: longer than Go's transport keeps them
@@ -185,7 +185,7 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
             keep_alive: Duration::from_secs(120),
         };
         let on_connect = crate::auth::peer::of_connection;
-        let server = crate::listener::serve(address, tls, limits, on_connect, move || {
+        let server = crate::server::serve(address, tls, limits, on_connect, move || {
             let telemetry = state.telemetry.clone();
             App::new()
                 .app_data(state.clone())

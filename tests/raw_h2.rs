@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-const DATA: u8 = 0x0;
+pub const DATA: u8 = 0x0;
 pub const HEADERS: u8 = 0x1;
 pub const RST_STREAM: u8 = 0x3;
 pub const SETTINGS: u8 = 0x4;
@@ -19,6 +19,10 @@ pub const GOAWAY: u8 = 0x7;
 pub const END_STREAM: u8 = 0x1;
 /// `RST_STREAM`'s error code for a stream the server did not process (RFC 9113 §7).
 pub const REFUSED_STREAM: u32 = 0x7;
+/// `RST_STREAM`'s error code for a malformed request (RFC 9113 §8.1.1).
+pub const PROTOCOL_ERROR: u32 = 0x1;
+/// `GOAWAY`'s error code for a peer that generates excessive load.
+pub const ENHANCE_YOUR_CALM: u32 = 0xb;
 /// `GOAWAY`'s error code for a graceful close.
 pub const NO_ERROR: u32 = 0x0;
 const END_HEADERS: u8 = 0x4;
@@ -110,6 +114,24 @@ impl RawH2 {
         id
     }
 
+    /// Queues a POST for `path` whose body is still to come (`data` sends it); `flush` sends it.
+    pub fn post(&mut self, path: &str) -> u32 {
+        let mut block = vec![0x83, 0x87]; // :method POST, :scheme https (static table)
+        for (name_index, value) in [(4u8, path), (1, "127.0.0.1")] {
+            block.push(name_index);
+            hpack_string(&mut block, value);
+        }
+        let id = self.next_stream;
+        self.next_stream += 2;
+        self.send(HEADERS, END_HEADERS, id, &block);
+        id
+    }
+
+    /// Queues the last piece of a request's body on `stream`.
+    pub fn data(&mut self, stream: u32, body: &[u8]) {
+        self.send(DATA, END_STREAM, stream, body);
+    }
+
     /// The next frame; answers PINGs and acknowledges SETTINGS on the way, as every client must.
     /// `None` when nothing arrives within the read timeout or the connection ends.
     pub fn next_frame(&mut self) -> Option<Frame> {
@@ -181,6 +203,14 @@ impl RawH2 {
 }
 
 impl Frame {
+    /// The error code of a `RST_STREAM` or `GOAWAY`, 0 for other frames.
+    pub fn error_code_or_zero(&self) -> u32 {
+        match self.kind {
+            RST_STREAM | GOAWAY => self.error_code(),
+            _ => 0,
+        }
+    }
+
     /// The error code of a `RST_STREAM` (its payload) or a `GOAWAY` (after the last stream id).
     pub fn error_code(&self) -> u32 {
         let at = match self.kind {

@@ -109,8 +109,7 @@ impl PeerCertificates {
 
 /// The listener's connect hook: the peer's chain, for every request on the connection (and its
 /// verifications shared by them).
-pub fn of_connection(connection: &crate::listener::Tls) -> Option<Arc<PeerCertificates>> {
-    let (_, session) = connection.get_ref();
+pub fn of_connection(session: &rustls::ServerConnection) -> Option<Arc<PeerCertificates>> {
     let chain = session
         .peer_certificates()
         .filter(|chain| !chain.is_empty())?;
@@ -121,5 +120,9 @@ pub fn of_connection(connection: &crate::listener::Tls) -> Option<Arc<PeerCertif
 
 /// The chain of the connection `req` came on, when its client presented one.
 pub fn of_request(req: &actix_web::dev::ServiceRequest) -> Option<Arc<PeerCertificates>> {
-    crate::listener::connection_data::<Option<Arc<PeerCertificates>>>(req).flatten()
+    use actix_web::HttpMessage;
+    req.extensions()
+        .get::<Option<Arc<PeerCertificates>>>()
+        .cloned()
+        .flatten()
 }
