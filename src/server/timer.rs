@@ -134,3 +134,85 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Timed<T> {
         Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    const LIMIT: Duration = Duration::from_secs(5);
+
+    /// A timed server side and the client's end of an in-memory connection.
+    fn connection(
+        first_only: bool,
+    ) -> (
+        Timed<tokio::io::DuplexStream>,
+        Rc<ArrivalTimer>,
+        tokio::io::DuplexStream,
+    ) {
+        let (client, server) = tokio::io::duplex(1024);
+        let timer = Rc::new(ArrivalTimer::new(LIMIT, first_only));
+        (Timed::new(server, timer.clone()), timer, client)
+    }
+
+    /// What the next read does within `wait`: `Some(Ok(n))`, `Some(Err(kind))` or `None` (still waiting).
+    async fn read_within(
+        io: &mut Timed<tokio::io::DuplexStream>,
+        wait: Duration,
+    ) -> Option<Result<usize, io::ErrorKind>> {
+        let mut buf = [0; 64];
+        tokio::time::timeout(wait, io.read(&mut buf))
+            .await
+            .ok()
+            .map(|read| read.map_err(|err| err.kind()))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_idle_connection_is_not_timed_and_a_head_begun_is() {
+        let (mut io, _timer, mut client) = connection(false);
+        assert_eq!(read_within(&mut io, 60 * LIMIT).await, None);
+        client.write_all(b"GET / HT").await.unwrap();
+        assert_eq!(read_within(&mut io, LIMIT).await, Some(Ok(8)));
+        // More bytes do not restart it: 4 s later, then nothing more; cut 5 s after the first byte.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        client.write_all(b"TP/1.1").await.unwrap();
+        assert_eq!(read_within(&mut io, LIMIT).await, Some(Ok(6)));
+        let started = Instant::now();
+        assert_eq!(
+            read_within(&mut io, 2 * LIMIT).await,
+            Some(Err(io::ErrorKind::TimedOut))
+        );
+        assert_eq!(started.elapsed(), Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_that_arrives_stops_the_timer_until_the_next_begins() {
+        let (mut io, timer, mut client) = connection(false);
+        client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
+        assert_eq!(read_within(&mut io, LIMIT).await, Some(Ok(18)));
+        timer.arrived();
+        assert_eq!(read_within(&mut io, 60 * LIMIT).await, None);
+        client.write_all(b"G").await.unwrap();
+        assert_eq!(read_within(&mut io, LIMIT).await, Some(Ok(1)));
+        assert_eq!(
+            read_within(&mut io, 2 * LIMIT).await,
+            Some(Err(io::ErrorKind::TimedOut))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn over_h2_only_the_first_request_is_timed_and_from_the_start() {
+        let (mut io, _timer, _client) = connection(true);
+        assert_eq!(
+            read_within(&mut io, 2 * LIMIT).await,
+            Some(Err(io::ErrorKind::TimedOut))
+        );
+        let (mut io, timer, mut client) = connection(true);
+        client.write_all(b"PRI").await.unwrap();
+        assert_eq!(read_within(&mut io, LIMIT).await, Some(Ok(3)));
+        timer.arrived();
+        client.write_all(b"PING").await.unwrap();
+        assert_eq!(read_within(&mut io, LIMIT).await, Some(Ok(4)));
+        assert_eq!(read_within(&mut io, 60 * LIMIT).await, None);
+    }
+}
