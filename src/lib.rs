@@ -4,23 +4,16 @@
 //! (tools/fuzz) can drive the HTTP side and the kubeconfig readers as the binary does.
 #![forbid(unsafe_code)]
 
-pub mod access_log;
 pub mod api;
 pub mod auth;
 pub mod backends;
-pub mod cli;
 pub mod commands;
-pub mod explain_client;
 pub mod flags;
-pub mod forward;
-pub mod kube_objects;
-pub mod objects_file;
 pub mod reload;
 pub mod serve;
 pub mod server;
 pub mod telemetry;
 pub mod time;
-pub mod tls;
 
 use std::process::ExitCode;
 
@@ -35,7 +28,7 @@ pub fn run() -> ExitCode {
         args.get(1).map(String::as_str),
         Some("check-config" | "explain")
     ) {
-        return offline(cli::Cli::parse());
+        return offline(commands::cli::Cli::parse());
     }
     let flags = match flags::parse(args.into_iter().skip(1)) {
         Ok(flags) => flags,
@@ -90,10 +83,10 @@ fn init_logging(verbosity: u8, format: flags::LogFormat) {
     }
 }
 
-fn offline(cli: cli::Cli) -> ExitCode {
+fn offline(cli: commands::cli::Cli) -> ExitCode {
     let result = match &cli.command {
-        cli::Command::CheckConfig(args) => commands::check_config(args),
-        cli::Command::Explain(args) => commands::explain(args),
+        commands::cli::Command::CheckConfig(args) => commands::check_config(args),
+        commands::cli::Command::Explain(args) => commands::explain(args),
     };
     match result {
         Ok(output) => {

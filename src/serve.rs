@@ -9,10 +9,10 @@ use adapter_actors::{Clock, Options};
 use anyhow::{Context, bail};
 
 use crate::api::{self, State};
+use crate::backends::kube_objects::{KubeObjects, RateLimit};
+use crate::backends::objects_file::ObjectsFile;
 use crate::backends::prometheus::Settings;
 use crate::flags::ServeFlags;
-use crate::kube_objects::{KubeObjects, RateLimit};
-use crate::objects_file::ObjectsFile;
 
 /// Runs the adapter until SIGTERM/SIGINT.
 pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
@@ -47,13 +47,13 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
     };
     let kubeconfig = flags.lister_kubeconfig.clone();
     let (qps, burst) = (flags.client_qps, flags.client_burst);
-    let tls = crate::tls::server_config(
+    let tls = crate::server::tls::server_config(
         &flags.tls_cert_file,
         &flags.tls_private_key_file,
         &flags.cert_dir,
         &flags.tls_sni_cert_key,
         !flags.disable_http2,
-        &crate::tls::Policy::new(&flags.tls_min_version, &flags.tls_cipher_suites)?,
+        &crate::server::tls::Policy::new(&flags.tls_min_version, &flags.tls_cipher_suites)?,
     )?;
     let settings = Settings {
         name: "default".to_string(),
@@ -146,7 +146,7 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
         );
         let forwarding = match forwarding {
             Some(settings) => {
-                let forwarder = crate::forward::Forwarder::new(&settings)?;
+                let forwarder = crate::backends::forward::Forwarder::new(&settings)?;
                 for (group, url) in &settings.targets {
                     tracing::info!(%group, %url, "router mode: metrics our rules do not serve are forwarded");
                 }
@@ -214,7 +214,7 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
                 })
                 .wrap(actix_web::middleware::Condition::new(
                     access_log,
-                    tracing_actix_web::TracingLogger::<crate::access_log::AccessLog>::new(),
+                    tracing_actix_web::TracingLogger::<crate::server::access_log::AccessLog>::new(),
                 ))
                 .configure(api::configure)
         })?;
@@ -224,7 +224,9 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
 }
 
 /// Router mode's settings, when `--forward-unknown-metrics-to` is given (checked before anything starts).
-fn forward_settings(flags: &ServeFlags) -> anyhow::Result<Option<crate::forward::Settings>> {
+fn forward_settings(
+    flags: &ServeFlags,
+) -> anyhow::Result<Option<crate::backends::forward::Settings>> {
     if flags.forward_unknown_metrics_to.is_empty() {
         return Ok(None);
     }
@@ -237,8 +239,8 @@ fn forward_settings(flags: &ServeFlags) -> anyhow::Result<Option<crate::forward:
         (None, None) => None,
         _ => bail!("--forward-client-cert-file and --forward-client-key-file go together"),
     };
-    Ok(Some(crate::forward::Settings {
-        targets: crate::forward::parse_targets(&flags.forward_unknown_metrics_to)?,
+    Ok(Some(crate::backends::forward::Settings {
+        targets: crate::backends::forward::parse_targets(&flags.forward_unknown_metrics_to)?,
         ca_file: file(&flags.forward_ca_file),
         client_cert,
         timeout: flags.forward_timeout,

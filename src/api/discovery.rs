@@ -138,7 +138,7 @@ async fn merged(
     else {
         return out;
     };
-    let asked = crate::forward::TheirResources {
+    let asked = crate::backends::forward::TheirResources {
         group,
         version: version.to_string(),
         user: super::forward::caller(req),
@@ -150,9 +150,11 @@ async fn merged(
         .filter_map(Entry::theirs)
     {
         if out.iter().any(|e| e.name == resource.name) {
-            forwarding.forwarder.do_send(crate::forward::Clash {
-                name: format!("{group}/{version}/{}", resource.name),
-            });
+            forwarding
+                .forwarder
+                .do_send(crate::backends::forward::Clash {
+                    name: format!("{group}/{version}/{}", resource.name),
+                });
         } else {
             out.push(resource);
         }

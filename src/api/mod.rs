@@ -34,7 +34,7 @@ pub struct State {
     /// `/api/v1/namespaces/{ns}/pods`), so `kubectl top` works without a cluster.
     pub embedded_objects: Option<actix::Recipient<adapter_actors::object_lister::ListObjects>>,
     /// With the embedded object source: objects' `status` as the file has it (nodes' capacity).
-    pub embedded_statuses: std::sync::Arc<crate::objects_file::Statuses>,
+    pub embedded_statuses: std::sync::Arc<crate::backends::objects_file::Statuses>,
     /// Discovery snapshots, read lock-free: the groups the current rules serve (they follow a reload).
     pub registry: adapter_actors::registry::RegistryReader,
     /// For `creationTimestamp`.

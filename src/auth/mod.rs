@@ -84,7 +84,7 @@ impl Auth {
             actix_web::rt::spawn(trust::watch_files(trust.clone(), sources.clone()));
         }
         let mode = if flags.delegated_auth {
-            let authentication = crate::kube_objects::client(
+            let authentication = crate::backends::kube_objects::client(
                 &flags.authentication_kubeconfig,
                 "--authentication-kubeconfig",
             )
@@ -97,7 +97,7 @@ impl Auth {
             {
                 authentication.clone()
             } else {
-                crate::kube_objects::client(
+                crate::backends::kube_objects::client(
                     &flags.authorization_kubeconfig,
                     "--authorization-kubeconfig",
                 )

@@ -1,7 +1,12 @@
-//! The Prometheus-compatible backends the adapter queries: the HTTP client and how it authenticates, and
-//! the set of them a rules file asks for — the `--prometheus-*` flags' backend plus each `backends:`
-//! entry (ours), built on the actors' thread.
+//! Everything that talks outward. The Prometheus-compatible backends the adapter queries — the HTTP client
+//! and how it authenticates, and the set of them a rules file asks for: the `--prometheus-*` flags'
+//! backend plus each `backends:` entry (ours), built on the actors' thread — the Kubernetes object source
+//! (or the objects file standing in for one), router mode's forwarder, and their client TLS.
 
+pub mod client_tls;
+pub mod forward;
+pub mod kube_objects;
+pub mod objects_file;
 pub mod prometheus;
 pub mod prometheus_auth;
 

@@ -157,7 +157,7 @@ impl HttpPrometheus {
             .token_file
             .clone()
             .or_else(|| auth.as_ref().and_then(|a| a.token_file.clone()));
-        let client = crate::tls::http_client(tls, settings.timeout);
+        let client = crate::backends::client_tls::http_client(tls, settings.timeout);
         if let Some(file) = &token_file {
             std::fs::read(file).with_context(|| {
                 format!(
@@ -509,7 +509,7 @@ fn client_tls(
         (Some(_), None) => None,
         (None, _) => auth.and_then(|a| a.client_pem.clone()),
     };
-    crate::tls::client_config(
+    crate::backends::client_tls::client_config(
         ca_pem.as_deref(),
         client_pem
             .as_ref()

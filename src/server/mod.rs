@@ -13,8 +13,11 @@
 //! | SIGTERM: GOAWAY to h2, idle HTTP/1.1 closed at once, answers in progress finished | hyper's `graceful_shutdown` on actix-server's signal |
 //! | `--disable-http2` | ALPN (`tls`) decides; a client that did not negotiate `h2` is served HTTP/1.1 |
 
+pub mod access_log;
 mod bridge;
+mod client_certs;
 mod timer;
+pub mod tls;
 
 use std::fmt;
 use std::future::Future;

@@ -12,7 +12,7 @@ fuzz_target!(|text: &str| {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     // Files it names are looked for where none exist: only the text is under test.
     if let Ok(auth) = from_kubeconfig_text(text, Path::new("/nonexistent/fuzz")) {
-        let _ = prometheus_adapter::tls::client_config(
+        let _ = prometheus_adapter::server::tls::client_config(
             auth.ca_pem.as_deref(),
             auth.client_pem
                 .as_ref()

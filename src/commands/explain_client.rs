@@ -5,7 +5,7 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 
-use crate::cli::{Explain, ResourceMetric};
+use crate::commands::cli::{Explain, ResourceMetric};
 
 /// Asks the adapter at `args.server` and answers the text to print.
 pub fn ask(args: &Explain) -> Result<String> {

@@ -4,7 +4,7 @@
 //! restart); a broken pair is logged and the previous one kept.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use anyhow::{Context, bail};
@@ -30,7 +30,7 @@ pub fn server_config(
     };
     let resolver = BySni::new(ReloadingCert::new(cert, key)?, sni)?;
     let provider = policy.provider();
-    let clients = crate::auth::peer::AnyClientCertificate::new(&provider);
+    let clients = super::client_certs::AnyClientCertificate::new(&provider);
     let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
         .with_protocol_versions(policy.versions())?
         .with_client_cert_verifier(clients)
@@ -350,63 +350,6 @@ fn self_signed(dir: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
         .with_context(|| format!("writing {}", key.display()))?;
     tracing::info!(cert = %cert.display(), "generated a self-signed serving certificate");
     Ok((cert, key))
-}
-
-/// An HTTP client for our own outgoing calls over `tls`, every connect and request bounded by `timeout`.
-pub fn http_client(tls: rustls::ClientConfig, timeout: std::time::Duration) -> awc::Client {
-    awc::Client::builder()
-        .connector(
-            awc::Connector::new()
-                .rustls_0_23(Arc::new(tls))
-                .timeout(timeout),
-        )
-        .timeout(timeout)
-        .finish()
-}
-
-/// The system's trust roots, read once per process: every client without a CA bundle of its own (each
-/// backend, the forwarder) shares them, rather than each parsing the whole system store again.
-static SYSTEM_ROOTS: LazyLock<Arc<rustls::RootCertStore>> = LazyLock::new(|| {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_native_certs::load_native_certs().certs {
-        let _ = roots.add(cert);
-    }
-    Arc::new(roots)
-});
-
-/// A TLS client configuration for our own outgoing calls (Prometheus-compatible backends, forwarding
-/// targets): the CA bundle given, or the system roots; and a client certificate and key, all PEM.
-pub fn client_config(
-    ca_pem: Option<&[u8]>,
-    identity_pem: Option<(&[u8], &[u8])>,
-) -> anyhow::Result<rustls::ClientConfig> {
-    let roots = match ca_pem {
-        Some(pem) => {
-            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(pem)
-                .collect::<Result<_, _>>()
-                .context("the CA bundle is not PEM")?;
-            if certs.is_empty() {
-                bail!("the CA bundle holds no certificate");
-            }
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in certs {
-                roots.add(cert)?;
-            }
-            Arc::new(roots)
-        }
-        None => Arc::clone(&SYSTEM_ROOTS),
-    };
-    let builder = rustls::ClientConfig::builder().with_root_certificates(roots);
-    Ok(match identity_pem {
-        Some((cert, key)) => {
-            let chain = CertificateDer::pem_slice_iter(cert)
-                .collect::<Result<Vec<_>, _>>()
-                .context("client certificate is not PEM")?;
-            let key = PrivateKeyDer::from_pem_slice(key).context("client key is not PEM")?;
-            builder.with_client_auth_cert(chain, key)?
-        }
-        None => builder.with_no_client_auth(),
-    })
 }
 
 #[cfg(test)]

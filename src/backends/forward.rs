@@ -159,12 +159,12 @@ impl Forwarder {
             Some((cert, key)) => Some((read(cert)?, read(key)?)),
             None => None,
         };
-        let tls = crate::tls::client_config(
+        let tls = crate::backends::client_tls::client_config(
             ca.as_deref(),
             identity.as_ref().map(|(c, k)| (c.as_slice(), k.as_slice())),
         )
         .context("--forward-ca-file / --forward-client-cert-file")?;
-        let client = crate::tls::http_client(tls, settings.timeout);
+        let client = crate::backends::client_tls::http_client(tls, settings.timeout);
         Ok(Self {
             client,
             targets: Rc::new(settings.targets.clone()),

@@ -1,5 +1,8 @@
 //! The offline commands: read files, hand them to the pure core, print what it says.
 
+pub mod cli;
+pub mod explain_client;
+
 use std::path::Path;
 
 use adapter_config::explain::{discover_offline, discovery_report, one_line, summary};
@@ -10,7 +13,7 @@ use adapter_config::{
 };
 use anyhow::{Context, Result, anyhow, bail};
 
-use crate::cli::{CheckConfig, Explain, ResourceMetric};
+use crate::commands::cli::{CheckConfig, Explain, ResourceMetric};
 
 /// Loads a rules file and checks it against a resource map: the config with every warning (its own
 /// and the resource map's), or every error (and warning) as one error.
@@ -56,7 +59,7 @@ pub fn check_config(args: &CheckConfig) -> Result<String> {
 /// `explain`.
 pub fn explain(args: &Explain) -> Result<String> {
     let (Some(path), None) = (&args.config, &args.server) else {
-        return crate::explain_client::ask(args);
+        return crate::commands::explain_client::ask(args);
     };
     let map = load_map(args.resource_map.as_deref())?;
     let (config, warnings) = load_config(path, &map)?;
