@@ -9,7 +9,7 @@ use std::time::Duration;
 use adapter_config::SeriesSet;
 use futures_util::future::LocalBoxFuture;
 
-pub use adapter_config::instant::{QueryResult, Sample};
+pub use adapter_config::query_answer::{QueryResult, Sample};
 
 /// Why a backend call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::time::Duration;
 
-use adapter_config::series::LabeledSeries;
+use adapter_config::series_answer::LabeledSeries;
 use adapter_config::series_selector::SeriesSelector;
 use adapter_config::{GroupResource, ResourceInfo, ResourceMap, Selector, SeriesSet};
 use futures_util::future::LocalBoxFuture;

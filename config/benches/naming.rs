@@ -3,7 +3,7 @@
 //! named through all six rules. Run: `cargo bench -p adapter-config --bench naming`.
 
 use adapter_config::discovery::{Registry, name_rule};
-use adapter_config::series::read_answer;
+use adapter_config::series_answer::read_answer;
 use adapter_config::{ResourceMap, SeriesSet, rules};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::fmt::Write;

@@ -5,7 +5,7 @@
 use std::io::BufReader;
 
 use adapter_config::SeriesSet;
-use adapter_config::series::read_answer_from;
+use adapter_config::series_answer::read_answer_from;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).ok_or("usage: read_series FILE")?;

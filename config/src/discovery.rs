@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use crate::naming::Dropped;
 use crate::resource_map::{GroupResource, ResourceInfo, ResourceMap};
 use crate::rules::{DiscoveryRule, RuleKind};
-use crate::series::{LabelSetId, Name, SeriesSet};
+use crate::series_answer::{LabelSetId, Name, SeriesSet};
 
 /// A custom metric as advertised: resource, scope, name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use crate::discovery::{Registry, RuleOutcome, RuleReport, name_rule};
 use crate::resource_map::ResourceMap;
 use crate::rules::{Config, DiscoveryRule};
-use crate::series::{LabeledSeries, SeriesSet};
+use crate::series_answer::{LabeledSeries, SeriesSet};
 
 /// One line summing up a valid config.
 pub fn summary(config: &Config) -> String {
@@ -236,7 +236,7 @@ mod tests {
         assert!(closest("cpu", names, 3).is_empty());
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
-    use crate::series::read_answer_labeled;
+    use crate::series_answer::read_answer_labeled;
 
     #[test]
     fn report_lists_metrics_sorted_then_rule_counts() {

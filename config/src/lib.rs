@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! rules file ─raw::parse─▶ raw ─rules::compile─▶ rules::Config
-//! /api/v1/series ─series::read_answer─▶ SeriesSet ─discovery::name_rule─▶ RuleOutcome ─▶ Registry
+//! /api/v1/series ─series_answer::read_answer─▶ SeriesSet ─discovery::name_rule─▶ RuleOutcome ─▶ Registry
 //! request + Registry + ResourceMap ─query::custom / external / resource─▶ PromQL
 //! ```
 //!
@@ -64,30 +64,30 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod backends;
+pub mod backend_routes;
 pub mod discovery;
 pub mod duration;
 pub mod error;
 pub mod explain;
-pub mod instant;
+pub mod label_selector;
 pub mod naming;
 pub mod promql;
 pub mod quantity;
 pub mod query;
+pub mod query_answer;
 pub mod raw;
+pub mod resource_labels;
 pub mod resource_map;
-pub mod resources;
 pub mod rules;
-pub mod selector;
-pub mod series;
+pub mod series_answer;
 pub mod series_selector;
 pub mod shape;
 pub mod template;
 
-pub use backends::{Backend, Route, RouteError};
+pub use backend_routes::{Backend, Route, RouteError};
 pub use discovery::{CustomMetric, MetricSource, Registry, RuleOutcome};
 pub use error::{ConfigError, ConfigErrors, Severity};
+pub use label_selector::Selector;
 pub use resource_map::{GroupResource, ResourceInfo, ResourceMap};
 pub use rules::{Config, DiscoveryRule, RuleKind};
-pub use selector::Selector;
-pub use series::SeriesSet;
+pub use series_answer::SeriesSet;

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::selector::{Operator, Requirement, Selector};
+use crate::label_selector::{Operator, Requirement, Selector};
 
 /// Quotes `text` as Go's `%q` does, which PromQL's string lexer reads back exactly.
 pub fn quote(text: &str) -> String {

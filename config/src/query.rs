@@ -10,11 +10,11 @@ use std::collections::BTreeMap;
 
 use gotmpl::Value;
 
+use crate::label_selector::Selector;
 use crate::promql::{self, MatcherError};
+use crate::resource_labels::{NoLabel, ResourceMapping};
 use crate::resource_map::{GroupResource, ResourceMap};
-use crate::resources::{NoLabel, ResourceMapping};
 use crate::rules::{DiscoveryRule, ResourceRule};
-use crate::selector::Selector;
 use crate::template::{self, Template};
 
 /// The default largest query, in bytes (well under the 16 KiB some backends cap queries at, and under

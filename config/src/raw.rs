@@ -1,5 +1,5 @@
 //! The rules file exactly as upstream's YAML reads it (`pkg/config/config.go`), strictly: an unknown or
-//! duplicate key is an error. Nothing here is validated beyond YAML shape; [`crate::compile`] does that.
+//! duplicate key is an error. Nothing here is validated beyond YAML shape; [`crate::rules::compile`] does that.
 
 use std::collections::BTreeMap;
 

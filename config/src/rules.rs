@@ -7,8 +7,8 @@ use regex::Regex;
 
 use crate::error::{Collector, ConfigError, ConfigErrors};
 use crate::raw;
+use crate::resource_labels::{LabelTemplate, Override, ResourceMapping};
 use crate::resource_map::{GroupResource, ResourceMap};
-use crate::resources::{LabelTemplate, Override, ResourceMapping};
 use crate::series_selector::SeriesSelector;
 use crate::template::Template;
 use crate::{duration, naming::NameMatcher};
@@ -178,7 +178,7 @@ pub fn load(file: &str, text: &str) -> Result<Config, ConfigErrors> {
 pub fn compile(file: &str, raw: &raw::MetricsDiscoveryConfig) -> Result<Config, ConfigErrors> {
     let mut errors = Collector::new(file);
     let mut disabled = Vec::new();
-    let backends = crate::backends::compile(&mut errors, &raw.backends);
+    let backends = crate::backend_routes::compile(&mut errors, &raw.backends);
     let rules = compile_rules(&mut errors, &mut disabled, RuleKind::Custom, raw);
     let external_rules = compile_rules(&mut errors, &mut disabled, RuleKind::External, raw);
     let resource_rules = raw.resource_rules.as_ref().and_then(|r| {
@@ -233,7 +233,8 @@ fn compile_rule(
     backends: &std::collections::BTreeMap<String, raw::Backend>,
 ) -> Option<DiscoveryRule> {
     let at = |field: &str| format!("{}.{field}", kind.location(index));
-    let backend = crate::backends::check_reference(errors, &at("backend"), &raw.backend, backends);
+    let backend =
+        crate::backend_routes::check_reference(errors, &at("backend"), &raw.backend, backends);
     let series_selector = if raw.series_query.trim().is_empty() {
         errors.warn(
             at("seriesQuery"),
@@ -379,8 +380,12 @@ fn compile_resource_rules(
     raw: &raw::ResourceRules,
     backends: &std::collections::BTreeMap<String, raw::Backend>,
 ) -> Option<ResourceRules> {
-    let backend =
-        crate::backends::check_reference(errors, "resourceRules.backend", &raw.backend, backends);
+    let backend = crate::backend_routes::check_reference(
+        errors,
+        "resourceRules.backend",
+        &raw.backend,
+        backends,
+    );
     let cpu = compile_resource_rule(errors, "resourceRules.cpu", &raw.cpu);
     let memory = compile_resource_rule(errors, "resourceRules.memory", &raw.memory);
     let window = if raw.window.is_empty() {

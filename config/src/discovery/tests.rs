@@ -1,6 +1,6 @@
 use super::*;
 use crate::rules::load;
-use crate::series::read_answer;
+use crate::series_answer::read_answer;
 use crate::series_selector::SeriesSelector;
 
 /// Realistic cAdvisor (modern labels) and application series, with values.

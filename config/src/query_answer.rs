@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::series::AnswerError;
+use crate::series_answer::AnswerError;
 
 /// One sample of an instant-query result.
 #[derive(Debug, Clone, PartialEq)]
