@@ -1,4 +1,4 @@
-//! Upstream's command line (spec §2): every adapter, framework, generic API server and logging flag, with
+//! Upstream's command line: every adapter, framework, generic API server and logging flag, with
 //! upstream's defaults. Flags that do nothing here are accepted so existing manifests keep working; the
 //! klog flags upstream removed in v0.11.0 are accepted as warnings. Stray positional arguments (the Helm
 //! chart passes `/adapter`) are ignored, as upstream.
@@ -85,7 +85,7 @@ pub struct ServeFlags {
     /// kubeconfig of the cluster whose objects are listed; empty means in-cluster (or `KUBECONFIG`).
     #[arg(long, default_value = "")]
     pub lister_kubeconfig: String,
-    /// Accepted; discovery is refreshed every relist interval.
+    /// How often the resource map is rediscovered (CRDs installed later); 0: every relist interval.
     #[arg(long, value_parser = parse_go_duration, default_value = "0s")]
     pub discovery_interval: Duration,
     /// Kubernetes client rate limit.

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod backends;
 pub mod commands;
 pub mod flags;
+pub mod groups;
 pub mod reload;
 pub mod serve;
 pub mod server;
@@ -21,7 +22,8 @@ use clap::Parser;
 
 /// The command line: upstream's flags serve; `check-config` and `explain` are offline tools.
 pub fn run() -> ExitCode {
-    // Exactly one crypto provider, before any TLS config is built (STACK trap 1).
+    // Exactly one crypto provider, before any TLS config is built: with both ring and aws-lc-rs in the
+    // tree, rustls cannot pick one and its config builders panic.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let args: Vec<String> = std::env::args().collect();
     if matches!(

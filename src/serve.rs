@@ -3,8 +3,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use actix_web::dev::Service;
-use actix_web::{App, web};
+use actix_web::web;
 use adapter_actors::{Clock, Options};
 use anyhow::{Context, bail};
 
@@ -55,46 +54,15 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
         !flags.disable_http2,
         &crate::server::tls::Policy::new(&flags.tls_min_version, &flags.tls_cipher_suites)?,
     )?;
-    let settings = Settings {
-        name: "default".to_string(),
-        urls: vec![flags.prometheus_url.clone()],
-        verb: flags.prometheus_verb.clone(),
-        headers: flags.prometheus_headers.clone(),
-        token_file: (!flags.prometheus_token_file.is_empty())
-            .then(|| flags.prometheus_token_file.clone().into()),
-        ca_file: (!flags.prometheus_ca_file.is_empty())
-            .then(|| flags.prometheus_ca_file.clone().into()),
-        client_cert: (!flags.prometheus_client_tls_cert_file.is_empty()
-            && !flags.prometheus_client_tls_key_file.is_empty())
-        .then(|| {
-            (
-                flags.prometheus_client_tls_cert_file.clone().into(),
-                flags.prometheus_client_tls_key_file.clone().into(),
-            )
-        }),
-        timeout: flags.prometheus_timeout,
-        auth: match (
-            flags.prometheus_auth_incluster,
-            flags.prometheus_auth_config.as_str(),
-        ) {
-            (true, "") => Some(crate::backends::prometheus_auth::in_cluster()?),
-            (true, _) => bail!(
-                "may not use both in-cluster auth and an explicit kubeconfig at the same time"
-            ),
-            (false, "") => None,
-            (false, path) => Some(crate::backends::prometheus_auth::from_kubeconfig(
-                std::path::Path::new(path),
-            )?),
-        },
-        query_params: Vec::new(),
-        tenant_header: None,
-        backoff: adapter_config::backends::DEFAULT_BACKOFF,
-    };
-    let forwarding = forward_settings(&flags)?;
+    let settings = Settings::from_flags(&flags)?;
+    let forwarding = crate::backends::forward::Settings::from_flags(&flags)?;
     let mut options = Options::default();
     options.relist.interval = flags.metrics_relist_interval;
     options.relist.max_age = flags.metrics_max_age;
-    options.discovery_refresh = flags.metrics_relist_interval;
+    options.discovery_refresh = match flags.discovery_interval {
+        Duration::ZERO => flags.metrics_relist_interval,
+        interval => interval,
+    };
     options.flows.deadline = flags.prometheus_timeout + Duration::from_secs(5);
     options.values = adapter_actors::value_cache::CacheOptions {
         ttl: flags.metrics_cache_ttl,
@@ -117,11 +85,7 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
         let clock = Clock::starting_at(std::time::SystemTime::now());
         let telemetry = crate::telemetry::Telemetry::new();
         let backends = crate::backends::start(settings, &config, telemetry.clone())?;
-        let is_embedded = embedded.is_some();
-        let embedded_statuses = embedded
-            .as_ref()
-            .map(ObjectsFile::statuses)
-            .unwrap_or_default();
+        let embedded_statuses = embedded.as_ref().map(ObjectsFile::statuses);
         let objects: Rc<dyn adapter_actors::objects::ObjectBackend> = match embedded {
             Some(objects) => Rc::new(objects),
             // Built here, on the actors' thread: the kube client lives with the runtime that made it.
@@ -157,18 +121,13 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
             }
             None => None,
         };
-        let state = web::Data::new(State {
-            front_door: adapter.front_door.clone(),
-            namer: adapter.namer.clone().recipient(),
-            embedded_objects: is_embedded.then(|| adapter.lister.clone().recipient()),
-            embedded_statuses,
-            registry: adapter.registry.clone(),
+        let state = web::Data::new(State::new(
+            &adapter,
             clock,
             telemetry,
-            cache_stats: adapter.cache_stats.clone(),
-            rendered: Default::default(),
+            embedded_statuses,
             forwarding,
-        });
+        ));
         let auth =
             web::Data::from(crate::auth::Auth::start(&flags, state.telemetry.clone()).await?);
         tracing::info!(address = %address.0, port = address.1, "serving");
@@ -186,63 +145,9 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
         };
         let on_connect = crate::auth::peer::of_connection;
         let server = crate::server::serve(address, tls, limits, on_connect, move || {
-            let telemetry = state.telemetry.clone();
-            App::new()
-                .app_data(state.clone())
-                .app_data(auth.clone())
-                .wrap(actix_web::middleware::from_fn(crate::auth::middleware))
-                .wrap(actix_web::middleware::from_fn(api::protobuf::errors))
-                .wrap_fn(move |req, srv| {
-                    let (telemetry, path, method) = (
-                        telemetry.clone(),
-                        req.path().to_string(),
-                        req.method().to_string(),
-                    );
-                    #[allow(clippy::disallowed_methods, reason = "latency self-metric")]
-                    let started = std::time::Instant::now();
-                    let call = srv.call(req);
-                    async move {
-                        let response = call.await?;
-                        telemetry.observe_request(
-                            &path,
-                            &method,
-                            response.status().as_u16(),
-                            started.elapsed(),
-                        );
-                        Ok(response)
-                    }
-                })
-                .wrap(actix_web::middleware::Condition::new(
-                    access_log,
-                    tracing_actix_web::TracingLogger::<crate::server::access_log::AccessLog>::new(),
-                ))
-                .configure(api::configure)
+            api::app(state.clone(), auth.clone(), access_log)
         })?;
         server.await?;
         anyhow::Ok(())
     })
-}
-
-/// Router mode's settings, when `--forward-unknown-metrics-to` is given (checked before anything starts).
-fn forward_settings(
-    flags: &ServeFlags,
-) -> anyhow::Result<Option<crate::backends::forward::Settings>> {
-    if flags.forward_unknown_metrics_to.is_empty() {
-        return Ok(None);
-    }
-    let file = |path: &str| (!path.is_empty()).then(|| path.to_string());
-    let client_cert = match (
-        file(&flags.forward_client_cert_file),
-        file(&flags.forward_client_key_file),
-    ) {
-        (Some(cert), Some(key)) => Some((cert, key)),
-        (None, None) => None,
-        _ => bail!("--forward-client-cert-file and --forward-client-key-file go together"),
-    };
-    Ok(Some(crate::backends::forward::Settings {
-        targets: crate::backends::forward::parse_targets(&flags.forward_unknown_metrics_to)?,
-        ca_file: file(&flags.forward_ca_file),
-        client_cert,
-        timeout: flags.forward_timeout,
-    }))
 }

@@ -1,16 +1,16 @@
-//! `custom.metrics.k8s.io` v1beta1 and v1beta2 (spec §9, §13.1).
+//! `custom.metrics.k8s.io` v1beta1 and v1beta2.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use adapter_actors::front_door::{CustomValue, GetCustomMetric};
 use adapter_config::GroupResource;
 
-use super::discovery::CUSTOM;
 use super::status::ApiError;
 use super::wire::{
     self, List, MetricIdentifier, MetricValueV1beta1, MetricValueV1beta2, ObjectReference,
 };
 use super::{Params, State};
 use super::{forward, names, protobuf, refuse_tables};
+use crate::groups::CUSTOM;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(

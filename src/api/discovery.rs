@@ -19,9 +19,7 @@ use serde_json::{Value, json};
 use super::State;
 use super::status::ApiError;
 
-pub const CUSTOM: &str = "custom.metrics.k8s.io";
-pub const EXTERNAL: &str = "external.metrics.k8s.io";
-pub const RESOURCE: &str = "metrics.k8s.io";
+use crate::groups::{CUSTOM, EXTERNAL, RESOURCE};
 
 const AGGREGATED: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
@@ -141,7 +139,7 @@ async fn merged(
     let asked = crate::backends::forward::TheirResources {
         group,
         version: version.to_string(),
-        user: super::forward::caller(req),
+        caller: super::forward::caller(req),
     };
     let theirs = forwarding.forwarder.send(asked).await.ok().flatten();
     for resource in theirs

@@ -1,13 +1,13 @@
-//! `external.metrics.k8s.io/v1beta1` (spec §10, §13.2).
+//! `external.metrics.k8s.io/v1beta1`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use adapter_actors::front_door::GetExternalMetric;
 
-use super::discovery::EXTERNAL;
 use super::status::ApiError;
 use super::wire::{self, ExternalMetricValue, List};
 use super::{Params, State};
 use super::{forward, names, protobuf, refuse_tables};
+use crate::groups::EXTERNAL;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(

@@ -48,9 +48,27 @@ pub async fn unless_ours(
     Some(forward(req, forwarding, group).await)
 }
 
-/// Who the caller is, as the auth middleware authenticated them (`None` on always-allowed paths).
-pub fn caller(req: &HttpRequest) -> Option<User> {
-    req.extensions().get::<User>().cloned()
+/// Who the caller is, as the auth middleware authenticated them, in the headers the aggregator passes
+/// it on with: user, every group, every extra (none on always-allowed paths).
+pub fn caller(req: &HttpRequest) -> Vec<(String, String)> {
+    let Some(user) = req.extensions().get::<User>().cloned() else {
+        return Vec::new();
+    };
+    let mut headers = vec![("X-Remote-User".to_string(), user.name)];
+    for group in user.groups {
+        headers.push(("X-Remote-Group".to_string(), group));
+    }
+    for (key, values) in user.extra {
+        let name = extra_header(&key);
+        headers.extend(values.into_iter().map(|value| (name.clone(), value)));
+    }
+    headers
+}
+
+/// `X-Remote-Extra-` and the key, escaped as a header name must be.
+fn extra_header(key: &str) -> String {
+    let escaped: String = url::form_urlencoded::byte_serialize(key.as_bytes()).collect();
+    format!("X-Remote-Extra-{escaped}")
 }
 
 async fn forward(
@@ -70,7 +88,7 @@ async fn forward(
             .get("accept")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
-        user: caller(req),
+        caller: caller(req),
     };
     let answer = forwarding.forwarder.send(msg).await?.map_err(|e| match e {
         ForwardError::NoTarget(_) => ApiError::NotFound(e.to_string()),
@@ -109,6 +127,14 @@ fn is_status(content_type: &str, body: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extra_keys_are_escaped_into_header_names() {
+        assert_eq!(
+            extra_header("scopes.k8s.io/x"),
+            "X-Remote-Extra-scopes.k8s.io%2Fx"
+        );
+    }
 
     #[test]
     fn statuses_are_recognised_in_json_and_protobuf() {

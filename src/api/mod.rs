@@ -2,6 +2,7 @@
 //! requests into front-door messages and their answers into JSON; `configure` is reused by tests without
 //! a socket.
 
+mod app;
 mod custom;
 pub mod discovery;
 mod embedded;
@@ -13,6 +14,7 @@ mod names;
 mod params;
 pub mod protobuf;
 mod resource;
+pub mod simulated;
 pub mod status;
 pub mod wire;
 
@@ -21,6 +23,7 @@ use actix_web::web;
 use adapter_actors::Clock;
 use adapter_actors::front_door::FrontDoor;
 
+pub use app::app;
 pub use params::Params;
 use status::ApiError;
 
@@ -47,6 +50,33 @@ pub struct State {
     pub rendered: discovery::Rendered,
     /// Router mode: where metrics our rules do not serve go, per group.
     pub forwarding: Option<forward::Forwarding>,
+}
+
+impl State {
+    /// What the handlers read of a running `adapter`. With `embedded` objects (the objects file), core
+    /// objects are served too, with their `statuses`.
+    pub fn new(
+        adapter: &adapter_actors::Adapter,
+        clock: Clock,
+        telemetry: std::sync::Arc<crate::telemetry::Telemetry>,
+        embedded: Option<std::sync::Arc<crate::backends::objects_file::Statuses>>,
+        forwarding: Option<forward::Forwarding>,
+    ) -> Self {
+        Self {
+            front_door: adapter.front_door.clone(),
+            namer: adapter.namer.clone().recipient(),
+            embedded_objects: embedded
+                .is_some()
+                .then(|| adapter.lister.clone().recipient()),
+            embedded_statuses: embedded.unwrap_or_default(),
+            registry: adapter.registry.clone(),
+            clock,
+            telemetry,
+            cache_stats: adapter.cache_stats.clone(),
+            rendered: Default::default(),
+            forwarding,
+        }
+    }
 }
 
 /// Registers every route.

@@ -6,7 +6,7 @@
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 use adapter_config::Selector;
-use adapter_config::selector::Operator;
+use adapter_config::label_selector::Operator;
 use futures_util::future::{Ready, ready};
 
 use super::status::ApiError;

@@ -1,4 +1,4 @@
-//! `metrics.k8s.io` v1beta1 and v1 (spec §11, §13.3): PodMetrics and NodeMetrics, lists and single GETs,
+//! `metrics.k8s.io` v1beta1 and v1: PodMetrics and NodeMetrics, lists and single GETs,
 //! as JSON or as a `meta.k8s.io` Table (`kubectl get podmetrics`).
 
 use std::time::Duration;
@@ -9,11 +9,11 @@ use adapter_actors::front_door::{
 };
 use serde_json::json;
 
-use super::discovery::RESOURCE;
 use super::status::ApiError;
 use super::wire::{self, ContainerMetrics, List, NodeMetrics, ObjectMeta, PodMetrics, Usage};
 use super::{Params, State};
 use super::{forward, names, protobuf, wants_table};
+use crate::groups::RESOURCE;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(

@@ -1,5 +1,5 @@
 //! Errors become a `metav1.Status` here and nowhere else: one [`ApiError`] decides code, reason and
-//! message for every cause, with the codes the HPA relies on (spec §13.4). Bad requests are not logged as
+//! message for every cause, with the codes the HPA relies on. Bad requests are not logged as
 //! errors; internal causes are logged once, with the detail clients do not see — unless `--v` is 6 or
 //! more, when the cause (the Prometheus error, the unreachable backend) is appended for debugging.
 
@@ -49,15 +49,6 @@ pub enum ApiError {
     /// 406.
     #[error("{0}")]
     NotAcceptable(String),
-    /// 408: a request that did not arrive whole within the request timeout (`http1`).
-    #[error("{0}")]
-    RequestTimeout(String),
-    /// 414: a request target longer than the HTTP/1.1 side reads (`http1`).
-    #[error("{0}")]
-    UriTooLong(String),
-    /// 431: a request head longer than the HTTP/1.1 side reads, or too many header fields (`http1`).
-    #[error("{0}")]
-    HeadTooLarge(String),
 }
 
 impl From<FlowError> for ApiError {
@@ -123,9 +114,6 @@ impl ResponseError for ApiError {
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
-            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
-            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
-            ApiError::HeadTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
         }
     }
 
@@ -140,9 +128,6 @@ impl ResponseError for ApiError {
             ApiError::NotAcceptable(_) => ("NotAcceptable", None),
             // metav1 names no reason for these three (its Timeout is a 504 for work that ran out of
             // time); named after their codes as Go's StatusText does.
-            ApiError::RequestTimeout(_) => ("RequestTimeout", None),
-            ApiError::UriTooLong(_) => ("RequestURITooLong", None),
-            ApiError::HeadTooLarge(_) => ("RequestHeaderFieldsTooLarge", None),
             ApiError::Internal { public, cause } => {
                 tracing::error!(%cause, "request failed");
                 (

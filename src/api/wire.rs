@@ -1,12 +1,12 @@
-//! The shapes of the metrics APIs (spec §12–§13), as serde structs in JSON key order; the same structs
+//! The shapes of the metrics APIs, as serde structs in JSON key order; the same structs
 //! encode to protobuf (`super::protobuf`). Times and windows keep their numbers and print as
 //! Kubernetes prints them. Nothing here decides anything: values arrive as domain results and leave as
 //! these.
 
 use std::collections::BTreeMap;
 
+use adapter_config::label_selector::Operator;
 use adapter_config::quantity::{Format, Milli};
-use adapter_config::selector::Operator;
 use adapter_config::{Selector, duration};
 use serde::{Serialize, Serializer};
 

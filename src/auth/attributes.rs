@@ -1,5 +1,5 @@
 //! What a request asks to do, in the terms RBAC rules are written in: k8s.io/apiserver's
-//! `RequestInfoFactory` applied to the raw path, before any rewriting (spec §13.1), so
+//! `RequestInfoFactory` applied to the raw path, before any rewriting, so
 //! `pods/*/http_requests` is verb `get` on resource `pods`, subresource `http_requests`, name `*`, and
 //! `namespaces/prod/metrics/m` is verb `get` on resource `metrics`, name `m`.
 

@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 
 use actix_web::http::header::HeaderMap;
 
+use super::Refusal;
 use super::attributes::Attributes;
 use super::identity::User;
-use crate::api::status::ApiError;
 
 const USER: &str = "impersonate-user";
 const UID: &str = "impersonate-uid";
@@ -27,15 +27,15 @@ pub struct Requested {
     extra: BTreeMap<String, Vec<String>>,
 }
 
-fn text(value: &actix_web::http::header::HeaderValue) -> Result<String, ApiError> {
+fn text(value: &actix_web::http::header::HeaderValue) -> Result<String, Refusal> {
     value
         .to_str()
         .map(str::to_string)
-        .map_err(|_| ApiError::BadRequest("impersonation headers must be visible ASCII".into()))
+        .map_err(|_| Refusal::BadRequest("impersonation headers must be visible ASCII".into()))
 }
 
 /// The impersonation the headers ask for, if any; groups, a uid or extras without a user are a 400.
-pub fn requested(headers: &HeaderMap) -> Result<Option<Requested>, ApiError> {
+pub fn requested(headers: &HeaderMap) -> Result<Option<Requested>, Refusal> {
     let user = headers.get(USER).map(text).transpose()?;
     let uid = headers.get(UID).map(text).transpose()?;
     let groups = headers
@@ -58,7 +58,7 @@ pub fn requested(headers: &HeaderMap) -> Result<Option<Requested>, ApiError> {
             groups,
             extra,
         })),
-        _ if uid.is_some() || !groups.is_empty() || !extra.is_empty() => Err(ApiError::BadRequest(
+        _ if uid.is_some() || !groups.is_empty() || !extra.is_empty() => Err(Refusal::BadRequest(
             "requested impersonation of groups, a uid or extras without impersonating a user"
                 .into(),
         )),
@@ -215,7 +215,7 @@ mod tests {
         );
         assert!(matches!(
             requested(&headers(&[("Impersonate-Group", "dev")])),
-            Err(ApiError::BadRequest(_))
+            Err(Refusal::BadRequest(_))
         ));
     }
 }

@@ -19,22 +19,31 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::body::{EitherBody, MessageBody};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::{ResponseError, web};
+use actix_web::dev::ServiceRequest;
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 
-use crate::api::status::ApiError;
 use crate::flags::ServeFlags;
 use attributes::Attributes;
 use identity::User;
 use reviews::{Reviews, Ttls};
 use trust::{HeaderNames, Sources, Trust};
+
+/// Why a request is not let in; the API side answers each with its Status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// 400: impersonation headers that cannot be honoured.
+    BadRequest(String),
+    /// 401: nobody vouched for the caller.
+    Unauthorized,
+    /// 403, with Kubernetes' wording of what was denied.
+    Forbidden(String),
+    /// 500: a review could not be had; the cause is for the log.
+    Internal(String),
+}
 
 /// The group whose members are never asked about (built into Go's apiserver).
 const MASTERS: &str = "system:masters";
@@ -152,6 +161,18 @@ impl Auth {
         }))
     }
 
+    /// Everything allowed to anyone, as `--delegated-auth=false` without a client CA: for the in-process
+    /// tests and fuzzing of the `App`, which have no cluster to ask.
+    pub fn allow_all() -> Arc<Auth> {
+        Arc::new(Auth {
+            trust: Arc::default(),
+            mode: Mode::Local {
+                certificate_required: false,
+            },
+            always_allow: Vec::new(),
+        })
+    }
+
     fn always_allowed(&self, path: &str) -> bool {
         self.always_allow.iter().any(|p| match p.strip_suffix('*') {
             Some(prefix) => path.starts_with(prefix),
@@ -160,7 +181,7 @@ impl Auth {
     }
 
     /// Who the caller is; 401 when nobody vouches for them.
-    async fn authenticate(&self, req: &ServiceRequest) -> Result<User, ApiError> {
+    async fn authenticate(&self, req: &ServiceRequest) -> Result<User, Refusal> {
         if let Some(peer) = peer::of_request(req) {
             let peer = &*peer;
             if let Some(settings) = self.trust.request_header.load_full() {
@@ -180,10 +201,10 @@ impl Auth {
         match (&self.mode, identity::bearer_token(req.headers())) {
             (Mode::Delegated(reviews), Some(token)) => match reviews.token(token).await {
                 Ok(Some(user)) => Ok(user),
-                Ok(None) => Err(ApiError::Unauthorized),
+                Ok(None) => Err(Refusal::Unauthorized),
                 Err(cause) => {
                     tracing::warn!(%cause, "token review failed");
-                    Err(ApiError::Unauthorized)
+                    Err(Refusal::Unauthorized)
                 }
             },
             (
@@ -197,12 +218,12 @@ impl Auth {
                 groups: vec!["system:unauthenticated".into()],
                 extra: Default::default(),
             }),
-            _ => Err(ApiError::Unauthorized),
+            _ => Err(Refusal::Unauthorized),
         }
     }
 
     /// Lets the request in (as the user it runs as; none on always-allowed paths) or says why not.
-    pub async fn admit(&self, req: &ServiceRequest) -> Result<Option<User>, ApiError> {
+    pub async fn admit(&self, req: &ServiceRequest) -> Result<Option<User>, Refusal> {
         // The path as the router sees it (percent-escapes of unreserved characters decoded), as Go uses
         // the decoded `URL.Path`: `pods/%2A/m` is asked about as name `*`, the name the handler serves.
         let path = req.match_info().as_str();
@@ -225,13 +246,10 @@ impl Auth {
                             let message =
                                 attributes.forbidden_message(&user.name, &decision.reason);
                             tracing::info!(user = %user.name, %message, "impersonation denied");
-                            return Err(ApiError::Forbidden(message));
+                            return Err(Refusal::Forbidden(message));
                         }
                         Err(cause) => {
-                            return Err(ApiError::Internal {
-                                public: "the request could not be authorized",
-                                cause,
-                            });
+                            return Err(Refusal::Internal(cause));
                         }
                     }
                 }
@@ -248,43 +266,10 @@ impl Auth {
             Ok(decision) => {
                 let message = attributes.forbidden_message(&user.name, &decision.reason);
                 tracing::info!(user = %user.name, groups = ?user.groups, %message, "request denied");
-                Err(ApiError::Forbidden(message))
+                Err(Refusal::Forbidden(message))
             }
-            Err(cause) => Err(ApiError::Internal {
-                public: "the request could not be authorized",
-                cause,
-            }),
+            Err(cause) => Err(Refusal::Internal(cause)),
         }
-    }
-}
-
-/// The middleware: every request passes `Auth::admit` before routing.
-pub async fn middleware<B: MessageBody>(
-    req: ServiceRequest,
-    next: Next<B>,
-) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
-    let Some(auth) = req.app_data::<web::Data<Auth>>().cloned() else {
-        // Fail closed: a server wired without the authenticator serves nothing.
-        let error = ApiError::Internal {
-            public: "the request could not be authorized",
-            cause: "no authenticator configured".into(),
-        };
-        return Ok(req
-            .into_response(error.error_response())
-            .map_into_right_body());
-    };
-    match auth.admit(&req).await {
-        Ok(user) => {
-            if let Some(user) = user {
-                // The access log names who asked; router mode forwards who it was.
-                tracing::Span::current().record("user", tracing::field::display(&user.name));
-                actix_web::HttpMessage::extensions_mut(&req).insert(user);
-            }
-            Ok(next.call(req).await?.map_into_left_body())
-        }
-        Err(error) => Ok(req
-            .into_response(error.error_response())
-            .map_into_right_body()),
     }
 }
 

@@ -17,8 +17,7 @@ use actix_web::web::Bytes;
 use anyhow::{Context as _, bail};
 use serde_json::Value;
 
-use crate::api::discovery::{CUSTOM, EXTERNAL, RESOURCE};
-use crate::auth::identity::User;
+use crate::groups::{CUSTOM, EXTERNAL, RESOURCE};
 
 /// How long their discovery document is reused before it is asked again.
 const DISCOVERY_TTL: Duration = Duration::from_secs(30);
@@ -66,6 +65,31 @@ pub struct Settings {
     pub timeout: Duration,
 }
 
+impl Settings {
+    /// Router mode's settings, when `--forward-unknown-metrics-to` is given (checked before anything
+    /// starts).
+    pub fn from_flags(flags: &crate::flags::ServeFlags) -> anyhow::Result<Option<Self>> {
+        if flags.forward_unknown_metrics_to.is_empty() {
+            return Ok(None);
+        }
+        let file = |path: &str| (!path.is_empty()).then(|| path.to_string());
+        let client_cert = match (
+            file(&flags.forward_client_cert_file),
+            file(&flags.forward_client_key_file),
+        ) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => bail!("--forward-client-cert-file and --forward-client-key-file go together"),
+        };
+        Ok(Some(Self {
+            targets: parse_targets(&flags.forward_unknown_metrics_to)?,
+            ca_file: file(&flags.forward_ca_file),
+            client_cert,
+            timeout: flags.forward_timeout,
+        }))
+    }
+}
+
 /// Send this request to the group's other server.
 #[derive(Debug, Clone, Message)]
 #[rtype(result = "Result<Forwarded, ForwardError>")]
@@ -76,8 +100,9 @@ pub struct Forward {
     pub path_and_query: String,
     /// The caller's `Accept` (JSON or protobuf).
     pub accept: Option<String>,
-    /// Who the caller is, as we authenticated them (`None` on always-allowed paths).
-    pub user: Option<User>,
+    /// Who the caller is, as we authenticated them, in the aggregator's headers (`X-Remote-User`,
+    /// `-Group`, `-Extra-*`; none on always-allowed paths).
+    pub caller: Vec<(String, String)>,
 }
 
 /// Their answer.
@@ -119,8 +144,8 @@ pub struct TheirResources {
     pub group: &'static str,
     /// The version.
     pub version: String,
-    /// Who asked us.
-    pub user: Option<User>,
+    /// Who asked us, as in `Forward::caller`.
+    pub caller: Vec<(String, String)>,
 }
 
 /// A name both of us serve: ours is listed, theirs is not (logged once per name).
@@ -181,26 +206,10 @@ impl Actor for Forwarder {
 
 impl Supervised for Forwarder {}
 
-/// Kubernetes escapes extra keys in header names (`X-Remote-Extra-` + URL-escaped key).
-fn extra_header(key: &str) -> String {
-    let escaped: String = url::form_urlencoded::byte_serialize(key.as_bytes()).collect();
-    format!("X-Remote-Extra-{escaped}")
-}
-
-/// The caller's identity as the aggregator passes it on: user, every group, every extra.
-fn as_user(mut request: awc::ClientRequest, user: Option<&User>) -> awc::ClientRequest {
-    let Some(user) = user else {
-        return request;
-    };
-    request = request.insert_header(("X-Remote-User", user.name.as_str()));
-    for group in &user.groups {
-        request = request.append_header(("X-Remote-Group", group.as_str()));
-    }
-    for (key, values) in &user.extra {
-        let name = extra_header(key);
-        for value in values {
-            request = request.append_header((name.as_str(), value.as_str()));
-        }
+/// The caller's identity as the aggregator passes it on.
+fn as_caller(mut request: awc::ClientRequest, caller: &[(String, String)]) -> awc::ClientRequest {
+    for (name, value) in caller {
+        request = request.append_header((name.as_str(), value.as_str()));
     }
     request
 }
@@ -222,7 +231,7 @@ impl Handler<Forward> for Forwarder {
         if let Some(accept) = &msg.accept {
             request = request.insert_header(("Accept", accept.as_str()));
         }
-        let request = as_user(request, msg.user.as_ref());
+        let request = as_caller(request, &msg.caller);
         let group = msg.group;
         Box::pin(async move {
             let unavailable = |cause: String| ForwardError::Unavailable {
@@ -275,7 +284,7 @@ impl Handler<TheirResources> for Forwarder {
             .client
             .get(&url)
             .timeout(self.timeout.min(Duration::from_secs(2)));
-        let request = as_user(request, msg.user.as_ref());
+        let request = as_caller(request, &msg.caller);
         let discovery = self.discovery.clone();
         Box::pin(async move {
             let fetched = async {
@@ -356,9 +365,5 @@ mod tests {
             "metrics.k8s.io=https://b".into(),
         ]);
         assert!(twice.unwrap_err().to_string().contains("given twice"));
-        assert_eq!(
-            extra_header("scopes.k8s.io/x"),
-            "X-Remote-Extra-scopes.k8s.io%2Fx"
-        );
     }
 }

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use adapter_actors::prom::{PromBackend, PromError, QueryResult};
 use adapter_config::SeriesSet;
-use adapter_config::series::{AnswerError, read_answer_from};
+use adapter_config::series_answer::{AnswerError, read_answer_from};
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
@@ -52,6 +52,45 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// The `--prometheus-*` flags' backend, the default one.
+    pub fn from_flags(flags: &crate::flags::ServeFlags) -> anyhow::Result<Self> {
+        Ok(Self {
+            name: "default".to_string(),
+            urls: vec![flags.prometheus_url.clone()],
+            verb: flags.prometheus_verb.clone(),
+            headers: flags.prometheus_headers.clone(),
+            token_file: (!flags.prometheus_token_file.is_empty())
+                .then(|| flags.prometheus_token_file.clone().into()),
+            ca_file: (!flags.prometheus_ca_file.is_empty())
+                .then(|| flags.prometheus_ca_file.clone().into()),
+            client_cert: (!flags.prometheus_client_tls_cert_file.is_empty()
+                && !flags.prometheus_client_tls_key_file.is_empty())
+            .then(|| {
+                (
+                    flags.prometheus_client_tls_cert_file.clone().into(),
+                    flags.prometheus_client_tls_key_file.clone().into(),
+                )
+            }),
+            timeout: flags.prometheus_timeout,
+            auth: match (
+                flags.prometheus_auth_incluster,
+                flags.prometheus_auth_config.as_str(),
+            ) {
+                (true, "") => Some(crate::backends::prometheus_auth::in_cluster()?),
+                (true, _) => bail!(
+                    "may not use both in-cluster auth and an explicit kubeconfig at the same time"
+                ),
+                (false, "") => None,
+                (false, path) => Some(crate::backends::prometheus_auth::from_kubeconfig(
+                    std::path::Path::new(path),
+                )?),
+            },
+            query_params: Vec::new(),
+            tenant_header: None,
+            backoff: adapter_config::backend_routes::DEFAULT_BACKOFF,
+        })
+    }
+
     /// The settings of a rules-file backend; `default_timeout` (`--prometheus-timeout`) when it has none.
     pub fn for_backend(spec: &adapter_config::Backend, default_timeout: Duration) -> Self {
         Self {
@@ -472,7 +511,7 @@ fn check_status(status: u16) -> Result<(), PromError> {
 
 /// Decodes an `/api/v1/query` answer (the core reads it; errors become the client's, as for series).
 pub fn decode_query(body: &[u8]) -> Result<QueryResult, PromError> {
-    adapter_config::instant::read_query_answer(body).map_err(answer_error)
+    adapter_config::query_answer::read_query_answer(body).map_err(answer_error)
 }
 
 /// A Prometheus answer the core could not read, or an error Prometheus answered.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use adapter_config::explain::{discover_offline, discovery_report, one_line, summary};
 use adapter_config::query::{self, CustomRequest, ResourceTarget};
-use adapter_config::series::{LabeledSeries, read_answer_labeled};
+use adapter_config::series_answer::{LabeledSeries, read_answer_labeled};
 use adapter_config::{
     Config, ConfigError, GroupResource, Registry, ResourceMap, RuleKind, Selector, rules,
 };
