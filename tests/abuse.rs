@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::env::{Env, demo_env, encode};
-use crate::raw_h2::{self, RawH2, max_concurrent_streams};
+use crate::support::env::{Env, demo_env, encode};
+use crate::support::raw_h2::{self, RawH2, max_concurrent_streams};
 
 const PODS: &str =
     "/apis/custom.metrics.k8s.io/v1beta1/namespaces/prod/pods/*/http_requests_per_second";
@@ -200,7 +200,7 @@ fn every_refusal_is_a_status_with_the_right_code_and_the_process_stays_healthy()
 /// then a client may assume no limit (RFC 9113 §5.1.2; hyper does, Go's transport assumes 100). Their
 /// statuses.
 fn gets_at_once(env: &Env, count: usize, path: &str) -> Vec<u16> {
-    crate::env::with_h2_connection(env.port, &env.ca(), None, |connection| async move {
+    crate::support::env::with_h2_connection(env.port, &env.ca(), None, |connection| async move {
         // The server's SETTINGS precede its first answer on the wire, and frames are read in order.
         let mut first = connection.share().unwrap();
         assert_eq!(first.get(path).await.unwrap().status, 200);
@@ -214,7 +214,7 @@ fn gets_at_once(env: &Env, count: usize, path: &str) -> Vec<u16> {
 
 #[test]
 fn h2_clients_are_told_the_stream_limit_and_one_that_keeps_to_it_is_never_refused() {
-    let env = crate::env::demo_env_with(&["--http2-max-streams-per-connection=10"]);
+    let env = crate::support::env::demo_env_with(&["--http2-max-streams-per-connection=10"]);
     let mut raw = RawH2::connect(env.port, &env.ca());
     let settings = raw.server_settings();
     assert_eq!(max_concurrent_streams(&settings), Some(10), "{settings:?}");
@@ -381,7 +381,7 @@ fn trickled(env: &Env, first: &[u8], slowly: &[u8]) -> Vec<u8> {
     let tcp = std::net::TcpStream::connect(("127.0.0.1", env.port)).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
     let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
-    let tls = crate::env::client_config(&env.ca(), None);
+    let tls = crate::support::env::client_config(&env.ca(), None);
     let conn = rustls::ClientConnection::new(std::sync::Arc::new(tls), name).unwrap();
     let mut stream = rustls::StreamOwned::new(conn, tcp);
     let mut raw = Vec::new();
@@ -409,7 +409,13 @@ fn trickled(env: &Env, first: &[u8], slowly: &[u8]) -> Vec<u8> {
 #[test]
 fn over_http1_malformed_oversized_and_slow_heads_are_refused_after_the_answers_before_them() {
     let env = demo_env();
-    let raw_codes = |raw: &[u8]| codes(&answers(&crate::env::https_raw(env.port, &env.ca(), raw)));
+    let raw_codes = |raw: &[u8]| {
+        codes(&answers(&crate::support::env::https_raw(
+            env.port,
+            &env.ca(),
+            raw,
+        )))
+    };
     // A target beyond the 65,534 bytes the http crate's Uri takes: 414.
     let long = long_web_selector(4000);
     let refused = format!("GET {PODS}?labelSelector={long} HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -432,7 +438,7 @@ fn over_http1_malformed_oversized_and_slow_heads_are_refused_after_the_answers_b
     let post = format!(
         "POST {EXTERNAL} HTTP/1.1\r\nHost: a\r\nContent-Length: 15\r\n\r\nGET / HTTP/1.1\r"
     );
-    let raw = crate::env::https_raw(
+    let raw = crate::support::env::https_raw(
         env.port,
         &env.ca(),
         format!("{good}{post}{refused}").as_bytes(),

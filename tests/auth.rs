@@ -8,56 +8,9 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::env::{Identity, Killed, free_port, https_as, spawn_adapter_with_auth, wait_until};
-use crate::kube_api::KubeApi;
-
-/// A certificate authority that signs client certificates.
-pub struct Ca {
-    pub issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
-    pub pem: String,
-}
-
-pub fn ca(name: &str) -> Ca {
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, name);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let pem = params.self_signed(&key).unwrap().pem();
-    Ca {
-        issuer: rcgen::Issuer::new(params, key),
-        pem,
-    }
-}
-
-/// A client certificate: the chain and key for the rustls client, PEM files for kubectl.
-pub struct Client {
-    pub identity: Identity,
-    pub cert_pem: String,
-    pub key_pem: String,
-}
-
-pub fn client(ca: &Ca, cn: &str, org: Option<&str>) -> Client {
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, cn);
-    if let Some(org) = org {
-        params
-            .distinguished_name
-            .push(rcgen::DnType::OrganizationName, org);
-    }
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &ca.issuer).unwrap();
-    let der = rustls_pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
-    Client {
-        identity: (vec![cert.der().clone()], der),
-        cert_pem: cert.pem(),
-        key_pem: key.serialize_pem(),
-    }
-}
+use crate::support::env::{Killed, free_port, https_as, spawn_adapter_with_auth, wait_until};
+use crate::support::kube_api::KubeApi;
+use crate::support::pki::{Ca, Client, ca, client};
 
 /// The test API server (tokens, policy, authentication ConfigMap), three CAs and an adapter using them.
 struct World {
@@ -474,7 +427,7 @@ fn h2_statuses(
     path: &str,
     count: usize,
 ) -> Vec<u16> {
-    crate::env::with_h2_connection(port, ca, identity, |connection| async move {
+    crate::support::env::with_h2_connection(port, ca, identity, |connection| async move {
         let mut statuses = Vec::new();
         for _ in 0..count {
             let mut stream = connection.share().unwrap();
@@ -657,7 +610,7 @@ fn without_a_cluster_delegation_must_be_switched_off_explicitly() {
 #[test]
 fn the_shipped_rbac_lets_the_hpa_and_viewers_in_and_nobody_else() {
     let world = World::start(&no_caching());
-    let mut rbac = crate::rbac::Rbac::from_manifests(&crate::deploy::render("all"));
+    let mut rbac = crate::support::rbac::Rbac::from_manifests(&crate::deploy::render("all"));
     rbac.bind_user("view", "viewer");
     world.api.set_rbac(rbac);
     world.api.token(
@@ -704,7 +657,7 @@ fn the_shipped_rbac_lets_the_hpa_and_viewers_in_and_nobody_else() {
          apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRoleBinding\nmetadata: {name: adapter-debug}\n\
          roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: adapter-debug}\n\
          subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: viewer}]\n";
-    let mut rbac = crate::rbac::Rbac::from_manifests(&format!(
+    let mut rbac = crate::support::rbac::Rbac::from_manifests(&format!(
         "{}\n---\n{grant}",
         crate::deploy::render("all")
     ));

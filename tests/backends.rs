@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::env::{Env, Killed, encode, free_port, http, wait_until};
+use crate::support::env::{Env, Killed, encode, free_port, http, wait_until};
 
 /// The demo's Prometheus data (pods' request counters, the shop queue), pushed to the Pushgateway.
 fn demo_pushes() -> Vec<(String, String)> {
@@ -149,6 +149,12 @@ externalRules:
   backend: vm
   resources: {{overrides: {{namespace: {{resource: namespace}}}}}}
   metricsQuery: 'sum(<<.Series>>{{<<.LabelMatchers>>}}) by (queue)'
+# A query VictoriaMetrics refuses (unbalanced parenthesis): its 422.
+- seriesQuery: '{{__name__="vm_queue_depth",queue!=""}}'
+  backend: vm
+  resources: {{overrides: {{namespace: {{resource: namespace}}}}}}
+  name: {{matches: "^vm_(.*)_depth$", as: "vm_${{1}}_refused"}}
+  metricsQuery: 'sum(<<.Series>>{{<<.LabelMatchers>>}}) by (queue'
 resourceRules:
   backend: vm
   cpu:
@@ -198,7 +204,7 @@ resourceRules:
     ));
     assert_eq!(worker["items"][0]["value"], "7", "{worker}");
     let external = env.json("/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/vm_queue_depth");
-    let queues = crate::env::external_values(&external, "queue");
+    let queues = crate::support::env::external_values(&external, "queue");
     assert_eq!(
         queues,
         [("mail".into(), "3".into()), ("orders".into(), "42".into())]
@@ -212,7 +218,18 @@ resourceRules:
     let node = env.json("/apis/metrics.k8s.io/v1/nodes/node-1");
     assert_eq!(node["usage"]["cpu"], "1", "{node}");
     assert_eq!(node["usage"]["memory"], "2Gi", "{node}");
-    // A query VictoriaMetrics refuses comes back as its error (errorType "422", not Prometheus' names).
+    // A query VictoriaMetrics refuses comes back as its error (errorType "422", not Prometheus' names): a 500
+    // Status for the caller (upstream's code for a failed query), VictoriaMetrics' own words in the log.
+    let (code, body) =
+        env.get("/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/vm_queue_refused");
+    assert_eq!(code, 500, "{body}");
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (status["kind"].as_str(), status["code"].as_u64()),
+        (Some("Status"), Some(500))
+    );
+    let log = env.log();
+    assert!(log.contains("prometheus error 422"), "{log}");
     let metrics = env.get("/metrics").1;
     assert!(
         metrics.contains(&format!("server=\"http://127.0.0.1:{}/\"", vm.port)),

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::env::{demo_env, encode};
+use crate::support::env::{demo_env, encode};
 
 #[test]
 fn pods_by_selector_in_v1beta1_and_v1beta2_shapes() {

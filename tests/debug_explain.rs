@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::env::{demo_env, encode, http};
+use crate::support::env::{demo_env, encode, http};
 use crate::support::{adapter, text};
 
 #[test]

@@ -1,6 +1,6 @@
 //! Discovery documents and the generic endpoints, over HTTPS and through kubectl.
 
-use crate::env::demo_env;
+use crate::support::env::demo_env;
 
 #[test]
 fn discovery_documents_list_every_served_group_and_metric() {

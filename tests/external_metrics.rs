@@ -1,6 +1,6 @@
 //! `external.metrics.k8s.io` end to end.
 
-use crate::env::{demo_env, encode};
+use crate::support::env::{demo_env, encode};
 
 #[test]
 fn external_values_carry_labels_and_honour_the_selector() {
@@ -8,7 +8,7 @@ fn external_values_carry_labels_and_honour_the_selector() {
     let all = env.json("/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/queue_depth");
     assert_eq!(all["kind"], "ExternalMetricValueList");
     assert_eq!(all["apiVersion"], "external.metrics.k8s.io/v1beta1");
-    let values = crate::env::external_values(&all, "queue");
+    let values = crate::support::env::external_values(&all, "queue");
     assert_eq!(
         values,
         [

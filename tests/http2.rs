@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use adapter_load::{Connection, Endpoint, Options};
 
-use crate::env::demo_env;
+use crate::support::env::demo_env;
 
 /// Every small-answer shape: by name and by selector (custom, pods and other resources, the Namespace
 /// object), external, metrics.k8s.io by name and short lists, discovery, OpenAPI, Status errors, /metrics.
@@ -54,7 +54,7 @@ const SHAPES: &[(&str, u16)] = &[
 ];
 
 /// The suite's client for `env`'s adapter, and a runtime to drive it.
-fn client(env: &crate::env::Env) -> (Endpoint, Options, tokio::runtime::Runtime) {
+fn client(env: &crate::support::env::Env) -> (Endpoint, Options, tokio::runtime::Runtime) {
     let (endpoint, _) = Endpoint::parse(&format!("https://127.0.0.1:{}/", env.port)).unwrap();
     let options = Options {
         ca: Some(env.ca()),
@@ -103,7 +103,7 @@ fn small_answers_over_http2_are_not_held_for_delayed_acks() {
 /// `HttpServer` put h2 back in front of whatever the config offered, so the flag did nothing.)
 #[test]
 fn disable_http2_offers_http1_only() {
-    let env = crate::env::demo_env_with(&["--disable-http2"]);
+    let env = crate::support::env::demo_env_with(&["--disable-http2"]);
     let (endpoint, options, runtime) = client(&env);
     runtime.block_on(async {
         let mut connection = Connection::open(&endpoint, &options).await.unwrap();
@@ -117,7 +117,7 @@ fn disable_http2_offers_http1_only() {
 /// it (actix-http closes idle HTTP/1.1 connections on shutdown, not h2 ones).
 #[test]
 fn sigterm_closes_idle_http2_connections_with_goaway_and_exits_promptly() {
-    use crate::raw_h2::{GOAWAY, HEADERS, NO_ERROR, RawH2};
+    use crate::support::raw_h2::{GOAWAY, HEADERS, NO_ERROR, RawH2};
     let mut env = demo_env();
     let mut raw = RawH2::connect(env.port, &env.ca());
     raw.server_settings();
@@ -181,7 +181,7 @@ fn a_body_sent_with_a_refused_method_over_http2_gets_the_405_status_every_time()
 /// then `RST_STREAM(NO_ERROR)` (RFC 9113 §8.1), not a `CANCEL` that loses it.
 #[test]
 fn a_body_that_comes_after_its_answer_gets_the_answer_then_a_no_error_reset() {
-    use crate::raw_h2::{DATA, END_STREAM, HEADERS, NO_ERROR, RST_STREAM, RawH2};
+    use crate::support::raw_h2::{DATA, END_STREAM, HEADERS, NO_ERROR, RST_STREAM, RawH2};
     let env = demo_env();
     let mut raw = RawH2::connect(env.port, &env.ca());
     raw.server_settings();

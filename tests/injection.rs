@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use crate::env::{demo_env, encode};
+use crate::support::env::{demo_env, encode};
 
 const HOSTILE: &[&str] = &[
     "x\"} or vector(1) #",

@@ -2,8 +2,8 @@
 //! cluster-scoped CRD included), object lists with the label selector passed through and evaluated with
 //! Kubernetes semantics, and Running pods only for resource metrics.
 
-use crate::env::{Env, encode};
-use crate::kube_api::{KubeApi, object};
+use crate::support::env::{Env, encode};
+use crate::support::kube_api::{KubeApi, object};
 
 #[test]
 fn objects_and_resources_come_from_the_api_server() {
@@ -125,7 +125,7 @@ fn objects_and_resources_come_from_the_api_server() {
     // Once the watch-fed cache has synced, requests are answered without listing again, and objects
     // added later arrive through the watch.
     let is_pod_list = |r: &String| r.contains("/pods?") && !r.contains("watch=");
-    crate::env::wait_until("the pod watch", std::time::Duration::from_secs(10), || {
+    crate::support::env::wait_until("the pod watch", std::time::Duration::from_secs(10), || {
         api.requests()
             .iter()
             .any(|r| r.contains("/pods?") && r.contains("watch="))
@@ -148,7 +148,7 @@ fn objects_and_resources_come_from_the_api_server() {
         &[("app", "web")],
         "Running",
     ));
-    crate::env::wait_until(
+    crate::support::env::wait_until(
         "web-4 through the watch",
         std::time::Duration::from_secs(10),
         || {
@@ -163,6 +163,36 @@ fn objects_and_resources_come_from_the_api_server() {
         api.requests().iter().filter(|r| is_pod_list(r)).count(),
         lists_before,
         "no LIST for the new pod"
+    );
+    // Relabelled out of the selector (MODIFIED) and deleted (DELETED): gone from the answers, still without
+    // a LIST.
+    let names = || -> Vec<String> {
+        let mut names: Vec<String> = env.json(&path)["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["describedObject"]["name"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    api.relabel("pods", "prod", "web-2", &[("app", "other")]);
+    api.delete("pods", "prod", "web-4");
+    crate::support::env::wait_until(
+        "web-2 relabelled and web-4 deleted through the watch",
+        std::time::Duration::from_secs(10),
+        || names() == ["db-1", "web-1"],
+    );
+    api.relabel("pods", "prod", "web-3", &[("app", "web")]);
+    crate::support::env::wait_until(
+        "web-3 relabelled into the selector",
+        std::time::Duration::from_secs(10),
+        || names() == ["db-1", "web-1", "web-3"],
+    );
+    assert_eq!(
+        api.requests().iter().filter(|r| is_pod_list(r)).count(),
+        lists_before,
+        "no LIST for changes"
     );
 
     // Core objects are not served by the adapter when a real cluster is behind it.
@@ -195,7 +225,7 @@ fn a_hung_api_server_slows_no_request() {
     let pods = "/apis/custom.metrics.k8s.io/v1beta1/namespaces/prod/pods/*/http_requests_per_second?labelSelector=app%3Dweb";
     let external = "/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/queue_depth";
     assert_eq!(env.json(pods)["items"].as_array().unwrap().len(), 2);
-    crate::env::wait_until("the pod watch", std::time::Duration::from_secs(10), || {
+    crate::support::env::wait_until("the pod watch", std::time::Duration::from_secs(10), || {
         api.requests()
             .iter()
             .any(|r| r.contains("/pods?") && r.contains("watch="))
@@ -217,7 +247,7 @@ fn a_hung_api_server_slows_no_request() {
         "slowest request with the API server hung: {slowest:?}"
     );
     // The refresh that hung fails at the 10 s Kubernetes timeout; requests meanwhile were not held up.
-    crate::env::wait_until(
+    crate::support::env::wait_until(
         "the failed refresh in the log",
         std::time::Duration::from_secs(15),
         || env.log().contains("resource discovery failed"),

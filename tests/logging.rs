@@ -1,7 +1,7 @@
 //! Logs: nothing per request at the default level (upstream logs none), an access log line per request
 //! from `--v=4` with long targets cut, and no terminal colour codes in a log file.
 
-use crate::env::demo_env_with;
+use crate::support::env::demo_env_with;
 
 const OBJECT: &str =
     "/apis/custom.metrics.k8s.io/v1beta2/namespaces/prod/deployments.apps/worker/queue_length";
@@ -71,7 +71,7 @@ fn json_logs_are_one_object_a_line_with_the_text_logs_fields() {
     assert_eq!(env.get(OBJECT).0, 200);
     // A failing relist names its rule.
     env.stop_prometheus();
-    crate::env::wait_until(
+    crate::support::env::wait_until(
         "a failed relist",
         std::time::Duration::from_secs(15),
         || env.log().contains("relist of rule failed"),

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::env::demo_env;
+use crate::support::env::demo_env;
 use crate::support::{root, text};
 
 fn promtool(args: &[&str]) -> (bool, String) {

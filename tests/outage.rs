@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::env::{demo_env, wait_until};
+use crate::support::env::{demo_env, wait_until};
 
 #[test]
 fn prometheus_outage_keeps_discovery_fails_fast_and_recovers() {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 
-use crate::env::{Killed, free_port, https, spawn_adapter, wait_until};
+use crate::support::env::{Killed, free_port, https, spawn_adapter, wait_until};
 
 /// Writes ca.crt, server.{crt,key} (for 127.0.0.1) and client.{crt,key}, all from one CA.
 fn pki(dir: &Path) {

@@ -7,7 +7,7 @@ use std::process::Command;
 use adapter_load::{Answer, Connection, Endpoint, Options};
 use serde_json::Value;
 
-use crate::env::demo_env;
+use crate::support::env::demo_env;
 use crate::support::root;
 
 const PROTOBUF: &str = "application/vnd.kubernetes.protobuf, application/json";

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::env::{Env, wait_until};
+use crate::support::env::{Env, wait_until};
 use crate::support::root;
 
 const EXTERNAL_ONLY: &str = "externalRules:\n- seriesQuery: '{__name__=\"queue_depth\",queue!=\"\"}'\n  resources: {overrides: {namespace: {resource: namespace}}}\n  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (queue)'\n";

@@ -1,6 +1,6 @@
 //! `metrics.k8s.io` v1beta1 and v1 end to end, and `kubectl top` rendering them.
 
-use crate::env::{demo_env, encode};
+use crate::support::env::{demo_env, encode};
 
 #[test]
 fn pod_and_node_metrics_in_both_versions() {
@@ -124,7 +124,7 @@ fn kubectl_top_renders_our_pod_and_node_metrics() {
         "{stdout}"
     );
     // rate() over the node counters needs a second scrape before nodes have cpu.
-    crate::env::wait_until("node metrics", std::time::Duration::from_secs(15), || {
+    crate::support::env::wait_until("node metrics", std::time::Duration::from_secs(15), || {
         env.kubectl(&["top", "node"]).status.success()
     });
     let output = env.kubectl(&["top", "node"]);

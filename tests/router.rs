@@ -6,8 +6,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::auth::{Ca, Client, ca, client};
-use crate::env::{Killed, demo_env_with, free_port, https_as, spawn_adapter_with_auth, wait_until};
+use crate::support::env::{
+    Killed, demo_env_with, free_port, https_as, spawn_adapter_with_auth, wait_until,
+};
+use crate::support::pki::{Ca, Client, ca, client};
 
 /// Their rules: `worker_backlog` (ours does not have it), and `queue_depth` a thousand times ours (a
 /// clash ours must win).

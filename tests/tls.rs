@@ -3,7 +3,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::env::{Killed, free_port, https, spawn_adapter, wait_until};
+use crate::support::env::{Killed, free_port, https, spawn_adapter, wait_until};
 use crate::support::root;
 
 fn write_pair(dir: &std::path::Path, name: &str) -> std::path::PathBuf {

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::env::{demo_env, demo_env_with};
+use crate::support::env::{demo_env, demo_env_with};
 
 const OBJECT: &str =
     "/apis/custom.metrics.k8s.io/v1beta2/namespaces/prod/deployments.apps/worker/queue_length";

@@ -286,18 +286,12 @@ impl<'a> Parser<'_, 'a> {
         for value in &values {
             validate_value(value)?;
         }
-        match operator {
-            Operator::In | Operator::NotIn if values.is_empty() => {
-                return Err(Error(format!(
-                    "{key}: for 'in', 'notin' operators, values set can't be empty"
-                )));
-            }
-            Operator::GreaterThan | Operator::LessThan if values[0].parse::<i64>().is_err() => {
-                return Err(Error(format!(
-                    "{key}: for 'Gt', 'Lt' operators, the value must be an integer"
-                )));
-            }
-            _ => {}
+        if matches!(operator, Operator::GreaterThan | Operator::LessThan)
+            && values[0].parse::<i64>().is_err()
+        {
+            return Err(Error(format!(
+                "{key}: for 'Gt', 'Lt' operators, the value must be an integer"
+            )));
         }
         values.sort();
         values.dedup();
@@ -339,8 +333,9 @@ impl<'a> Parser<'_, 'a> {
                     }
                     expect_value = true;
                 }
+                // `()` is the set of the empty value, as Kubernetes parses it (and `(a,)` holds it too).
                 Some(Token::Close) => {
-                    if expect_value && !values.is_empty() {
+                    if expect_value {
                         values.push(String::new());
                     }
                     return Ok(values);
@@ -456,6 +451,8 @@ mod tests {
             ("a>5", req("a", Operator::GreaterThan, &["5"])),
             ("a < 5", req("a", Operator::LessThan, &["5"])),
             ("a=", req("a", Operator::Equals, &[""])),
+            ("a in ()", req("a", Operator::In, &[""])),
+            ("a notin (b,)", req("a", Operator::NotIn, &["", "b"])),
             (
                 "example.com/app-name=v1.2_3",
                 req("example.com/app-name", Operator::Equals, &["v1.2_3"]),
@@ -496,7 +493,6 @@ mod tests {
     #[test]
     fn malformed_selectors_are_rejected() {
         for input in [
-            "a in ()",
             "a in (b",
             "a=b,",
             ",a",

@@ -10,8 +10,9 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use adapter_config::Selector;
 use serde_json::{Value, json};
+
+use super::label_selector;
 
 /// One object the server holds.
 #[derive(Clone)]
@@ -56,7 +57,7 @@ pub struct KubeApi {
     pub port: u16,
     pub requests: Arc<Mutex<Vec<String>>>,
     hung: Arc<std::sync::atomic::AtomicBool>,
-    objects: Arc<Mutex<Vec<(u64, Object)>>>,
+    objects: Arc<Mutex<Store>>,
     auth: Arc<AuthState>,
     handle: actix_web::dev::ServerHandle,
 }
@@ -75,7 +76,7 @@ pub struct AuthState {
     /// The authentication ConfigMap's (resource version, data), if it exists.
     config_map: Mutex<Option<(u64, Value)>>,
     /// When set, SubjectAccessReviews are answered by these RBAC objects instead of `allowed`.
-    rbac: Mutex<Option<crate::rbac::Rbac>>,
+    rbac: Mutex<Option<crate::support::rbac::Rbac>>,
 }
 
 impl Drop for KubeApi {
@@ -88,8 +89,7 @@ impl Drop for KubeApi {
 struct Shared {
     /// While set, every new request waits a minute before it is answered (an apiserver that hangs).
     hung: Arc<std::sync::atomic::AtomicBool>,
-    /// Objects with the resource version at which each was added.
-    objects: Arc<Mutex<Vec<(u64, Object)>>>,
+    objects: Arc<Mutex<Store>>,
     requests: Arc<Mutex<Vec<String>>>,
     auth: Arc<AuthState>,
 }
@@ -99,7 +99,12 @@ impl KubeApi {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let objects = Arc::new(Mutex::new(objects.into_iter().map(|o| (1, o)).collect()));
+        // The objects it starts with were added at version 1.
+        let objects = Arc::new(Mutex::new(Store {
+            version: 1,
+            changes: objects.iter().map(|o| (1, None, Some(o.clone()))).collect(),
+            objects: objects.into_iter().map(|o| (1, o)).collect(),
+        }));
         let auth = Arc::new(AuthState::default());
         let hung = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let shared = web::Data::new(Shared {
@@ -149,9 +154,32 @@ impl KubeApi {
 
     /// Adds an object; watchers see it as an ADDED event.
     pub fn add(&self, object: Object) {
-        let mut objects = self.objects.lock().unwrap();
-        let version = objects.iter().map(|(v, _)| *v).max().unwrap_or(1) + 1;
-        objects.push((version, object));
+        self.objects.lock().unwrap().change(None, Some(object));
+    }
+
+    /// Replaces the labels of the object named `name` (in `namespace`, of `plural`); watchers see a
+    /// MODIFIED event, or ADDED / DELETED when that moves it into or out of what they watch.
+    pub fn relabel(
+        &self,
+        plural: &str,
+        namespace: &str,
+        name: &str,
+        labels: &[(&'static str, &'static str)],
+    ) {
+        let mut store = self.objects.lock().unwrap();
+        let old = store.take(plural, namespace, name);
+        let new = Object {
+            labels: labels.to_vec(),
+            ..old.clone()
+        };
+        store.change(Some(old), Some(new));
+    }
+
+    /// Deletes the object named `name` (in `namespace`, of `plural`); watchers see a DELETED event.
+    pub fn delete(&self, plural: &str, namespace: &str, name: &str) {
+        let mut store = self.objects.lock().unwrap();
+        let old = store.take(plural, namespace, name);
+        store.change(Some(old), None);
     }
 
     /// Makes every new request hang (for a minute) or answer again.
@@ -179,7 +207,7 @@ impl KubeApi {
     }
 
     /// Answers SubjectAccessReviews with `rbac` from now on.
-    pub fn set_rbac(&self, rbac: crate::rbac::Rbac) {
+    pub fn set_rbac(&self, rbac: crate::support::rbac::Rbac) {
         *self.auth.rbac.lock().unwrap() = Some(rbac);
     }
 
@@ -345,12 +373,63 @@ async fn handle(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
     }
 }
 
+/// The objects, and every change since the start for watches, each at its resource version.
+struct Store {
+    /// The newest resource version.
+    version: u64,
+    /// The objects now, with the version at which each last changed.
+    objects: Vec<(u64, Object)>,
+    /// (version, before, after): an addition has no before, a deletion no after.
+    changes: Vec<(u64, Option<Object>, Option<Object>)>,
+}
+
+impl Store {
+    /// Removes and returns the object; panics when there is none (a test's mistake).
+    fn take(&mut self, plural: &str, namespace: &str, name: &str) -> Object {
+        let at = self
+            .objects
+            .iter()
+            .position(|(_, o)| o.plural == plural && o.namespace == namespace && o.name == name)
+            .unwrap_or_else(|| panic!("no {plural} {namespace}/{name}"));
+        self.objects.remove(at).1
+    }
+
+    fn change(&mut self, before: Option<Object>, after: Option<Object>) {
+        self.version += 1;
+        if let Some(after) = &after {
+            self.objects.push((self.version, after.clone()));
+        }
+        self.changes.push((self.version, before, after));
+    }
+
+    /// What a watch with `filter` sees after `since`, as Kubernetes sends it: a change that moves an object
+    /// into the filter is ADDED, out of it DELETED (with its last state), within it MODIFIED.
+    fn events(&self, filter: &Filter, since: u64) -> Vec<(u64, Value)> {
+        let event = |kind: &str, o: &Object, v: u64| json!({"type": kind, "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata(o, v)}});
+        self.changes
+            .iter()
+            .filter(|(v, ..)| *v > since)
+            .filter_map(|(v, before, after)| {
+                let was = before.as_ref().filter(|o| filter.matches(o));
+                let is = after.as_ref().filter(|o| filter.matches(o));
+                let event = match (was, is) {
+                    (None, Some(o)) => event("ADDED", o, *v),
+                    (Some(_), Some(o)) => event("MODIFIED", o, *v),
+                    (Some(o), None) => event("DELETED", after.as_ref().unwrap_or(o), *v),
+                    (None, None) => return None,
+                };
+                Some((*v, event))
+            })
+            .collect()
+    }
+}
+
 /// Which objects a list or watch selects.
 struct Filter {
     gv: String,
     plural: String,
     namespace: Option<String>,
-    selector: Selector,
+    selector: String,
     fields: Vec<(String, String)>,
 }
 
@@ -359,12 +438,14 @@ impl Filter {
         o.group_version == self.gv
             && o.plural == self.plural
             && self.namespace.as_deref().is_none_or(|ns| ns == o.namespace)
-            && self.selector.matches(
+            && label_selector::matches(
+                &self.selector,
                 &o.labels
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
             )
+            .unwrap_or(false)
             && self.fields.iter().all(|(k, v)| match k.as_str() {
                 "status.phase" => o.phase == v,
                 "metadata.name" => o.name == v,
@@ -398,14 +479,10 @@ fn list(
     let Some((_, _, kind, _)) = RESOURCES.iter().find(|(g, p, ..)| *g == gv && *p == plural) else {
         return HttpResponse::NotFound().finish();
     };
-    let selector = match Selector::parse(
-        query.get("labelSelector").map(String::as_str).unwrap_or(""),
-    ) {
-        Ok(s) => s,
-        Err(e) => {
-            return HttpResponse::BadRequest().json(json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "BadRequest", "code": 400, "message": e.to_string()}));
-        }
-    };
+    let selector = query.get("labelSelector").cloned().unwrap_or_default();
+    if let Err(e) = label_selector::matches(&selector, &Default::default()) {
+        return HttpResponse::BadRequest().json(json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "BadRequest", "code": 400, "message": e}));
+    }
     let fields = query
         .get("fieldSelector")
         .map(|f| {
@@ -431,18 +508,13 @@ fn list(
     if let Some(since) = watch_since(query) {
         let objects = shared.objects.clone();
         return watch(since, move |since| {
-            objects
-                .lock()
-                .unwrap()
-                .iter()
-                .filter(|(v, o)| *v > since && filter.matches(o))
-                .map(|(v, o)| (*v, json!({"type": "ADDED", "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata(o, *v)}})))
-                .collect()
+            objects.lock().unwrap().events(&filter, since)
         });
     }
-    let objects = shared.objects.lock().unwrap();
-    let version = objects.iter().map(|(v, _)| *v).max().unwrap_or(1);
-    let items: Vec<Value> = objects
+    let store = shared.objects.lock().unwrap();
+    let version = store.version;
+    let items: Vec<Value> = store
+        .objects
         .iter()
         .filter(|(_, o)| filter.matches(o))
         .map(|(v, o)| {

@@ -1,4 +1,12 @@
-//! Helpers shared by the end-to-end tests.
+//! Helpers shared by the end-to-end tests: the environment (Prometheus, Pushgateway, the adapter), the test
+//! Kubernetes API server, PKI, a raw HTTP/2 client and RBAC evaluation.
+
+pub mod env;
+pub mod kube_api;
+pub mod label_selector;
+pub mod pki;
+pub mod raw_h2;
+pub mod rbac;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;

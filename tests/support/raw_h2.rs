@@ -49,7 +49,7 @@ impl RawH2 {
         let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
         tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         tcp.set_nodelay(true).unwrap();
-        let mut tls = crate::env::client_config(ca, None);
+        let mut tls = crate::support::env::client_config(ca, None);
         tls.alpn_protocols = vec![b"h2".to_vec()];
         let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
         let conn = rustls::ClientConnection::new(Arc::new(tls), name).unwrap();

@@ -1,0 +1,51 @@
+//! Certificate authorities and client certificates made for a test (rcgen).
+
+use crate::support::env::Identity;
+
+/// A certificate authority that signs client certificates.
+pub struct Ca {
+    pub issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    pub pem: String,
+}
+
+pub fn ca(name: &str) -> Ca {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let pem = params.self_signed(&key).unwrap().pem();
+    Ca {
+        issuer: rcgen::Issuer::new(params, key),
+        pem,
+    }
+}
+
+/// A client certificate: the chain and key for the rustls client, PEM files for kubectl.
+pub struct Client {
+    pub identity: Identity,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+pub fn client(ca: &Ca, cn: &str, org: Option<&str>) -> Client {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
+    if let Some(org) = org {
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, org);
+    }
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca.issuer).unwrap();
+    let der = rustls_pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
+    Client {
+        identity: (vec![cert.der().clone()], der),
+        cert_pem: cert.pem(),
+        key_pem: key.serialize_pem(),
+    }
+}
