@@ -4,19 +4,19 @@
 //!
 //! | guarantee | how |
 //! |---|---|
-//! | a request's head arrives within 5 s of its first byte (slowloris) | `ArrivalTimer` below: the one timer of our own, no parsing |
+//! | a request's head arrives within 5 s of its first byte (slowloris) | `activity`: the one timer of our own, no parsing |
 //! | an idle HTTP/1.1 connection closes after the keep-alive | hyper's `header_read_timeout`, which runs while a connection waits for a head |
 //! | h2 streams per connection | hyper/h2's `max_concurrent_streams`: advertised, and a stream beyond it refused with `RST_STREAM(REFUSED_STREAM)` |
-//! | request heads ≤ 1 MiB over h2, ≤ 128 KiB over HTTP/1.1 | `max_header_list_size`, `max_buf_size` (beyond: 431) |
+//! | request heads ≤ 1 MiB over h2, ≤ 128 KiB over HTTP/1.1 | `max_header_list_size`, `max_header_size` (beyond: 431) |
 //! | dead h2 peers found | `keep_alive_interval`/`keep_alive_timeout` (PING) |
-//! | an h2 connection without streams closes after one to two keep-alives | the idle check in `serve_connection` |
+//! | an h2 connection without streams closes after one to two keep-alives | the idle check in `drive` |
 //! | SIGTERM: GOAWAY to h2, idle HTTP/1.1 closed at once, answers in progress finished | hyper's `graceful_shutdown` on actix-server's signal |
 //! | `--disable-http2` | ALPN (`tls`) decides; a client that did not negotiate `h2` is served HTTP/1.1 |
 
 pub mod access_log;
+mod activity;
 mod bridge;
 mod client_certs;
-mod timer;
 pub mod tls;
 
 use std::fmt;
@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use actix_http::body::{BoxBody, MessageBody};
 use actix_http::{Request, Response};
-use actix_service::{IntoServiceFactory, Service, ServiceFactory, ServiceFactoryExt, fn_service};
+use actix_service::{IntoServiceFactory, ServiceFactory, ServiceFactoryExt, fn_service};
 use actix_tls::accept::TlsError;
 use actix_tls::accept::rustls_0_23::{Acceptor, TlsStream};
 use actix_web::dev::AppConfig;
@@ -36,8 +36,8 @@ use actix_web::rt::net::TcpStream;
 use hyper::server::conn::{http1, http2};
 use hyper_util::rt::{TokioIo, TokioTimer};
 
-use bridge::{Bridge, Requests};
-use timer::{ArrivalTimer, Timed};
+use activity::{Activity, Timed};
+use bridge::Bridge;
 
 /// What `--http2-max-streams-per-connection=0` means here: 100, advertised and enforced — Go's servers'
 /// default (upstream's 0 is Go's default, 250; 100 is the bound the abuse suite holds memory to).
@@ -52,18 +52,15 @@ pub struct Limits {
     pub keep_alive: Duration,
 }
 
-/// A request's head within 5 s of its first byte (HttpServer's and actix-http's default); an h2 client's
-/// preface, SETTINGS and first request within 5 s of the handshake.
+/// A request's head within 5 s of its first byte; an h2 client's first request within 5 s of the handshake.
 const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(5);
 /// Flow-control windows (1 MiB per stream, 2 MiB per connection): an answer of any size we send fits one
 /// window, so a client that reads is never held back by a WINDOW_UPDATE round.
 const STREAM_WINDOW: u32 = 1 << 20;
 const CONNECTION_WINDOW: u32 = 2 << 20;
-/// The largest request head (decoded) an h2 client may send (Go's `http.DefaultMaxHeaderBytes`); beyond it
-/// 431. h2's own default is 16 MiB per stream.
+/// The largest request head (decoded) an h2 client may send: Go's `http.DefaultMaxHeaderBytes`.
 const MAX_HEADER_LIST: u32 = 1 << 20;
-/// The largest HTTP/1.1 head (hyper's read buffer); beyond it 431. A target beyond 65,534 bytes is refused
-/// by the `http` crate's `Uri` before that (414).
+/// The largest HTTP/1.1 head (a target beyond 65,534 bytes is refused before: 414).
 const MAX_HTTP1_HEAD: usize = 128 << 10;
 /// How long a closing connection without answers in progress waits for the client to close it.
 const CLOSING_GRACE: Duration = Duration::from_secs(1);
@@ -112,14 +109,9 @@ where
                     let (app, builders, shutdown) =
                         (app.clone(), builders.clone(), shutdown.clone());
                     async move {
-                        let (tcp, session) = io.get_ref();
-                        // Answers are written in one go; with Nagle on, a second small write would wait
-                        // for the client's delayed ACK (40 ms). Go's servers set TCP_NODELAY too.
-                        let _ = tcp.set_nodelay(true);
-                        let h2 = session.alpn_protocol() == Some(b"h2");
-                        let bridge = Bridge::new(app, tcp.peer_addr().ok(), on_connect(session));
+                        let data = on_connect(io.get_ref().1);
                         let shutdown = async move { shutdown.notified().await };
-                        serve_connection(io, h2, bridge, &builders, limits, shutdown).await;
+                        serve_connection(io, app, data, &builders, shutdown).await;
                         Ok::<_, TlsError<io::Error, ()>>(())
                     }
                 }))
@@ -136,6 +128,7 @@ where
 struct Builders {
     http1: http1::Builder,
     http2: http2::Builder<LocalExecutor>,
+    keep_alive: Duration,
 }
 
 impl Builders {
@@ -155,105 +148,101 @@ impl Builders {
             .initial_connection_window_size(CONNECTION_WINDOW)
             .keep_alive_interval(limits.keep_alive)
             .keep_alive_timeout(PING_TIMEOUT);
-        Self { http1, http2 }
+        Self {
+            http1,
+            http2,
+            keep_alive: limits.keep_alive,
+        }
     }
 }
 
-/// hyper's two kinds of connection, as `serve_connection` drives them.
-trait Connection: Future<Output = hyper::Result<()>> {
-    fn graceful_shutdown(self: Pin<&mut Self>);
-}
-
-impl<
-    I: hyper::rt::Read + hyper::rt::Write + Unpin + 'static,
-    S: hyper::service::HttpService<hyper::body::Incoming>,
-> Connection for http1::Connection<I, S>
-where
-    S::ResBody: 'static,
-    <S::ResBody as http_body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    fn graceful_shutdown(self: Pin<&mut Self>) {
-        http1::Connection::graceful_shutdown(self);
-    }
-}
-
-impl<I, S, B> Connection for http2::Connection<I, S, LocalExecutor>
-where
-    I: hyper::rt::Read + hyper::rt::Write + Unpin,
-    S: hyper::service::HttpService<hyper::body::Incoming, ResBody = B>,
-    B: http_body::Body + 'static,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-    LocalExecutor: hyper::rt::bounds::Http2ServerConnExec<S::Future, B>,
-{
-    fn graceful_shutdown(self: Pin<&mut Self>) {
-        http2::Connection::graceful_shutdown(self);
-    }
-}
-
-/// Serves one connection until the client or the server ends it; `shutdown` resolves when the server begins
-/// to shut down (hyper then sends h2 a GOAWAY, closes an idle HTTP/1.1 connection, finishes answers).
+/// Serves one connection, HTTP/2 if the client chose it by ALPN, until the client or the server ends it.
 async fn serve_connection<S, C>(
     io: TlsStream<TcpStream>,
-    h2: bool,
-    bridge: Bridge<S, C>,
+    app: Rc<S>,
+    data: C,
     builders: &Builders,
-    limits: Limits,
     shutdown: impl Future<Output = ()>,
 ) where
-    S: Service<Request, Response = Response<BoxBody>, Error = Response<BoxBody>> + 'static,
+    S: actix_service::Service<Request, Response = Response<BoxBody>, Error = Response<BoxBody>>
+        + 'static,
     C: Clone + 'static,
 {
-    let timer = Rc::new(ArrivalTimer::new(REQUEST_HEAD_TIMEOUT, h2));
-    let bridge = bridge.timed(timer.clone());
-    let requests = bridge.requests();
-    let io = TokioIo::new(Timed::new(io, timer));
+    let (tcp, session) = io.get_ref();
+    // Answers are written in one go; with Nagle on, a second small write would wait for the client's
+    // delayed ACK (40 ms). Go's servers set TCP_NODELAY too.
+    let _ = tcp.set_nodelay(true);
+    let h2 = session.alpn_protocol() == Some(b"h2");
+    let activity = Activity::new(REQUEST_HEAD_TIMEOUT, h2);
+    let (peer, keep_alive) = (tcp.peer_addr().ok(), builders.keep_alive);
+    let bridge = Bridge {
+        app,
+        peer,
+        data,
+        activity: activity.clone(),
+    };
+    let io = TokioIo::new(Timed::new(io, activity.clone()));
+    let driving = Driving {
+        activity,
+        keep_alive,
+        shutdown,
+    };
     if h2 {
         let connection = builders.http2.serve_connection(io, bridge);
-        drive(connection, &requests, limits.keep_alive, shutdown).await;
+        driving.run(connection, |c| c.graceful_shutdown()).await;
     } else {
         let connection = builders.http1.serve_connection(io, bridge);
-        drive(connection, &requests, limits.keep_alive, shutdown).await;
+        driving.run(connection, |c| c.graceful_shutdown()).await;
     }
 }
 
-/// Runs `connection` to its end; on `shutdown`, or when an h2 connection opened no stream for a whole
-/// `keep_alive` and has none open, closes it gracefully (hyper: GOAWAY, or closing an idle HTTP/1.1
-/// connection at once). A client that does not read is not waited for once its answers are done.
-async fn drive(
-    connection: impl Connection,
-    requests: &Requests,
+/// What a connection is served under.
+struct Driving<F> {
+    activity: Rc<Activity>,
     keep_alive: Duration,
-    shutdown: impl Future<Output = ()>,
-) {
-    let mut connection = pin!(connection);
-    let mut shutdown = pin!(shutdown);
-    let mut idle_check =
-        tokio::time::interval_at(tokio::time::Instant::now() + keep_alive, keep_alive);
-    let mut seen = requests.opened();
-    let mut closing = false;
-    loop {
-        tokio::select! {
-            served = connection.as_mut() => {
-                if let Err(err) = served {
-                    tracing::debug!(%err, "connection ended");
-                }
-                return;
-            }
-            () = &mut shutdown, if !closing => {
-                closing = true;
-                connection.as_mut().graceful_shutdown();
-            }
-            // (Over HTTP/1.1 hyper's head timer closes an idle connection first.)
-            _ = idle_check.tick(), if !closing => {
-                if requests.opened() == seen && requests.open() == 0 {
-                    closing = true;
-                    connection.as_mut().graceful_shutdown();
-                }
-                seen = requests.opened();
-            }
-            () = tokio::time::sleep(CLOSING_GRACE), if closing => {
-                if requests.open() == 0 {
+    /// Resolves when the server begins to shut down.
+    shutdown: F,
+}
+
+impl<F: Future<Output = ()>> Driving<F> {
+    /// Runs `connection` to its end; on shutdown (hyper then sends h2 a GOAWAY, closes an idle HTTP/1.1
+    /// connection, finishes answers), or when an h2 connection opened no stream for a whole keep-alive and
+    /// has none open, closes it gracefully. A client that does not read is not waited for once its answers
+    /// are done.
+    async fn run<T: Future<Output = hyper::Result<()>>>(
+        self,
+        connection: T,
+        close: fn(Pin<&mut T>),
+    ) {
+        let (mut connection, mut shutdown) = (pin!(connection), pin!(self.shutdown));
+        let (activity, keep_alive) = (self.activity, self.keep_alive);
+        let mut idle_check =
+            tokio::time::interval_at(tokio::time::Instant::now() + keep_alive, keep_alive);
+        let (mut seen, mut closing) = (activity.opened(), false);
+        loop {
+            tokio::select! {
+                served = connection.as_mut() => {
+                    if let Err(err) = served {
+                        tracing::debug!(%err, "connection ended");
+                    }
                     return;
+                }
+                () = &mut shutdown, if !closing => {
+                    closing = true;
+                    close(connection.as_mut());
+                }
+                // (Over HTTP/1.1 hyper's head timer closes an idle connection first.)
+                _ = idle_check.tick(), if !closing => {
+                    if activity.opened() == seen && activity.open() == 0 {
+                        closing = true;
+                        close(connection.as_mut());
+                    }
+                    seen = activity.opened();
+                }
+                () = tokio::time::sleep(CLOSING_GRACE), if closing => {
+                    if activity.open() == 0 {
+                        return;
+                    }
                 }
             }
         }

@@ -1,10 +1,12 @@
+//! What a connection's IO and its requests tell each other: when a request's head began to arrive, and how
+//! many requests are being answered.
+//!
 //! The one timer of our own: a request's head must reach the app within a few seconds of its first byte.
 //! hyper's `header_read_timeout` runs from the moment a connection waits for a head, so it cannot tell a
 //! slowloris (a head trickled a byte at a time) from an idle keep-alive connection; this timer can, without
 //! parsing anything: it starts at the first byte read after the app last received a head and stops when the
-//! app receives the next one. A connection past its deadline while waiting for bytes is closed.
-//! Over h2 it runs once, from the handshake to the first request (preface, SETTINGS and HEADERS); h2's own
-//! PINGs watch the connection after that.
+//! app receives the next one. A connection past its deadline while waiting for bytes is closed. Over h2 it
+//! runs once, from the handshake to the first request; h2's own PINGs watch the connection after that.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -17,27 +19,44 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-/// When the head being read must have arrived.
+/// One connection's activity.
 #[derive(Debug)]
-pub(super) struct ArrivalTimer {
+pub(super) struct Activity {
     limit: Duration,
     /// Over h2: only the first request is timed.
     first_only: bool,
+    /// When the head being read must have arrived.
     deadline: Cell<Option<Instant>>,
+    /// Requests received, and those still being answered.
+    opened: Cell<u64>,
+    open: Cell<usize>,
 }
 
-impl ArrivalTimer {
-    pub(super) fn new(limit: Duration, first_only: bool) -> Self {
-        Self {
+impl Activity {
+    pub(super) fn new(limit: Duration, first_only: bool) -> Rc<Self> {
+        Rc::new(Self {
             limit,
             first_only,
             deadline: Cell::new(first_only.then(|| Instant::now() + limit)),
-        }
+            opened: Cell::new(0),
+            open: Cell::new(0),
+        })
     }
 
-    /// A request's head reached the app.
-    pub(super) fn arrived(&self) {
+    /// A request's head reached the app: its timer stops, and it counts as open while the guard lives.
+    pub(super) fn arrived(self: &Rc<Self>) -> OpenRequest {
         self.deadline.set(None);
+        self.opened.set(self.opened.get() + 1);
+        self.open.set(self.open.get() + 1);
+        OpenRequest(self.clone())
+    }
+
+    pub(super) fn opened(&self) -> u64 {
+        self.opened.get()
+    }
+
+    pub(super) fn open(&self) -> usize {
+        self.open.get()
     }
 
     fn bytes_read(&self) {
@@ -47,25 +66,34 @@ impl ArrivalTimer {
     }
 }
 
-/// A connection's IO, closed (`TimedOut`) when a read waits past its timer's deadline.
+/// A request being answered, until its answer is sent or dropped.
+pub(super) struct OpenRequest(Rc<Activity>);
+
+impl Drop for OpenRequest {
+    fn drop(&mut self) {
+        self.0.open.set(self.0.open.get() - 1);
+    }
+}
+
+/// A connection's IO, closed (`TimedOut`) when a read waits past its activity's deadline.
 pub(super) struct Timed<T> {
     io: T,
-    timer: Rc<ArrivalTimer>,
+    activity: Rc<Activity>,
     /// Made the first time a read waits with a deadline set; reset after that.
     sleep: Option<Pin<Box<Sleep>>>,
 }
 
 impl<T> Timed<T> {
-    pub(super) fn new(io: T, timer: Rc<ArrivalTimer>) -> Self {
+    pub(super) fn new(io: T, activity: Rc<Activity>) -> Self {
         Self {
             io,
-            timer,
+            activity,
             sleep: None,
         }
     }
 
     fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let Some(deadline) = self.timer.deadline.get() else {
+        let Some(deadline) = self.activity.deadline.get() else {
             return Poll::Pending;
         };
         let sleep = self
@@ -75,10 +103,7 @@ impl<T> Timed<T> {
             sleep.as_mut().reset(deadline);
         }
         match sleep.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the request's head did not arrive in time",
-            ))),
+            Poll::Ready(()) => Poll::Ready(Err(io::ErrorKind::TimedOut.into())),
             Poll::Pending => Poll::Pending,
         }
     }
@@ -93,14 +118,13 @@ impl<T: AsyncRead + Unpin> AsyncRead for Timed<T> {
         let this = self.get_mut();
         let before = buf.filled().len();
         match Pin::new(&mut this.io).poll_read(cx, buf) {
-            Poll::Ready(Ok(())) => {
-                if buf.filled().len() > before {
-                    this.timer.bytes_read();
-                }
-                Poll::Ready(Ok(()))
-            }
-            Poll::Ready(Err(err)) => Poll::Ready(Err(err)),
             Poll::Pending => this.poll_deadline(cx),
+            read => {
+                if buf.filled().len() > before {
+                    this.activity.bytes_read();
+                }
+                read
+            }
         }
     }
 }
@@ -112,18 +136,6 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Timed<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -147,12 +159,12 @@ mod tests {
         first_only: bool,
     ) -> (
         Timed<tokio::io::DuplexStream>,
-        Rc<ArrivalTimer>,
+        Rc<Activity>,
         tokio::io::DuplexStream,
     ) {
         let (client, server) = tokio::io::duplex(1024);
-        let timer = Rc::new(ArrivalTimer::new(LIMIT, first_only));
-        (Timed::new(server, timer.clone()), timer, client)
+        let activity = Activity::new(LIMIT, first_only);
+        (Timed::new(server, activity.clone()), activity, client)
     }
 
     /// What the next read does within `wait`: `Some(Ok(n))`, `Some(Err(kind))` or `None` (still waiting).
@@ -169,7 +181,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn an_idle_connection_is_not_timed_and_a_head_begun_is() {
-        let (mut io, _timer, mut client) = connection(false);
+        let (mut io, _activity, mut client) = connection(false);
         assert_eq!(read_within(&mut io, 60 * LIMIT).await, None);
         client.write_all(b"GET / HT").await.unwrap();
         assert_eq!(read_within(&mut io, LIMIT).await, Some(Ok(8)));
@@ -187,10 +199,10 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_head_that_arrives_stops_the_timer_until_the_next_begins() {
-        let (mut io, timer, mut client) = connection(false);
+        let (mut io, activity, mut client) = connection(false);
         client.write_all(b"GET / HTTP/1.1\r\n\r\n").await.unwrap();
         assert_eq!(read_within(&mut io, LIMIT).await, Some(Ok(18)));
-        timer.arrived();
+        drop(activity.arrived());
         assert_eq!(read_within(&mut io, 60 * LIMIT).await, None);
         client.write_all(b"G").await.unwrap();
         assert_eq!(read_within(&mut io, LIMIT).await, Some(Ok(1)));
@@ -202,15 +214,15 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn over_h2_only_the_first_request_is_timed_and_from_the_start() {
-        let (mut io, _timer, _client) = connection(true);
+        let (mut io, _activity, _client) = connection(true);
         assert_eq!(
             read_within(&mut io, 2 * LIMIT).await,
             Some(Err(io::ErrorKind::TimedOut))
         );
-        let (mut io, timer, mut client) = connection(true);
+        let (mut io, activity, mut client) = connection(true);
         client.write_all(b"PRI").await.unwrap();
         assert_eq!(read_within(&mut io, LIMIT).await, Some(Ok(3)));
-        timer.arrived();
+        drop(activity.arrived());
         client.write_all(b"PING").await.unwrap();
         assert_eq!(read_within(&mut io, LIMIT).await, Some(Ok(4)));
         assert_eq!(read_within(&mut io, 60 * LIMIT).await, None);
