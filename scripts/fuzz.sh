@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # Fuzzes with libFuzzer (cargo-fuzz): label selectors, series selectors, Go templates, whole rules files,
 # Prometheus series and query answers, PromQL quoting of any value, quantities, kubeconfig files, and requests
-# (method, path, query, Accept) through the adapter's router and handlers on simulated backends, any h2 frames
-# through its HTTP/2 server, and any bytes through its HTTP/1.1 head judge (checked against actix-http's
-# decoder). Each target runs SECONDS (default 10) on its corpus (target/fuzz-corpus/<target>, seeded from
-# tools/fuzz/seeds); a crash fails the run and leaves its input in tools/fuzz/artifacts/. Prints
-# execs and findings per target (BENCHMARKS.md).
+# (method, path, query, Accept) through the adapter's App on simulated backends — each target's check is in
+# tools/fuzz-checks, which the test suite also runs over every seed. Each target runs SECONDS (default 10) on its
+# corpus (target/fuzz-corpus/<target>, seeded from tools/fuzz/seeds); a crash fails the run and leaves its input
+# in tools/fuzz/artifacts/. Prints execs and findings per target (BENCHMARKS.md). Not part of CI's run.
 # Usage: scripts/fuzz.sh [SECONDS=10] [TARGET...]
 # FUZZ_SANITIZER=none runs without AddressSanitizer for more execs in long runs (the code is safe Rust but for the
-# TLS library; a panic still fails the run); address is the default and what CI runs.
+# TLS library; a panic still fails the run); address is the default.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, unit, doc and end-to-end tests. Installs what it needs.
+# The whole test suite: formatting, lints, docs, unit, doc and end-to-end tests, every fuzz target's check over
+# its seeds (tools/fuzz-checks/tests/seeds.rs; the libFuzzer runs are scripts/fuzz.sh's). Installs what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,8 +40,6 @@ fi
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 cargo nextest run --workspace --no-fail-fast
 cargo test --workspace --doc
-
-# Fuzzing, the short version: every target a few seconds on its corpus (scripts/fuzz.sh SECONDS for longer runs).
-./scripts/fuzz.sh 3

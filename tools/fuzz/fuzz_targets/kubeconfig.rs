@@ -1,23 +1,5 @@
-//! Kubeconfig files, as both readers take them: `--prometheus-auth-config` (ours: the current context's
-//! CA, client pair and credentials, then the Prometheus client's TLS config built from them) and
-//! `--lister-kubeconfig` (kube's parser). Whatever the text: an error or a result, never a panic.
 #![no_main]
-use std::path::Path;
-
+//! `adapter_fuzz_checks::kubeconfig` under libFuzzer (what it checks: that module).
 use libfuzzer_sys::fuzz_target;
-use prometheus_adapter::backends::prometheus_auth::from_kubeconfig_text;
 
-fuzz_target!(|text: &str| {
-    // As the binary does first thing (STACK trap 1).
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    // Files it names are looked for where none exist: only the text is under test.
-    if let Ok(auth) = from_kubeconfig_text(text, Path::new("/nonexistent/fuzz")) {
-        let _ = prometheus_adapter::server::tls::client_config(
-            auth.ca_pem.as_deref(),
-            auth.client_pem
-                .as_ref()
-                .map(|(c, k)| (c.as_slice(), k.as_slice())),
-        );
-    }
-    let _ = kube::config::Kubeconfig::from_yaml(text);
-});
+fuzz_target!(|input: &str| adapter_fuzz_checks::kubeconfig::check(input));

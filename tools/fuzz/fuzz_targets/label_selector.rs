@@ -1,19 +1,5 @@
-//! Kubernetes label selectors (labelSelector, metricLabelSelector): never a panic, and what parses prints
-//! back to a selector that parses to the same requirements.
 #![no_main]
-use adapter_config::Selector;
+//! `adapter_fuzz_checks::label_selector` under libFuzzer (what it checks: that module).
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|text: &str| {
-    if let Ok(selector) = Selector::parse(text) {
-        let printed = selector.to_string();
-        let again = Selector::parse(&printed).unwrap_or_else(|e| {
-            panic!("{text:?} printed as {printed:?}, which does not parse: {e}")
-        });
-        assert_eq!(
-            again.requirements, selector.requirements,
-            "{text:?} → {printed:?}"
-        );
-        let _ = selector.matches(&Default::default());
-    }
-});
+fuzz_target!(|input: &str| adapter_fuzz_checks::label_selector::check(input));

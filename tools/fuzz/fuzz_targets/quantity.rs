@@ -1,16 +1,5 @@
-//! Quantities: any f64 either has a canonical quantity string or is refused; never a panic, never `-9223…`.
 #![no_main]
-use adapter_config::quantity::{Format, Milli};
+//! `adapter_fuzz_checks::quantity` under libFuzzer (what it checks: that module).
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|value: f64| {
-    if let Ok(milli) = Milli::from_f64(value) {
-        for format in [Format::DecimalSI, Format::BinarySI] {
-            let text = milli.format(format);
-            assert!(
-                !text.is_empty() && !text.contains("9223372036854775808"),
-                "{value} → {text}"
-            );
-        }
-    }
-});
+fuzz_target!(|input: f64| adapter_fuzz_checks::quantity::check(input));

@@ -1,22 +1,5 @@
-//! Whole rules files: loading never panics; a file that loads reports its findings with a location.
 #![no_main]
-use std::sync::LazyLock;
-
-use adapter_config::ResourceMap;
+//! `adapter_fuzz_checks::rules_file` under libFuzzer (what it checks: that module).
 use libfuzzer_sys::fuzz_target;
 
-/// The built-in resources the findings are checked against: a constant, not under test (parsed once, not
-/// once an input: that parse was 29% of each exec).
-static STANDARD: LazyLock<ResourceMap> = LazyLock::new(ResourceMap::standard);
-
-fuzz_target!(|text: &str| {
-    match adapter_config::rules::load("f.yaml", text) {
-        Ok(config) => {
-            for warning in &config.warnings {
-                assert!(!warning.location.is_empty(), "{warning}");
-            }
-            let _ = config.check_resources(&STANDARD);
-        }
-        Err(errors) => assert!(!errors.0.is_empty(), "an error without findings"),
-    }
-});
+fuzz_target!(|input: &str| adapter_fuzz_checks::rules_file::check(input));

@@ -1,30 +1,5 @@
-//! `<<` `>>` Go templates (metricsQuery, resource templates): compiling and rendering never panic.
 #![no_main]
-use adapter_config::resources::LabelTemplate;
-use adapter_config::template::{Template, data, string_list, string_map};
-use gotmpl::Value;
+//! `adapter_fuzz_checks::template` under libFuzzer (what it checks: that module).
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|text: &str| {
-    let fields = [
-        "Series",
-        "LabelMatchers",
-        "GroupBy",
-        "LabelValuesByName",
-        "GroupBySlice",
-    ];
-    if let Ok(template) = Template::compile(text, &fields) {
-        let values = data([
-            ("Series", Value::String("m".into())),
-            ("LabelMatchers", Value::String("a=\"b\"".into())),
-            ("GroupBy", Value::String("pod".into())),
-            ("GroupBySlice", string_list(&["pod".to_string()])),
-            (
-                "LabelValuesByName",
-                string_map(&[("pod".to_string(), "web-1".to_string())].into()),
-            ),
-        ]);
-        let _ = template.render(&values);
-    }
-    let _ = LabelTemplate::compile(text);
-});
+fuzz_target!(|input: &str| adapter_fuzz_checks::template::check(input));
