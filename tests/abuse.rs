@@ -420,10 +420,15 @@ fn over_http1_malformed_oversized_and_slow_heads_are_refused_after_the_answers_b
     let long = long_web_selector(4000);
     let refused = format!("GET {PODS}?labelSelector={long} HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_eq!(raw_codes(refused.as_bytes()), [414]);
-    // A head beyond 128 KiB: 431.
+    // A head beyond 128 KiB: 431 — or, when the client is still sending the rest of it as the server closes,
+    // a reset that the client sees before the answer (hyper does not linger as Go's server does). Never served.
     let padding = "p".repeat(200_000);
     let padded = format!("GET {EXTERNAL} HTTP/1.1\r\nHost: a\r\nX-Padding: {padding}\r\n\r\n");
-    assert_eq!(raw_codes(padded.as_bytes()), [431]);
+    let codes_of_padded = raw_codes(padded.as_bytes());
+    assert!(
+        codes_of_padded.is_empty() || codes_of_padded == [431],
+        "{codes_of_padded:?}"
+    );
     // Heads that are not HTTP/1.1 requests: 400.
     for bad in [
         &b"GET /healthz HTTP/1.1\r\nHost: a\r\nno colon here\r\n\r\n"[..],

@@ -81,19 +81,20 @@ fn small_answers_over_http2_are_not_held_for_delayed_acks() {
         for (path, status) in SHAPES {
             let first = connection.get(path).await.unwrap();
             assert_eq!(first.status, *status, "{path}: {:?}", first.body);
-            let started = Instant::now();
+            // Each request timed: with the stall every one waits ~40 ms for the delayed ACK, so the median
+            // says it whatever else loads the machine.
+            let mut times: Vec<Duration> = Vec::new();
             for _ in 0..50 {
-                assert_eq!(
-                    connection.get(path).await.unwrap().status,
-                    *status,
-                    "{path}"
-                );
+                let started = Instant::now();
+                let answer = connection.get(path).await.unwrap();
+                times.push(started.elapsed());
+                assert_eq!(answer.status, *status, "{path}");
             }
-            let elapsed = started.elapsed();
-            // 50 × 40 ms would be 2 s; healthy is a few ms each even on a loaded CI machine.
+            times.sort();
+            let median = times[times.len() / 2];
             assert!(
-                elapsed < Duration::from_secs(1),
-                "50 sequential HTTP/2 requests for {path} took {elapsed:?}"
+                median < Duration::from_millis(20),
+                "HTTP/2 requests for {path}: median {median:?}"
             );
         }
     });

@@ -1,5 +1,5 @@
 //! Router mode's HTTP side: a request for a metric our rules do not serve, in a group with a forwarding
-//! target, is handed to the [`Forwarder`](crate::backends::forward::Forwarder) and their answer becomes ours — a
+//! target, is handed to the [`Forwarder`] and their answer becomes ours — a
 //! Status passes through as they wrote it (JSON or protobuf), any other error becomes a Status with
 //! their code, and their being unreachable is a 503 for their metrics only.
 
