@@ -9,11 +9,7 @@ cd "$(dirname "$0")/.."
 n=${1:-2000}
 shift || true
 source scripts/env.sh
-bin=${ADAPTER_BIN:-}
-if [ -z "$bin" ]; then
-  cargo build --release --quiet --package prometheus-adapter --bins
-  bin=target/release/prometheus-adapter
-fi
+bin=$(release_adapter)
 ADAPTER_EXTRA_ARGS="$*" start_stack "$bin"
 
 adapter_pid=${pids[-1]}

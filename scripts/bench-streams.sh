@@ -9,11 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-20000}
 source scripts/env.sh
-bin=${ADAPTER_BIN:-}
-if [ -z "$bin" ]; then
-  cargo build --release --quiet --package prometheus-adapter --bins
-  bin=target/release/prometheus-adapter
-fi
+bin=$(release_adapter)
 start_stack "$bin"
 python3 - "$port" "$work" "$n" "${pids[-1]}" <<'PY'
 import socket, ssl, struct, sys, time

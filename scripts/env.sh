@@ -1,7 +1,8 @@
 # Shared by demo.sh and bench-requests.sh: installs what is missing, starts a Pushgateway and a Prometheus
 # scraping it every second on loopback, pushes the demo series, and starts the adapter over HTTPS with the
 # example rules and the demo objects. Everything stops when the calling script exits.
-# Source it; it defines $work, $prom_port, $push_port, $port, $adapter, k() and start_stack ADAPTER_BINARY.
+# Source it; it defines $work, $prom_port, $push_port, $port, $adapter, k(), start_stack ADAPTER_BINARY and
+# release_adapter (the binary to measure: $ADAPTER_BIN, else this tree's release build).
 # There is no cluster to ask who callers are, so the adapter runs with --delegated-auth=false and a client CA:
 # callers need a certificate from it ($work/demo-user.crt/.key, which k() and the benchmarks use).
 
@@ -50,6 +51,12 @@ source scripts/certs.sh
 k() {
   kubectl --server="https://127.0.0.1:$port" --certificate-authority="$work/certs/apiserver.crt" \
     --client-certificate="$work/demo-user.crt" --client-key="$work/demo-user.key" "$@"
+}
+
+release_adapter() { # prints the binary a benchmark measures
+  if [ -n "${ADAPTER_BIN:-}" ]; then echo "$ADAPTER_BIN"; return; fi
+  cargo build --release --quiet --package prometheus-adapter --bins >&2
+  echo target/release/prometheus-adapter
 }
 
 start_stack() { # $1: the adapter binary

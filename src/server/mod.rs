@@ -106,12 +106,12 @@ where
                 })?);
                 let builders = Rc::new(Builders::new(limits));
                 Ok::<_, ()>(fn_service(move |io: TlsStream<TcpStream>| {
-                    let (app, builders, shutdown) =
-                        (app.clone(), builders.clone(), shutdown.clone());
+                    let data = on_connect(io.get_ref().1);
+                    let shutdown = shutdown.clone();
+                    let shutdown = async move { shutdown.notified().await };
+                    let served = serve_connection(io, app.clone(), data, &builders, shutdown);
                     async move {
-                        let data = on_connect(io.get_ref().1);
-                        let shutdown = async move { shutdown.notified().await };
-                        serve_connection(io, app, data, &builders, shutdown).await;
+                        served.await;
                         Ok::<_, TlsError<io::Error, ()>>(())
                     }
                 }))
@@ -157,13 +157,17 @@ impl Builders {
 }
 
 /// Serves one connection, HTTP/2 if the client chose it by ALPN, until the client or the server ends it.
-async fn serve_connection<S, C>(
+/// Boxed, each protocol's own, and built before the first await: the task of every connection then holds
+/// only what its protocol needs, not the larger of the two states (nor the TLS stream twice), rounded up to
+/// the allocator's next size class (BENCHMARKS.md, idle connections).
+fn serve_connection<S, C>(
     io: TlsStream<TcpStream>,
     app: Rc<S>,
     data: C,
     builders: &Builders,
-    shutdown: impl Future<Output = ()>,
-) where
+    shutdown: impl Future<Output = ()> + 'static,
+) -> Pin<Box<dyn Future<Output = ()>>>
+where
     S: actix_service::Service<Request, Response = Response<BoxBody>, Error = Response<BoxBody>>
         + 'static,
     C: Clone + 'static,
@@ -189,10 +193,10 @@ async fn serve_connection<S, C>(
     };
     if h2 {
         let connection = builders.http2.serve_connection(io, bridge);
-        driving.run(connection, |c| c.graceful_shutdown()).await;
+        Box::pin(driving.run(connection, |c| c.graceful_shutdown()))
     } else {
         let connection = builders.http1.serve_connection(io, bridge);
-        driving.run(connection, |c| c.graceful_shutdown()).await;
+        Box::pin(driving.run(connection, |c| c.graceful_shutdown()))
     }
 }
 
