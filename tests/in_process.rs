@@ -3,38 +3,15 @@
 //! test, no sockets, no Prometheus. What needs real processes is in the other modules.
 
 use adapter_actors::prom::QueryResult;
-use adapter_actors::sim::{SimKube, SimPrometheus, sample};
-use prometheus_adapter::api::simulated::{Answer, Simulated};
+use adapter_actors::sim::sample;
+use prometheus_adapter::api::simulated::Answer;
 use serde_json::Value;
 
-const RULES: &str = include_str!("../config/rules/example.yaml");
+use crate::support::simulated::{json, world};
+
 const PODS: &str =
     "/apis/custom.metrics.k8s.io/v1beta2/namespaces/prod/pods/*/http_requests_per_second";
 const PROTOBUF: &str = "application/vnd.kubernetes.protobuf";
-
-/// Two `app=web` pods with a request counter, a queue, and the app over them.
-async fn world() -> (Simulated, SimPrometheus) {
-    let prom = SimPrometheus::new();
-    for pod in ["web-1", "web-2"] {
-        prom.add_series(
-            "http_requests_total",
-            &[("namespace", "prod"), ("pod", pod)],
-        );
-    }
-    prom.add_series("queue_depth", &[("namespace", "shop"), ("queue", "orders")]);
-    let kube = SimKube::new();
-    kube.add("namespaces", "", "prod", &[]);
-    kube.add("pods", "prod", "web-1", &[("app", "web")]);
-    kube.add("pods", "prod", "web-2", &[("app", "web")]);
-    kube.add("pods", "prod", "db-1", &[("app", "db")]);
-    (Simulated::start(RULES, prom.clone(), kube).await, prom)
-}
-
-/// The JSON of an answer.
-fn json(answer: &Answer) -> Value {
-    serde_json::from_slice(&answer.body)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&answer.body)))
-}
 
 /// `(code, reason)` of a Status answer, checked to be one whose code is the answer's.
 fn status(answer: &Answer) -> (u16, String) {

@@ -23,6 +23,7 @@ mod observability;
 mod outage;
 mod prometheus_auth;
 mod protobuf;
+mod regression;
 mod reload;
 mod resource_metrics;
 mod router;

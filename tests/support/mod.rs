@@ -7,6 +7,7 @@ pub mod label_selector;
 pub mod pki;
 pub mod raw_h2;
 pub mod rbac;
+pub mod simulated;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
