@@ -5,25 +5,19 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-
 use crate::support::env::{Killed, free_port, https, spawn_adapter, wait_until};
+use crate::support::pki;
 
 /// Writes ca.crt, server.{crt,key} (for 127.0.0.1) and client.{crt,key}, all from one CA.
 fn pki(dir: &Path) {
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    std::fs::write(dir.join("ca.crt"), ca.pem()).unwrap();
-    for (name, san) in [("server", "127.0.0.1"), ("client", "prometheus-adapter")] {
-        let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(vec![san.to_string()])
-            .unwrap()
-            .signed_by(&key, &ca)
-            .unwrap();
-        std::fs::write(dir.join(format!("{name}.crt")), cert.pem()).unwrap();
-        std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
-    }
+    let ca = pki::ca("prometheus CA");
+    std::fs::write(dir.join("ca.crt"), &ca.pem).unwrap();
+    let (cert, key) = pki::serving(&ca, "prometheus", &["127.0.0.1"]);
+    std::fs::write(dir.join("server.crt"), cert).unwrap();
+    std::fs::write(dir.join("server.key"), key).unwrap();
+    let client = pki::client(&ca, "prometheus-adapter", None);
+    std::fs::write(dir.join("client.crt"), client.cert_pem).unwrap();
+    std::fs::write(dir.join("client.key"), client.key_pem).unwrap();
 }
 
 fn adapter(dir: &Path, prom_port: u16, port: u16, auth: &[String]) -> Killed {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::support::env::{
     Killed, demo_env_with, free_port, https_as, spawn_adapter_with_auth, wait_until,
 };
-use crate::support::pki::{Ca, Client, ca, client};
+use crate::support::pki::{Client, ca, client, serving};
 
 /// Their rules: `worker_backlog` (ours does not have it), and `queue_depth` a thousand times ours (a
 /// clash ours must win).
@@ -35,18 +35,6 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     path
 }
 
-/// A serving certificate for 127.0.0.1 signed by `ca`: (cert PEM, key PEM).
-fn serving(ca: &Ca) -> (String, String) {
-    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "their-metrics-server");
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &ca.issuer).unwrap();
-    (cert.pem(), key.serialize_pem())
-}
-
 struct Them {
     port: u16,
     log: PathBuf,
@@ -67,7 +55,7 @@ fn unknown_metrics_go_to_the_other_server_as_the_caller_and_discovery_lists_both
         ca("front-proxy-ca"),
         ca("client-ca"),
     );
-    let (cert, key) = serving(&serving_ca);
+    let (cert, key) = serving(&serving_ca, "their-metrics-server", &["127.0.0.1"]);
     let their_cert = write(dir.path(), "their.crt", &cert);
     let their_key = write(dir.path(), "their.key", &key);
     let serving_ca_file = write(dir.path(), "serving-ca.crt", &serving_ca.pem);

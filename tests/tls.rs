@@ -7,11 +7,11 @@ use crate::support::env::{Killed, free_port, https, spawn_adapter, wait_until};
 use crate::support::root;
 
 fn write_pair(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
-    let pair = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
+    let (cert, key) = crate::support::pki::self_signed(&["127.0.0.1"]);
     let ca = dir.join(format!("{name}.crt"));
-    std::fs::write(&ca, pair.cert.pem()).unwrap();
-    std::fs::write(dir.join("tls.crt.new"), pair.cert.pem()).unwrap();
-    std::fs::write(dir.join("tls.key.new"), pair.signing_key.serialize_pem()).unwrap();
+    std::fs::write(&ca, &cert).unwrap();
+    std::fs::write(dir.join("tls.crt.new"), &cert).unwrap();
+    std::fs::write(dir.join("tls.key.new"), key).unwrap();
     // Replace both files the way a rotation does (a rename each).
     std::fs::rename(dir.join("tls.key.new"), dir.join("tls.key")).unwrap();
     std::fs::rename(dir.join("tls.crt.new"), dir.join("tls.crt")).unwrap();
@@ -160,13 +160,10 @@ fn tls_min_version_and_cipher_suites_are_enforced() {
 fn sni_certificates_are_served_by_name() {
     let dir = tempfile::tempdir().unwrap();
     let pair = |names: Vec<String>, file: &str| {
-        let pair = rcgen::generate_simple_self_signed(names).unwrap();
-        std::fs::write(dir.path().join(format!("{file}.crt")), pair.cert.pem()).unwrap();
-        std::fs::write(
-            dir.path().join(format!("{file}.key")),
-            pair.signing_key.serialize_pem(),
-        )
-        .unwrap();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (cert, key) = crate::support::pki::self_signed(&names);
+        std::fs::write(dir.path().join(format!("{file}.crt")), cert).unwrap();
+        std::fs::write(dir.path().join(format!("{file}.key")), key).unwrap();
         dir.path().join(format!("{file}.crt"))
     };
     let named = pair(vec!["adapter.example.com".into()], "named");

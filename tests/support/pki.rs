@@ -1,4 +1,5 @@
-//! Certificate authorities and client certificates made for a test (rcgen).
+//! Every certificate a test makes (rcgen): certificate authorities, client and serving certificates signed by
+//! them, self-signed serving certificates.
 
 use crate::support::env::Identity;
 
@@ -48,4 +49,25 @@ pub fn client(ca: &Ca, cn: &str, org: Option<&str>) -> Client {
         cert_pem: cert.pem(),
         key_pem: key.serialize_pem(),
     }
+}
+
+/// A serving certificate for `names` (DNS names or IPs) signed by `ca`, with `cn` as its subject: (cert PEM,
+/// key PEM).
+pub fn serving(ca: &Ca, cn: &str, names: &[&str]) -> (String, String) {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let mut params = rcgen::CertificateParams::new(names).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &ca.issuer).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// A self-signed serving certificate for `names`: (cert PEM, key PEM).
+pub fn self_signed(names: &[&str]) -> (String, String) {
+    let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+    let pair = rcgen::generate_simple_self_signed(names).unwrap();
+    (pair.cert.pem(), pair.signing_key.serialize_pem())
 }
