@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::support::env::{Env, wait_until};
-use crate::support::root;
 
 const EXTERNAL_ONLY: &str = "externalRules:\n- seriesQuery: '{__name__=\"queue_depth\",queue!=\"\"}'\n  resources: {overrides: {namespace: {resource: namespace}}}\n  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>}) by (queue)'\n";
 const CUSTOM_ONLY: &str = "rules:\n- seriesQuery: 'http_requests_total{namespace!=\"\",pod!=\"\"}'\n  resources: {overrides: {namespace: {resource: namespace}, pod: {resource: pod}}}\n  name: {matches: '^(.*)_total$', as: '${1}_per_second'}\n  metricsQuery: 'sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)'\n";
@@ -226,17 +225,13 @@ fn strict_config_refuses_a_warning_at_start() {
     let dir = tempfile::tempdir().unwrap();
     let rules = dir.path().join("rules.yaml");
     std::fs::write(&rules, "rules:\n- seriesQuery: 'x{namespace!=\"\"}'\n").unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_prometheus-adapter"))
-        .current_dir(root())
-        .args([
-            &format!("--config={}", rules.display()),
-            "--objects=deploy/demo/objects.yaml",
-            "--delegated-auth=false",
-            "--strict-config",
-            "--secure-port=1",
-        ])
-        .output()
-        .unwrap();
+    let output = crate::support::adapter(&[
+        &format!("--config={}", rules.display()),
+        "--objects=deploy/demo/objects.yaml",
+        "--delegated-auth=false",
+        "--strict-config",
+        "--secure-port=1",
+    ]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -1,10 +1,8 @@
 //! Serving certificates: given files are served, and a rotated pair is picked up without a restart.
 
-use std::process::Command;
 use std::time::Duration;
 
 use crate::support::env::{Killed, free_port, https, spawn_adapter, wait_until};
-use crate::support::root;
 
 fn write_pair(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
     let (cert, key) = crate::support::pki::self_signed(&["127.0.0.1"]);
@@ -141,17 +139,13 @@ fn tls_min_version_and_cipher_suites_are_enforced() {
         "TLS 1.3 suites are not restricted, as in Go"
     );
 
-    let typo = Command::new(env!("CARGO_BIN_EXE_prometheus-adapter"))
-        .current_dir(root())
-        .args([
-            "--config=config/rules/example.yaml",
-            "--objects=deploy/demo/objects.yaml",
-            "--secure-port=0",
-            "--tls-cipher-suites=TLS_NOPE",
-        ])
-        .arg(format!("--cert-dir={}", dir.path().display()))
-        .output()
-        .unwrap();
+    let typo = crate::support::adapter(&[
+        "--config=config/rules/example.yaml",
+        "--objects=deploy/demo/objects.yaml",
+        "--secure-port=0",
+        "--tls-cipher-suites=TLS_NOPE",
+        &format!("--cert-dir={}", dir.path().display()),
+    ]);
     assert!(!typo.status.success());
     assert!(String::from_utf8_lossy(&typo.stderr).contains("unknown cipher suite \"TLS_NOPE\""));
 }

@@ -9,8 +9,6 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::support::root;
-
 /// A free loopback port.
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -245,8 +243,7 @@ impl Env {
     }
 
     fn start_adapter(&mut self, rules: &str, object_source: &str, extra: &[&str]) {
-        let child = Command::new(env!("CARGO_BIN_EXE_prometheus-adapter"))
-            .current_dir(root())
+        let child = super::adapter_command()
             .args([
                 "/adapter",
                 &format!("--config={rules}"),
@@ -541,8 +538,7 @@ pub fn spawn_adapter(port: u16, args: &[String]) -> Killed {
 
 /// As `spawn_adapter`, but the authentication flags are the caller's, and the log goes to `log`.
 pub fn spawn_adapter_with_auth(port: u16, args: &[String], log: impl Into<Stdio>) -> Killed {
-    let child = Command::new(env!("CARGO_BIN_EXE_prometheus-adapter"))
-        .current_dir(root())
+    let child = super::adapter_command()
         .args([
             "--config=config/rules/example.yaml".to_string(),
             "--objects=deploy/demo/objects.yaml".to_string(),

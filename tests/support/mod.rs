@@ -17,11 +17,17 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Runs the built binary with `args`.
+/// The built binary, run from the repository root: the one way every test starts it.
+pub fn adapter_command() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_prometheus-adapter"));
+    command.current_dir(root());
+    command
+}
+
+/// Runs the built binary with `args` to its end.
 pub fn adapter(args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_prometheus-adapter"))
+    adapter_command()
         .args(args)
-        .current_dir(root())
         .output()
         .expect("the binary runs")
 }
