@@ -27,6 +27,15 @@ use super::activity::{Activity, OpenRequest};
 const DRAIN_BYTES: usize = 64 << 10;
 const DRAIN_TIME: Duration = Duration::from_secs(1);
 
+/// Headers of an answer hyper writes itself: the length is the body's, and connection-specific headers are
+/// the protocol's.
+const HYPER_WRITES: [HeaderName; 4] = [
+    header::CONNECTION,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::CONTENT_LENGTH,
+];
+
 /// One connection's service: each request hyper hands it goes through the app.
 pub(super) struct Bridge<S, C> {
     pub(super) app: Rc<S>,
@@ -112,14 +121,7 @@ fn answer(
     let headers = answer.headers_mut();
     headers.reserve(head.headers().len());
     for (name, value) in head.headers() {
-        // The length is the body's, and connection-specific headers are hyper's to write.
-        let hyper_writes = [
-            header::CONNECTION,
-            header::TRANSFER_ENCODING,
-            header::UPGRADE,
-            header::CONTENT_LENGTH,
-        ];
-        if hyper_writes.contains(name) {
+        if HYPER_WRITES.contains(name) {
             continue;
         }
         if let (Ok(name), Ok(value)) = (
