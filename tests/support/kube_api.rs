@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use serde_json::{Value, json};
 
-use super::label_selector;
+use super::label_selector::LabelSelector;
 
 /// One object the server holds.
 #[derive(Clone)]
@@ -429,7 +429,7 @@ struct Filter {
     gv: String,
     plural: String,
     namespace: Option<String>,
-    selector: String,
+    selector: LabelSelector,
     fields: Vec<(String, String)>,
 }
 
@@ -438,14 +438,12 @@ impl Filter {
         o.group_version == self.gv
             && o.plural == self.plural
             && self.namespace.as_deref().is_none_or(|ns| ns == o.namespace)
-            && label_selector::matches(
-                &self.selector,
+            && self.selector.matches(
                 &o.labels
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
             )
-            .unwrap_or(false)
             && self.fields.iter().all(|(k, v)| match k.as_str() {
                 "status.phase" => o.phase == v,
                 "metadata.name" => o.name == v,
@@ -479,10 +477,13 @@ fn list(
     let Some((_, _, kind, _)) = RESOURCES.iter().find(|(g, p, ..)| *g == gv && *p == plural) else {
         return HttpResponse::NotFound().finish();
     };
-    let selector = query.get("labelSelector").cloned().unwrap_or_default();
-    if let Err(e) = label_selector::matches(&selector, &Default::default()) {
-        return HttpResponse::BadRequest().json(json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "BadRequest", "code": 400, "message": e}));
-    }
+    let selector = match LabelSelector::parse(query.get("labelSelector").map_or("", String::as_str))
+    {
+        Ok(selector) => selector,
+        Err(e) => {
+            return HttpResponse::BadRequest().json(json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "BadRequest", "code": 400, "message": e}));
+        }
+    };
     let fields = query
         .get("fieldSelector")
         .map(|f| {

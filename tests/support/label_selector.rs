@@ -18,25 +18,34 @@ enum Requirement {
     LessThan(String, i64),
 }
 
-/// Whether `selector` selects `labels`; an error for a selector Kubernetes refuses.
-pub fn matches(selector: &str, labels: &BTreeMap<String, String>) -> Result<bool, String> {
-    let requirements = parse(selector)?;
-    Ok(requirements.iter().all(|requirement| match requirement {
-        Requirement::Equals(k, v) => labels.get(k) == Some(v),
-        Requirement::NotEquals(k, v) => labels.get(k) != Some(v),
-        Requirement::In(k, vs) => labels.get(k).is_some_and(|l| vs.contains(l)),
-        Requirement::NotIn(k, vs) => labels.get(k).is_none_or(|l| !vs.contains(l)),
-        Requirement::Exists(k) => labels.contains_key(k),
-        Requirement::DoesNotExist(k) => !labels.contains_key(k),
-        Requirement::GreaterThan(k, n) => labels
-            .get(k)
-            .and_then(|l| l.parse::<i64>().ok())
-            .is_some_and(|l| l > *n),
-        Requirement::LessThan(k, n) => labels
-            .get(k)
-            .and_then(|l| l.parse::<i64>().ok())
-            .is_some_and(|l| l < *n),
-    }))
+/// A parsed selector: every requirement must hold.
+pub struct LabelSelector(Vec<Requirement>);
+
+impl LabelSelector {
+    /// Parses `selector`; an error for a selector Kubernetes refuses.
+    pub fn parse(selector: &str) -> Result<Self, String> {
+        parse(selector).map(Self)
+    }
+
+    /// Whether it selects `labels`.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.0.iter().all(|requirement| match requirement {
+            Requirement::Equals(k, v) => labels.get(k) == Some(v),
+            Requirement::NotEquals(k, v) => labels.get(k) != Some(v),
+            Requirement::In(k, vs) => labels.get(k).is_some_and(|l| vs.contains(l)),
+            Requirement::NotIn(k, vs) => labels.get(k).is_none_or(|l| !vs.contains(l)),
+            Requirement::Exists(k) => labels.contains_key(k),
+            Requirement::DoesNotExist(k) => !labels.contains_key(k),
+            Requirement::GreaterThan(k, n) => labels
+                .get(k)
+                .and_then(|l| l.parse::<i64>().ok())
+                .is_some_and(|l| l > *n),
+            Requirement::LessThan(k, n) => labels
+                .get(k)
+                .and_then(|l| l.parse::<i64>().ok())
+                .is_some_and(|l| l < *n),
+        })
+    }
 }
 
 fn parse(selector: &str) -> Result<Vec<Requirement>, String> {
@@ -208,14 +217,16 @@ mod tests {
     #[test]
     fn this_evaluator_agrees_with_kubernetes_own_table() {
         for (selector, set, selects) in TABLE {
+            let parsed =
+                LabelSelector::parse(selector).unwrap_or_else(|e| panic!("{selector:?}: {e}"));
             assert_eq!(
-                matches(selector, &labels(set)),
-                Ok(*selects),
+                parsed.matches(&labels(set)),
+                *selects,
                 "{selector:?} on {set:?}"
             );
         }
         for selector in BAD {
-            assert!(matches(selector, &BTreeMap::new()).is_err(), "{selector:?}");
+            assert!(LabelSelector::parse(selector).is_err(), "{selector:?}");
         }
     }
 
