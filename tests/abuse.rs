@@ -378,12 +378,7 @@ fn answers(raw: &[u8]) -> Vec<(u16, String)> {
 /// until the server closes it (or `slowly` runs out, and the client waits 15 s more).
 fn trickled(env: &Env, first: &[u8], slowly: &[u8]) -> Vec<u8> {
     use std::io::{Read, Write};
-    let tcp = std::net::TcpStream::connect(("127.0.0.1", env.port)).unwrap();
-    tcp.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
-    let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
-    let tls = crate::support::env::client_config(&env.ca(), None);
-    let conn = rustls::ClientConnection::new(std::sync::Arc::new(tls), name).unwrap();
-    let mut stream = rustls::StreamOwned::new(conn, tcp);
+    let mut stream = crate::support::env::tls_connection(env.port, &env.ca(), None).unwrap();
     let mut raw = Vec::new();
     if !first.is_empty() {
         // Its answer is read first: a server closing a connection with unread bytes resets it (RST), and

@@ -396,16 +396,26 @@ pub fn https_raw(port: u16, ca: &Path, bytes: &[u8]) -> Vec<u8> {
     exchange(port, ca, None, bytes).unwrap_or_default()
 }
 
-fn exchange(port: u16, ca: &Path, identity: Option<&Identity>, bytes: &[u8]) -> Option<Vec<u8>> {
-    if !ca.exists() {
-        return None;
-    }
+/// A TLS connection to the adapter on `port` (loopback), trusting only `ca`, presenting `identity` when
+/// given; reads give up after 15 s.
+pub fn tls_connection(
+    port: u16,
+    ca: &Path,
+    identity: Option<&Identity>,
+) -> Option<rustls::StreamOwned<rustls::ClientConnection, TcpStream>> {
     let tcp = TcpStream::connect(("127.0.0.1", port)).ok()?;
     tcp.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
     let tls = client_config(ca, identity);
     let name = rustls_pki_types::ServerName::try_from("127.0.0.1").unwrap();
     let conn = rustls::ClientConnection::new(Arc::new(tls), name).unwrap();
-    let mut stream = rustls::StreamOwned::new(conn, tcp);
+    Some(rustls::StreamOwned::new(conn, tcp))
+}
+
+fn exchange(port: u16, ca: &Path, identity: Option<&Identity>, bytes: &[u8]) -> Option<Vec<u8>> {
+    if !ca.exists() {
+        return None;
+    }
+    let mut stream = tls_connection(port, ca, identity)?;
     stream.write_all(bytes).ok()?;
     let mut raw = Vec::new();
     let _ = stream.read_to_end(&mut raw);

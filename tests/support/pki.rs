@@ -31,18 +31,8 @@ pub struct Client {
 }
 
 pub fn client(ca: &Ca, cn: &str, org: Option<&str>) -> Client {
-    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, cn);
-    if let Some(org) = org {
-        params
-            .distinguished_name
-            .push(rcgen::DnType::OrganizationName, org);
-    }
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = params.signed_by(&key, &ca.issuer).unwrap();
+    let usage = rcgen::ExtendedKeyUsagePurpose::ClientAuth;
+    let (cert, key) = issue(ca, &[], cn, org, usage);
     let der = rustls_pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap();
     Client {
         identity: (vec![cert.der().clone()], der),
@@ -54,15 +44,33 @@ pub fn client(ca: &Ca, cn: &str, org: Option<&str>) -> Client {
 /// A serving certificate for `names` (DNS names or IPs) signed by `ca`, with `cn` as its subject: (cert PEM,
 /// key PEM).
 pub fn serving(ca: &Ca, cn: &str, names: &[&str]) -> (String, String) {
+    let usage = rcgen::ExtendedKeyUsagePurpose::ServerAuth;
+    let (cert, key) = issue(ca, names, cn, None, usage);
+    (cert.pem(), key.serialize_pem())
+}
+
+/// A certificate signed by `ca` for `names`, with subject `cn` (and `org`), for `usage`; and its key.
+fn issue(
+    ca: &Ca,
+    names: &[&str],
+    cn: &str,
+    org: Option<&str>,
+    usage: rcgen::ExtendedKeyUsagePurpose,
+) -> (rcgen::Certificate, rcgen::KeyPair) {
     let names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     let mut params = rcgen::CertificateParams::new(names).unwrap();
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, cn);
-    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    if let Some(org) = org {
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, org);
+    }
+    params.extended_key_usages = vec![usage];
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = params.signed_by(&key, &ca.issuer).unwrap();
-    (cert.pem(), key.serialize_pem())
+    (cert, key)
 }
 
 /// A self-signed serving certificate for `names`: (cert PEM, key PEM).
