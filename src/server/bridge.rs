@@ -16,8 +16,8 @@ use actix_http::header::{self, HeaderName, HeaderValue};
 use actix_http::{HttpMessage, Method, Request, Response, Version};
 use actix_service::Service;
 use actix_web::web::Bytes;
-use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
+use hyper::body::{Body, Frame, SizeHint};
 
 use super::activity::{Activity, OpenRequest};
 
