@@ -46,6 +46,13 @@ struct KubeCallLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ObjectCacheLabels {
+    resource: String,
+    /// `Running` for the resource metrics' pods cache (a `status.phase=Running` watch), else empty.
+    phase: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ApiLabels {
     api: String,
 }
@@ -89,6 +96,8 @@ pub struct Telemetry {
     cache_answers: Family<ResultLabels, Counter>,
     cache_entries: Gauge,
     cache_bytes: Gauge,
+    object_cache_objects: Family<ObjectCacheLabels, Gauge>,
+    object_cache_bytes: Family<ObjectCacheLabels, Gauge>,
     backend_up: Family<BackendUrlLabels, Gauge>,
     backend_failovers: Family<BackendUrlLabels, Counter>,
 }
@@ -212,6 +221,18 @@ impl Telemetry {
             "Estimated bytes held by the value cache",
             cache_bytes.clone(),
         );
+        let object_cache_objects = Family::<ObjectCacheLabels, Gauge>::default();
+        registry.register(
+            "object_cache_objects",
+            "Objects held by the watch-fed Kubernetes object caches, by resource (and phase, for the resource metrics' Running pods)",
+            object_cache_objects.clone(),
+        );
+        let object_cache_bytes = Family::<ObjectCacheLabels, Gauge>::default();
+        registry.register(
+            "object_cache_bytes",
+            "Estimated heap bytes held by the object caches (names, distinct label sets, index entries; a relist in progress included)",
+            object_cache_bytes.clone(),
+        );
         let backend_up = Family::<BackendUrlLabels, Gauge>::default();
         registry.register(
             "backend_url_up",
@@ -230,6 +251,8 @@ impl Telemetry {
             cache_answers,
             cache_entries,
             cache_bytes,
+            object_cache_objects,
+            object_cache_bytes,
             kube_requests,
             kube_latency,
             kube_rate_limit,
@@ -288,6 +311,27 @@ impl Telemetry {
                 .get_or_create(&KubeCallLabels { call })
                 .observe(elapsed.as_secs_f64());
         }
+    }
+
+    /// Records what an object cache holds after a watch event.
+    pub fn observe_object_cache(
+        &self,
+        resource: &str,
+        phase: &'static str,
+        objects: usize,
+        bytes: usize,
+    ) {
+        let labels = ObjectCacheLabels {
+            resource: resource.to_string(),
+            phase,
+        };
+        let gauge = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        self.object_cache_objects
+            .get_or_create(&labels)
+            .set(gauge(objects));
+        self.object_cache_bytes
+            .get_or_create(&labels)
+            .set(gauge(bytes));
     }
 
     /// Records how long a Kubernetes call waited for the client rate limiter.

@@ -270,3 +270,110 @@ fn a_hung_api_server_slows_no_request() {
         "the failed discovery is counted: {metrics}"
     );
 }
+
+/// The object cache under churn and a watch restart: the API server compacts its history (every watch is
+/// answered 410 Gone), the adapter lists again in pages — slowed here, so that the relist takes seconds —
+/// and a pod deleted meanwhile is gone only once the relist is complete. Requests during the relist are
+/// answered from the previous cache, whole (never empty, never a part of the pages), and without a LIST.
+#[test]
+fn a_relist_after_410_gone_replaces_the_cache_whole() {
+    let pods = 1200;
+    let leak = |s: String| -> &'static str { Box::leak(s.into_boxed_str()) };
+    let mut objects = vec![object("v1", "namespaces", "", "prod", &[], "")];
+    let mut series = String::from("# TYPE http_requests_total counter\n");
+    for i in 0..pods {
+        let name = leak(format!("web-{i:04}"));
+        objects.push(object(
+            "v1",
+            "pods",
+            "prod",
+            name,
+            &[("app", "web")],
+            "Running",
+        ));
+        objects.push(object(
+            "v1",
+            "pods",
+            "dev",
+            name,
+            &[("app", "web")],
+            "Running",
+        ));
+        series.push_str(&format!(
+            "http_requests_total{{namespace=\"prod\",pod=\"{name}\"}} 1\n"
+        ));
+    }
+    let api = KubeApi::start(objects);
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = api.kubeconfig(dir.path());
+    let env = Env::start(
+        "config/rules/example.yaml",
+        &format!("--lister-kubeconfig={}", kubeconfig.display()),
+        &[("job/k/instance/all", series.as_str())],
+    );
+    let path = format!(
+        "/apis/custom.metrics.k8s.io/v1beta1/namespaces/prod/pods/*/http_requests_per_second?labelSelector={}",
+        encode("app=web")
+    );
+    let count = || env.json(&path)["items"].as_array().unwrap().len();
+    assert_eq!(count(), pods);
+    let cached = "prometheus_adapter_object_cache_objects{resource=\"pods\",phase=\"\"}";
+    crate::support::env::wait_until("the pod cache", std::time::Duration::from_secs(20), || {
+        env.get("/metrics")
+            .1
+            .contains(&format!("{cached} {}", 2 * pods))
+    });
+
+    let seen_before = api.requests().len();
+    api.set_list_delay(std::time::Duration::from_millis(400));
+    api.expire_watches();
+    api.delete("pods", "prod", "web-0000");
+    // Every answer until the relist completes has every pod; then web-0000 is gone.
+    let mut answers = Vec::new();
+    crate::support::env::wait_until(
+        "the relist without web-0000",
+        std::time::Duration::from_secs(30),
+        || {
+            answers.push(count());
+            *answers.last().unwrap() == pods - 1
+        },
+    );
+    api.set_list_delay(std::time::Duration::ZERO);
+    let during = &answers[..answers.len() - 1];
+    assert!(
+        during.iter().all(|n| *n == pods),
+        "answers during the relist: {during:?}"
+    );
+    let since: Vec<String> = api.requests()[seen_before..]
+        .iter()
+        .filter(|r| r.contains("/pods?"))
+        .cloned()
+        .collect();
+    let pages = since.iter().filter(|r| r.contains("continue=")).count();
+    assert!(
+        pages >= 2 && during.len() >= 2,
+        "a paged relist ({pages} continued pages) with requests answered during it ({}): {since:?}",
+        during.len()
+    );
+    assert!(
+        since.iter().all(|r| !r.contains("labelSelector=app")),
+        "no request fell back to a LIST: {since:?}"
+    );
+    let metrics = env.get("/metrics").1;
+    assert!(
+        metrics.contains(&format!("{cached} {}", 2 * pods - 1)),
+        "{metrics}"
+    );
+    let bytes: f64 = metrics
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("prometheus_adapter_object_cache_bytes{resource=\"pods\",phase=\"\"} ")
+        })
+        .expect("the cache's bytes")
+        .parse()
+        .unwrap();
+    assert!(
+        bytes > 0.0 && bytes < 256.0 * (2 * pods) as f64,
+        "an estimate of what the names and shared labels hold: {bytes}"
+    );
+}

@@ -3,9 +3,13 @@
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use std::sync::Arc;
 
 use adapter_config::{GroupResource, ResourceInfo, ResourceMap, Selector};
 use futures_util::future::LocalBoxFuture;
+
+/// An object's labels, shared: the object caches keep one copy for every object carrying the same set.
+pub type Labels = Arc<BTreeMap<String, String>>;
 
 /// The metadata of one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,7 +19,7 @@ pub struct ObjectMeta {
     /// Name.
     pub name: String,
     /// Labels.
-    pub labels: BTreeMap<String, String>,
+    pub labels: Labels,
     /// Pod phase (`Running`, …); empty for other kinds.
     pub phase: String,
 }

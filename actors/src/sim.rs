@@ -258,7 +258,7 @@ impl SimKube {
         let meta = ObjectMeta {
             namespace: namespace.into(),
             name: name.into(),
-            labels,
+            labels: labels.into(),
             phase: phase.into(),
         };
         self.0

@@ -50,7 +50,7 @@ async fn list(
     let items: Vec<_> = objects
         .into_iter()
         .map(|o| {
-            let mut metadata = json!({"name": &o.name, "labels": o.labels});
+            let mut metadata = json!({"name": &o.name, "labels": *o.labels});
             if !o.namespace.is_empty() {
                 metadata["namespace"] = json!(o.namespace);
             }

@@ -1,6 +1,7 @@
 //! `metrics.k8s.io` v1beta1 and v1: PodMetrics and NodeMetrics, lists and single GETs,
 //! as JSON or as a `meta.k8s.io` Table (`kubectl get podmetrics`).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -64,7 +65,7 @@ fn pod_json(state: &State, api_version: Option<&str>, pod: Pod) -> PodMetrics {
             name: pod.pod.name,
             namespace: Some(pod.pod.namespace),
             creation_timestamp: wire::timestamp(state.clock.unix_seconds()),
-            labels: pod.pod.labels,
+            labels: Arc::unwrap_or_clone(pod.pod.labels),
         },
         timestamp: wire::timestamp(pod.timestamp),
         window: wire::window(pod.window),
@@ -88,7 +89,7 @@ fn node_json(state: &State, api_version: Option<&str>, node: Node) -> NodeMetric
             name: node.node.name,
             namespace: None,
             creation_timestamp: wire::timestamp(state.clock.unix_seconds()),
-            labels: node.node.labels,
+            labels: Arc::unwrap_or_clone(node.node.labels),
         },
         timestamp: wire::timestamp(node.timestamp),
         window: wire::window(node.window),
@@ -130,7 +131,7 @@ fn pod_row(state: &State, pod: Pod) -> (ObjectMeta, ResourceUsage, Duration) {
         name: pod.pod.name,
         namespace: Some(pod.pod.namespace),
         creation_timestamp: wire::timestamp(state.clock.unix_seconds()),
-        labels: pod.pod.labels,
+        labels: Arc::unwrap_or_clone(pod.pod.labels),
     };
     (meta, total, pod.window)
 }
@@ -140,7 +141,7 @@ fn node_row(state: &State, node: Node) -> (ObjectMeta, ResourceUsage, Duration) 
         name: node.node.name,
         namespace: None,
         creation_timestamp: wire::timestamp(state.clock.unix_seconds()),
-        labels: node.node.labels,
+        labels: Arc::unwrap_or_clone(node.node.labels),
     };
     (meta, node.usage, node.window)
 }

@@ -5,7 +5,8 @@
 //! for a resource starts a metadata watcher over all namespaces (pods for resource metrics get their own,
 //! with `status.phase=Running`, as upstream's informer) and is answered by one metadata LIST; once the
 //! cache has synced, requests are answered from memory with the label selector evaluated locally, so an
-//! HPA's request costs no API call.
+//! HPA's request costs no API call. The caches keep names and labels only, by namespace
+//! ([`super::object_index`]).
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -16,16 +17,17 @@ use std::time::Duration;
 use adapter_actors::objects::{KubeError, ObjectBackend, ObjectMeta};
 use adapter_config::{GroupResource, ResourceInfo, ResourceMap, Selector};
 use anyhow::Context;
+use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
-use futures_util::{FutureExt, StreamExt};
 use kube::api::{Api, DynamicObject, ListParams, PartialObjectMeta};
 use kube::discovery::{ApiResource, Discovery, Scope};
-use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 
+use super::object_index::{WatchEvent, Watched, WatchedIndex};
 use crate::telemetry::Telemetry;
 
-type Cache = Store<PartialObjectMeta<DynamicObject>>;
+/// One watch-fed cache, read and written on the actors' thread only.
+type Cache = Rc<RefCell<WatchedIndex>>;
 
 /// `--client-qps` / `--client-burst`: a token bucket in front of every LIST and discovery call, as
 /// client-go's limiter (watches, which stay open, are not limited).
@@ -198,17 +200,30 @@ fn api_resource(info: &ResourceInfo) -> ApiResource {
     }
 }
 
-fn object(meta: &kube::api::ObjectMeta, running_only: bool) -> ObjectMeta {
-    ObjectMeta {
-        namespace: meta.namespace.clone().unwrap_or_default(),
-        name: meta.name.clone().unwrap_or_default(),
-        labels: meta.labels.clone().unwrap_or_default(),
-        // The field selector already kept Running pods only; metadata carries no phase.
-        phase: if running_only {
-            "Running".to_string()
-        } else {
-            String::new()
-        },
+/// The phase the objects of a cache or list are known to have: the `status.phase=Running` field selector
+/// kept Running pods only; metadata carries no phase.
+fn phase(running_only: bool) -> &'static str {
+    if running_only { "Running" } else { "" }
+}
+
+/// What serving keeps of an object: managed fields, annotations and owner references are dropped here,
+/// before anything is stored.
+fn watched(object: PartialObjectMeta<DynamicObject>) -> Watched {
+    let meta = object.metadata;
+    Watched {
+        namespace: meta.namespace.unwrap_or_default(),
+        name: meta.name.unwrap_or_default(),
+        labels: meta.labels.unwrap_or_default(),
+    }
+}
+
+fn event(event: watcher::Event<PartialObjectMeta<DynamicObject>>) -> WatchEvent {
+    match event {
+        watcher::Event::Init => WatchEvent::Init,
+        watcher::Event::InitApply(o) => WatchEvent::InitApply(watched(o)),
+        watcher::Event::InitDone => WatchEvent::InitDone,
+        watcher::Event::Apply(o) => WatchEvent::Apply(watched(o)),
+        watcher::Event::Delete(o) => WatchEvent::Delete(watched(o)),
     }
 }
 
@@ -216,23 +231,31 @@ fn object(meta: &kube::api::ObjectMeta, running_only: bool) -> ObjectMeta {
 fn start_cache(
     client: kube::Client,
     ar: &ApiResource,
+    resource: String,
     running_only: bool,
     telemetry: Arc<Telemetry>,
 ) -> Cache {
-    let writer = reflector::store::Writer::new(ar.clone());
-    let cache = writer.as_reader();
+    let cache = Cache::default();
     let mut config = watcher::Config::default();
     if running_only {
         config = config.fields("status.phase=Running");
     }
     // `Api<PartialObjectMeta<_>>` makes metadata-only list and watch requests.
     let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client, ar);
-    let resource = ar.plural.clone();
-    let stream = reflector::reflector(writer, watcher(api, config)).default_backoff();
-    actix_web::rt::spawn(stream.for_each(move |event| {
-        if let Err(error) = event {
-            telemetry.observe_kube_call("watch", "error", Duration::ZERO);
-            tracing::warn!(%resource, %error, "object watch failed; retrying");
+    let fed = cache.clone();
+    let stream = watcher(api, config).default_backoff();
+    actix_web::rt::spawn(stream.for_each(move |result| {
+        match result {
+            Ok(change) => {
+                let mut index = fed.borrow_mut();
+                index.apply(event(change));
+                let (objects, bytes) = (index.served().len(), index.bytes());
+                telemetry.observe_object_cache(&resource, phase(running_only), objects, bytes);
+            }
+            Err(error) => {
+                telemetry.observe_kube_call("watch", "error", Duration::ZERO);
+                tracing::warn!(%resource, %error, "object watch failed; retrying");
+            }
         }
         futures_util::future::ready(())
     }));
@@ -256,48 +279,42 @@ impl ObjectBackend for KubeObjects {
             (self.client.clone(), self.caches.clone(), self.calls.clone());
         let ar = api_resource(info);
         let namespace = namespace.filter(|_| info.namespaced).map(str::to_string);
-        let (key, selector) = ((info.group_resource(), running_only), selector.clone());
-        Box::pin(async move {
-            let cache = caches.borrow().get(&key).cloned();
-            let mut objects: Vec<ObjectMeta> = match cache {
-                Some(cache)
-                    if cache
-                        .wait_until_ready()
-                        .now_or_never()
-                        .is_some_and(|r| r.is_ok()) =>
-                {
+        let key = (info.group_resource(), running_only);
+        let cache = caches.borrow().get(&key).cloned();
+        if let Some(cache) = &cache {
+            let cache = cache.borrow();
+            if cache.synced() {
+                // Answered now, from memory: the future only hands the list over.
+                let objects =
                     cache
-                        .state()
-                        .iter()
-                        .map(|o| object(&o.metadata, running_only))
-                        .filter(|o| {
-                            namespace.as_ref().is_none_or(|ns| *ns == o.namespace)
-                                && selector.matches(&o.labels)
-                        })
-                        .collect()
-                }
-                cached => {
-                    if cached.is_none() {
-                        let cache =
-                            start_cache(client.clone(), &ar, running_only, calls.telemetry.clone());
-                        caches.borrow_mut().insert(key, cache);
-                    }
-                    // Not synced yet: ask the API server directly this once.
-                    let api: Api<DynamicObject> = match &namespace {
-                        Some(ns) => Api::namespaced_with(client, ns, &ar),
-                        None => Api::all_with(client, &ar),
-                    };
-                    let mut params = ListParams::default().labels(&selector.to_string());
-                    if running_only {
-                        params = params.fields("status.phase=Running");
-                    }
-                    let list = calls.call("list", api.list_metadata(&params)).await?;
-                    list.items
-                        .iter()
-                        .map(|o| object(&o.metadata, running_only))
-                        .collect()
-                }
+                        .served()
+                        .select(namespace.as_deref(), selector, phase(running_only));
+                return Box::pin(std::future::ready(Ok(objects)));
+            }
+        }
+        let selector = selector.clone();
+        Box::pin(async move {
+            if cache.is_none() {
+                let resource = key.0.to_string();
+                let telemetry = calls.telemetry.clone();
+                let cache = start_cache(client.clone(), &ar, resource, running_only, telemetry);
+                caches.borrow_mut().insert(key, cache);
+            }
+            // Not synced yet: ask the API server directly this once.
+            let api: Api<DynamicObject> = match &namespace {
+                Some(ns) => Api::namespaced_with(client, ns, &ar),
+                None => Api::all_with(client, &ar),
             };
+            let mut params = ListParams::default().labels(&selector.to_string());
+            if running_only {
+                params = params.fields("status.phase=Running");
+            }
+            let list = calls.call("list", api.list_metadata(&params)).await?;
+            let mut objects: Vec<ObjectMeta> = list
+                .items
+                .into_iter()
+                .map(|o| watched(o).into_meta(phase(running_only)))
+                .collect();
             objects.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
             Ok(objects)
         })

@@ -6,6 +6,7 @@
 pub mod client_tls;
 pub mod forward;
 pub mod kube_objects;
+pub mod object_index;
 pub mod objects_file;
 pub mod prometheus;
 pub mod prometheus_auth;

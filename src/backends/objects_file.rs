@@ -122,7 +122,7 @@ impl ObjectsFile {
                     ObjectMeta {
                         namespace,
                         name: m.metadata.name,
-                        labels: m.metadata.labels,
+                        labels: m.metadata.labels.into(),
                         phase,
                     },
                 ));

@@ -23,6 +23,9 @@ pub struct Object {
     pub name: &'static str,
     pub labels: Vec<(&'static str, &'static str)>,
     pub phase: &'static str,
+    /// More metadata served with the object (annotations, managedFields, ownerReferences), as real
+    /// objects carry it; shared, so that a large cluster holds one copy.
+    pub extra: Option<Arc<serde_json::Map<String, Value>>>,
 }
 
 pub fn object(
@@ -40,6 +43,7 @@ pub fn object(
         name,
         labels: labels.to_vec(),
         phase,
+        extra: None,
     }
 }
 
@@ -57,6 +61,7 @@ pub struct KubeApi {
     pub port: u16,
     pub requests: Arc<Mutex<Vec<String>>>,
     hung: Arc<std::sync::atomic::AtomicBool>,
+    list_delay: Arc<Mutex<std::time::Duration>>,
     objects: Arc<Mutex<Store>>,
     auth: Arc<AuthState>,
     handle: actix_web::dev::ServerHandle,
@@ -89,6 +94,8 @@ impl Drop for KubeApi {
 struct Shared {
     /// While set, every new request waits a minute before it is answered (an apiserver that hangs).
     hung: Arc<std::sync::atomic::AtomicBool>,
+    /// How long every list (page) waits before it is answered.
+    list_delay: Arc<Mutex<std::time::Duration>>,
     objects: Arc<Mutex<Store>>,
     requests: Arc<Mutex<Vec<String>>>,
     auth: Arc<AuthState>,
@@ -102,13 +109,16 @@ impl KubeApi {
         // The objects it starts with were added at version 1.
         let objects = Arc::new(Mutex::new(Store {
             version: 1,
+            compacted: 0,
             changes: objects.iter().map(|o| (1, None, Some(o.clone()))).collect(),
             objects: objects.into_iter().map(|o| (1, o)).collect(),
         }));
+        let list_delay = Arc::new(Mutex::new(std::time::Duration::ZERO));
         let auth = Arc::new(AuthState::default());
         let hung = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let shared = web::Data::new(Shared {
             hung: hung.clone(),
+            list_delay: list_delay.clone(),
             objects: Arc::clone(&objects),
             requests: requests.clone(),
             auth: auth.clone(),
@@ -132,6 +142,7 @@ impl KubeApi {
         KubeApi {
             port,
             hung,
+            list_delay,
             requests,
             objects,
             auth,
@@ -180,6 +191,20 @@ impl KubeApi {
         let mut store = self.objects.lock().unwrap();
         let old = store.take(plural, namespace, name);
         store.change(Some(old), None);
+    }
+
+    /// Compacts the history, as etcd does: every watch still open, and every watch or continued list
+    /// resumed from before now, is answered 410 Gone (`Expired`), so clients must list again.
+    pub fn expire_watches(&self) {
+        let mut store = self.objects.lock().unwrap();
+        // A version of its own, so that a list made after this is watched from a version still valid.
+        store.version += 1;
+        store.compacted = store.version;
+    }
+
+    /// Makes every list (and list page) wait `delay` before it is answered.
+    pub fn set_list_delay(&self, delay: std::time::Duration) {
+        *self.list_delay.lock().unwrap() = delay;
     }
 
     /// Makes every new request hang (for a minute) or answer again.
@@ -343,6 +368,13 @@ async fn handle(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
             .map(|q| q.into_inner())
             .unwrap_or_default();
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let delay = *shared.list_delay.lock().unwrap();
+    if !delay.is_zero()
+        && watch_since(&query).is_none()
+        && req.method() == actix_web::http::Method::GET
+    {
+        actix_web::rt::time::sleep(delay).await;
+    }
     match parts.as_slice() {
         ["api"] => HttpResponse::Ok().json(json!({"kind": "APIVersions", "versions": ["v1"], "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1:6443"}]})),
         ["apis"] => HttpResponse::Ok().json(json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
@@ -377,6 +409,8 @@ async fn handle(req: HttpRequest, body: web::Bytes, shared: web::Data<Shared>) -
 struct Store {
     /// The newest resource version.
     version: u64,
+    /// Watches and continued lists from before this version are answered 410 Gone.
+    compacted: u64,
     /// The objects now, with the version at which each last changed.
     objects: Vec<(u64, Object)>,
     /// (version, before, after): an addition has no before, a deletion no after.
@@ -402,9 +436,34 @@ impl Store {
         self.changes.push((self.version, before, after));
     }
 
+    /// The objects as they were at `version` (with the version each last changed at), replayed from the
+    /// history: what a list continued from a snapshot reads, as etcd serves it.
+    fn objects_at(&self, version: u64) -> Vec<(u64, Object)> {
+        if version >= self.version {
+            return self.objects.clone();
+        }
+        let key = |o: &Object| (o.group_version, o.plural, o.namespace, o.name);
+        let mut live = std::collections::HashMap::new();
+        for (v, before, after) in self.changes.iter().take_while(|(v, ..)| *v <= version) {
+            if let Some(o) = before {
+                live.remove(&key(o));
+            }
+            if let Some(o) = after {
+                live.insert(key(o), (*v, o.clone()));
+            }
+        }
+        live.into_values().collect()
+    }
+
     /// What a watch with `filter` sees after `since`, as Kubernetes sends it: a change that moves an object
-    /// into the filter is ADDED, out of it DELETED (with its last state), within it MODIFIED.
+    /// into the filter is ADDED, out of it DELETED (with its last state), within it MODIFIED; a watch from
+    /// before the compaction gets one ERROR event, 410 Gone, and ends.
     fn events(&self, filter: &Filter, since: u64) -> Vec<(u64, Value)> {
+        if since < self.compacted {
+            let gone = json!({"type": "ERROR", "object": {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                "message": format!("too old resource version: {since} ({})", self.compacted), "reason": "Expired", "code": 410}});
+            return vec![(u64::MAX, gone)];
+        }
         let event = |kind: &str, o: &Object, v: u64| json!({"type": kind, "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata(o, v)}});
         self.changes
             .iter()
@@ -463,6 +522,9 @@ fn metadata(o: &Object, version: u64) -> Value {
     if !o.namespace.is_empty() {
         metadata["namespace"] = json!(o.namespace);
     }
+    for (key, value) in o.extra.iter().flat_map(|extra| extra.iter()) {
+        metadata[key] = value.clone();
+    }
     metadata
 }
 
@@ -512,12 +574,52 @@ fn list(
             objects.lock().unwrap().events(&filter, since)
         });
     }
+    // Pages as Kubernetes cuts them: `limit` objects in key order (namespace, name), then a `continue`
+    // token that reads the next ones from the same snapshot; a token from before a compaction is 410 Gone.
     let store = shared.objects.lock().unwrap();
-    let version = store.version;
-    let items: Vec<Value> = store
-        .objects
-        .iter()
+    let resumed = query
+        .get("continue")
+        .filter(|c| !c.is_empty())
+        .map(|token| {
+            let (version, after) = token.split_once(':').expect("a token this server made");
+            let (namespace, name) = after.split_once('/').expect("a token this server made");
+            (
+                version.parse::<u64>().unwrap(),
+                namespace.to_string(),
+                name.to_string(),
+            )
+        });
+    let version = resumed.as_ref().map_or(store.version, |(v, ..)| *v);
+    if version < store.compacted {
+        return HttpResponse::Gone().json(json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "reason": "Expired", "code": 410,
+            "message": "The provided continue parameter is too old to display a consistent list result."}));
+    }
+    let mut matching: Vec<(u64, Object)> = store
+        .objects_at(version)
+        .into_iter()
         .filter(|(_, o)| filter.matches(o))
+        .filter(|(_, o)| {
+            resumed
+                .as_ref()
+                .is_none_or(|(_, ns, name)| (o.namespace, o.name) > (ns.as_str(), name.as_str()))
+        })
+        .collect();
+    drop(store);
+    matching.sort_by(|(_, a), (_, b)| (a.namespace, a.name).cmp(&(b.namespace, b.name)));
+    let limit = query
+        .get("limit")
+        .and_then(|l| l.parse::<usize>().ok())
+        .filter(|l| *l > 0);
+    let next = limit.filter(|l| matching.len() > *l).map(|l| {
+        let last = &matching[l - 1].1;
+        (
+            format!("{version}:{}/{}", last.namespace, last.name),
+            matching.len() - l,
+        )
+    });
+    matching.truncate(limit.unwrap_or(usize::MAX));
+    let items: Vec<Value> = matching
+        .iter()
         .map(|(v, o)| {
             if metadata_only {
                 json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata(o, *v)})
@@ -526,7 +628,11 @@ fn list(
             }
         })
         .collect();
-    let list_meta = json!({"resourceVersion": version.to_string()});
+    let mut list_meta = json!({"resourceVersion": version.to_string()});
+    if let Some((token, remaining)) = next {
+        list_meta["continue"] = json!(token);
+        list_meta["remainingItemCount"] = json!(remaining);
+    }
     if metadata_only {
         HttpResponse::Ok().json(json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta, "items": items}))
     } else {
@@ -556,6 +662,10 @@ fn watch(since: u64, newer: impl Fn(u64) -> Vec<(u64, Value)> + 'static) -> Http
             while ticks < 300 {
                 let fresh = newer(since);
                 if let Some(newest) = fresh.iter().map(|(v, _)| *v).max() {
+                    // After an ERROR (410 Gone, at version u64::MAX) the watch ends.
+                    if newest == u64::MAX {
+                        ticks = u32::MAX;
+                    }
                     since = newest;
                     let lines: String = fresh.iter().map(|(_, e)| format!("{e}\n")).collect();
                     return Some((
