@@ -19,6 +19,7 @@ mod in_process;
 mod injection;
 mod kubernetes;
 mod logging;
+mod object_caches_bench;
 mod observability;
 mod outage;
 mod prometheus_auth;

@@ -28,6 +28,11 @@ impl LabelSelector {
     }
 
     /// Whether it selects `labels`.
+    /// Whether it selects everything (no requirement).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
         self.0.iter().all(|requirement| match requirement {
             Requirement::Equals(k, v) => labels.get(k) == Some(v),

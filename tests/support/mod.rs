@@ -17,9 +17,12 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The built binary, run from the repository root: the one way every test starts it.
+/// The built binary, run from the repository root: the one way every test starts it. A benchmark run
+/// through the tests (`tests/object_caches_bench.rs`) may name another build in `ADAPTER_BIN`.
 pub fn adapter_command() -> std::process::Command {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_prometheus-adapter"));
+    let binary = std::env::var_os("ADAPTER_BIN")
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_prometheus-adapter").into());
+    let mut command = std::process::Command::new(binary);
     command.current_dir(root());
     command
 }
