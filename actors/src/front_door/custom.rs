@@ -134,10 +134,10 @@ impl Flows {
             }
             Err(error @ BuildError::Route(_)) => return Err(error.into()),
         };
-        let samples = self.samples(&built, trace).await?;
+        let answers = self.samples(&built, trace).await?;
         // A later sample for the same object overwrites an earlier one, as upstream.
-        let by_name: HashMap<&str, &Sample> = samples
-            .iter()
+        let by_name: HashMap<&str, &Sample> = answers
+            .samples()
             .map(|s| {
                 (
                     s.labels
@@ -148,6 +148,7 @@ impl Flows {
                 )
             })
             .collect();
+        let api_version = info.api_version();
         let values: Vec<CustomValue> = names
             .iter()
             .filter_map(|name| {
@@ -156,7 +157,7 @@ impl Flows {
                 sample.value.is_finite().then(|| CustomValue {
                     object: DescribedObject {
                         kind: info.kind.clone(),
-                        api_version: info.api_version(),
+                        api_version: api_version.clone(),
                         namespace: msg.namespace.clone(),
                         name: name.clone(),
                     },

@@ -294,11 +294,7 @@ impl Flows {
     }
 
     /// Runs the queries (at most `parallelism` at once) and merges their samples.
-    async fn samples(
-        &self,
-        built: &BuiltQueries,
-        trace: &Recorder,
-    ) -> Result<Vec<Sample>, FlowError> {
+    async fn samples(&self, built: &BuiltQueries, trace: &Recorder) -> Result<Answers, FlowError> {
         trace.record(|t| t.queries.extend(built.queries.iter().cloned()));
         let time = self.clock.unix_seconds();
         let results: Vec<Result<Arc<QueryResult>, FlowError>> =
@@ -320,25 +316,38 @@ impl Flows {
                 .buffered(self.options.parallelism.max(1))
                 .collect()
                 .await;
-        let mut samples = Vec::new();
+        let mut answers = Vec::with_capacity(results.len());
         for result in results {
-            match &*result? {
-                QueryResult::Vector(vector) => {
-                    trace.record(|t| {
-                        t.samples += vector.len();
-                        let room = PREVIEW.saturating_sub(t.preview.len());
-                        t.preview.extend(vector.iter().take(room).cloned());
-                    });
-                    samples.extend(vector.iter().cloned())
-                }
+            let answer = result?;
+            match &*answer {
+                QueryResult::Vector(vector) => trace.record(|t| {
+                    t.samples += vector.len();
+                    let room = PREVIEW.saturating_sub(t.preview.len());
+                    t.preview.extend(vector.iter().take(room).cloned());
+                }),
                 QueryResult::Scalar(..) | QueryResult::Unexpected(_) => {
                     return Err(FlowError::QueryFailed(
                         "encountered an unexpected query result type".into(),
                     ));
                 }
             }
+            answers.push(answer);
         }
-        Ok(samples)
+        Ok(Answers(answers))
+    }
+}
+
+/// The vectors a request's queries answered, shared with the value cache: their samples are read in
+/// place, not copied (a 1,000-pod answer is 1,000 label maps).
+struct Answers(Vec<Arc<QueryResult>>);
+
+impl Answers {
+    /// Every sample, query by query, in the order Prometheus answered.
+    fn samples(&self) -> impl Iterator<Item = &Sample> {
+        self.0.iter().flat_map(|answer| match &**answer {
+            QueryResult::Vector(vector) => vector.as_slice(),
+            QueryResult::Scalar(..) | QueryResult::Unexpected(_) => &[],
+        })
     }
 }
 

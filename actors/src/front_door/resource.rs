@@ -8,9 +8,8 @@ use actix::{Context, Handler, Message, ResponseFuture};
 use adapter_config::{GroupResource, ResourceMap, Selector};
 use futures_util::StreamExt;
 
-use super::{FlowError, Flows, FrontDoor, Recorder, mailbox};
+use super::{Answers, FlowError, Flows, FrontDoor, Recorder, mailbox};
 use crate::objects::ObjectMeta;
-use crate::prom::Sample;
 use crate::rule_namer::{BuildResourceQuery, BuiltQueries, Usage};
 
 /// CPU (cores) and memory (bytes) of one container or node.
@@ -76,7 +75,7 @@ impl Flows {
         names: Vec<String>,
         map: Arc<ResourceMap>,
         trace: &Recorder,
-    ) -> Result<(BuiltQueries, Vec<Sample>, Vec<Sample>), FlowError> {
+    ) -> Result<(BuiltQueries, Answers, Answers), FlowError> {
         let build = |usage| BuildResourceQuery {
             usage,
             namespace: namespace.clone(),
@@ -201,9 +200,9 @@ impl Flows {
         let names = nodes.iter().map(|n| n.name.clone()).collect();
         let (built, cpu, memory) = self.usage(None, names, map, trace).await?;
         let window = built.window.unwrap_or_default();
-        let first = |samples: &[Sample]| {
+        let first = |answers: &Answers| {
             let mut by_node: HashMap<String, (f64, f64)> = HashMap::new();
-            for s in samples {
+            for s in answers.samples() {
                 let node = s
                     .labels
                     .get(&built.object_label)
@@ -269,13 +268,13 @@ impl Default for PodSamples {
 fn pod_usage(
     built: &BuiltQueries,
     pods: Vec<ObjectMeta>,
-    cpu: &[Sample],
-    memory: &[Sample],
+    cpu: &Answers,
+    memory: &Answers,
 ) -> Vec<PodMetrics> {
     let container_label = built.container_label.as_deref().unwrap_or("container");
     let mut usage: HashMap<&str, PodSamples> = HashMap::new();
     for (samples, is_cpu) in [(cpu, true), (memory, false)] {
-        for s in samples {
+        for s in samples.samples() {
             let Some(pod) = s.labels.get(&built.object_label) else {
                 continue;
             };
