@@ -9,7 +9,7 @@
 //!
 //! Environment: `LOAD_BIN` (the `adapter-load` binary, required), `ADAPTER_BIN` (default: the tests'
 //! build), `OBJECT_BENCH_SIZES` (default `1000,20000,100000`), `OBJECT_BENCH_REQUESTS` (at c1, default
-//! 2000), `OBJECT_BENCH_SECONDS` (at c8, default 5).
+//! 2000), `OBJECT_BENCH_SECONDS` (at c8, default 5), `OBJECT_BENCH_CACHE` (`off,on` by default).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -107,6 +107,11 @@ fn object_caches_bench() {
         .collect();
     let requests = std::env::var("OBJECT_BENCH_REQUESTS").unwrap_or_else(|_| "2000".into());
     let seconds = std::env::var("OBJECT_BENCH_SECONDS").unwrap_or_else(|_| "5".into());
+    let caches: Vec<bool> = std::env::var("OBJECT_BENCH_CACHE")
+        .unwrap_or_else(|_| "off,on".into())
+        .split(',')
+        .map(|c| c.trim() == "on")
+        .collect();
     let mut series = String::from("# TYPE http_requests_total counter\n");
     for object in cluster(PODS_PER_NAMESPACE)
         .iter()
@@ -126,7 +131,7 @@ fn object_caches_bench() {
         let api = KubeApi::start(cluster(pods));
         let dir = tempfile::tempdir().unwrap();
         let kubeconfig = api.kubeconfig(dir.path());
-        for cache in [false, true] {
+        for &cache in &caches {
             let lister = format!("--lister-kubeconfig={}", kubeconfig.display());
             let mut flags = vec!["--v=1"];
             if cache {

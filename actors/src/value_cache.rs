@@ -77,7 +77,8 @@ struct Entry {
 /// The cache itself; owned by the PromQuerier.
 pub struct ValueCache {
     options: CacheOptions,
-    entries: HashMap<String, Entry>,
+    /// Keyed by the final PromQL (tens of kB for a large selector): hashed with foldhash, not SipHash.
+    entries: HashMap<String, Entry, foldhash::fast::RandomState>,
     /// Keys in the order they were stored (a key stored again appears twice; the older record is
     /// skipped when it comes up because its time no longer matches).
     order: VecDeque<(Instant, String)>,
@@ -98,7 +99,7 @@ impl ValueCache {
     pub fn new(options: CacheOptions, stats: Arc<CacheStats>) -> Self {
         Self {
             options,
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             order: VecDeque::new(),
             bytes: 0,
             stats,

@@ -109,11 +109,14 @@ impl QueryArgs {
             self.push_equal(label, name);
             return;
         }
-        let alternation = names
-            .iter()
-            .map(|n| promql::escape_regex(n))
-            .collect::<Vec<_>>()
-            .join("|");
+        let mut alternation =
+            String::with_capacity(names.iter().map(|n| n.len() + 1).sum::<usize>() + 16);
+        for (i, name) in names.iter().enumerate() {
+            if i > 0 {
+                alternation.push('|');
+            }
+            promql::push_escaped_regex(&mut alternation, name);
+        }
         self.label_matchers
             .push(format!("{label}=~{}", promql::quote(&alternation)));
         self.label_values_by_name.insert(label, alternation);

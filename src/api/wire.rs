@@ -10,7 +10,7 @@ use adapter_config::quantity::{Format, Milli};
 use adapter_config::{Selector, duration};
 use serde::{Serialize, Serializer};
 
-use crate::time::rfc3339;
+use crate::time::Rfc3339;
 
 /// Empty `metadata: {}` of lists.
 #[derive(Debug, Serialize, Default)]
@@ -269,7 +269,7 @@ pub struct Time(pub f64);
 
 impl Serialize for Time {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&rfc3339(self.0))
+        serializer.serialize_str(Rfc3339::new(self.0).as_str())
     }
 }
 

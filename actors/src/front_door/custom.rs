@@ -136,7 +136,7 @@ impl Flows {
         };
         let answers = self.samples(&built, trace).await?;
         // A later sample for the same object overwrites an earlier one, as upstream.
-        let by_name: HashMap<&str, &Sample> = answers
+        let by_name: HashMap<&str, &Sample, foldhash::fast::RandomState> = answers
             .samples()
             .map(|s| {
                 (
