@@ -62,7 +62,7 @@ fn cluster(pods: usize) -> Vec<Object> {
         objects.push(object("v1", "namespaces", "", namespace, &[], ""));
         for d in 0..PODS_PER_NAMESPACE / PODS_PER_DEPLOYMENT {
             let app = leak(format!("app-{d}"));
-            let hash = leak(format!("{:010x}", 0x7d4b_9c8f_6d_u64 + d as u64));
+            let hash = leak(format!("{:010x}", 0x007d_4b9c_8f6d_u64 + d as u64));
             let labels = [
                 ("app.kubernetes.io/name", app),
                 ("app.kubernetes.io/part-of", "shop"),

@@ -32,7 +32,7 @@ pub struct ObjectReference {
 }
 
 /// A metav1.LabelSelector.
-#[derive(Debug, Serialize, Default)]
+#[derive(Debug, Clone, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct LabelSelector {
     /// `a=b` requirements.
@@ -44,7 +44,7 @@ pub struct LabelSelector {
 }
 
 /// One `matchExpressions` entry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct LabelSelectorRequirement {
     /// Key.
     pub key: String,
