@@ -185,21 +185,55 @@ fn object_caches_bench() {
                 mib(after_sync),
                 mib(peak_sync),
             );
-            for (label, selector) in selectors {
+            let run = |label: String, urls: Vec<String>, tls: bool| {
                 for (c, amount) in [
                     ("1", ["-n", requests.as_str()]),
                     ("8", ["-d", seconds.as_str()]),
                 ] {
-                    let output = std::process::Command::new(&load)
-                        .args(["--label", &format!("{pods} pods, {label}, c{c}")])
+                    let mut command = std::process::Command::new(&load);
+                    command
+                        .args(["--label", &format!("{label}, c{c}")])
                         .args(["-c", c])
                         .args(amount)
-                        .args(["--cacert", &env.ca().display().to_string()])
-                        .args(["--url", &url(selector)])
-                        .output()
-                        .expect("adapter-load runs");
+                        .args(urls.iter().flat_map(|u| ["--url", u.as_str()]));
+                    if urls.len() > 1 {
+                        command.arg("--together");
+                    }
+                    if tls {
+                        command.args(["--cacert", &env.ca().display().to_string()]);
+                    }
+                    let output = command.output().expect("adapter-load runs");
                     assert!(output.status.success(), "{output:?}");
                     print!("{}", String::from_utf8_lossy(&output.stdout));
+                }
+            };
+            for (label, selector) in selectors {
+                run(format!("{pods} pods, {label}"), vec![url(selector)], true);
+                if !cache {
+                    // The same PromQL straight to Prometheus (plain HTTP/1.1, as Go's client speaks to it).
+                    let explained = env.json(&format!(
+                        "/debug/explain?custom=pods/http_requests_per_second&namespace=ns-0&labelSelector={}",
+                        encode(selector)
+                    ));
+                    // Split under the byte budget into several queries, which the adapter runs at once:
+                    // so does this baseline (`--together`).
+                    let straight: Vec<String> = explained["explanation"]["queries"]
+                        .as_array()
+                        .expect("the request's PromQL")
+                        .iter()
+                        .map(|q| {
+                            format!(
+                                "http://127.0.0.1:{}/api/v1/query?query={}",
+                                env.prom_port,
+                                encode(q.as_str().unwrap())
+                            )
+                        })
+                        .collect();
+                    let label = format!(
+                        "{pods} pods, {label}, Prometheus ({} queries)",
+                        straight.len()
+                    );
+                    run(label, straight, false);
                 }
             }
             let (rss, peak) = memory_kib(pid);
