@@ -71,6 +71,11 @@ pub fn escape_regex(text: &str) -> String {
     out
 }
 
+/// The length of `text` once [`escape_regex`] has escaped it, without building it.
+pub fn escaped_regex_len(text: &str) -> usize {
+    text.len() + text.bytes().filter(|b| REGEX_META[usize::from(*b)]).count()
+}
+
 /// RE2's metacharacters, by byte.
 const REGEX_META: [bool; 256] = {
     let mut table = [false; 256];
@@ -329,6 +334,13 @@ mod tests {
         );
         assert_eq!(escape_regex("日.本|é"), r"日\.本\|é");
         assert_eq!(escape_regex(".."), r"\.\.");
+        for text in ["web-1.prod", "日.本|é", "", r"a+b*c?(d)|[e]{f}^$\"] {
+            assert_eq!(
+                escaped_regex_len(text),
+                escape_regex(text).len(),
+                "{text:?}"
+            );
+        }
     }
 
     fn matcher(selector: &str) -> Result<String, MatcherError> {

@@ -293,3 +293,22 @@ fn empty_renders_are_errors() {
         Err(Error::Empty)
     );
 }
+
+#[test]
+fn the_first_cut_fills_each_chunk_to_nine_tenths_of_the_budget_in_order() {
+    let names: Vec<String> = (0..1000)
+        .map(|i| format!("app-7d4b9c8f6d-{i:05}"))
+        .collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let chunks = super::first_cut(&refs, 8192, 100);
+    let joined: Vec<&str> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+    assert_eq!(joined, refs, "every name once, in order");
+    // 21 bytes a name: (8192 / 10 * 9 - 100) / 21 = 346 names a chunk.
+    assert_eq!(
+        chunks.iter().map(|c| c.len()).collect::<Vec<_>>(),
+        [346, 346, 308]
+    );
+    // A name larger than the room still gets a chunk of its own (the render then judges it).
+    let long = "x".repeat(9000);
+    assert_eq!(super::first_cut(&["a", &long, "b"], 8192, 100).len(), 3);
+}
