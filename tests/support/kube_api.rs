@@ -465,9 +465,11 @@ impl Store {
             return vec![(u64::MAX, gone)];
         }
         let event = |kind: &str, o: &Object, v: u64| json!({"type": kind, "object": {"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": metadata(o, v)}});
-        self.changes
+        // The history is in version order: a watch that is up to date (every 100 ms) looks at nothing,
+        // however many objects the server holds.
+        let newer = self.changes.partition_point(|(v, ..)| *v <= since);
+        self.changes[newer..]
             .iter()
-            .filter(|(v, ..)| *v > since)
             .filter_map(|(v, before, after)| {
                 let was = before.as_ref().filter(|o| filter.matches(o));
                 let is = after.as_ref().filter(|o| filter.matches(o));
