@@ -149,8 +149,9 @@ impl Flows {
             })
             .collect();
         let api_version = info.api_version();
+        // The names move into the values (a 1,000-pod answer has 1,000).
         let values: Vec<CustomValue> = names
-            .iter()
+            .into_iter()
             .filter_map(|name| {
                 let sample = by_name.get(name.as_str())?;
                 // NaN and ±Inf have no quantity: the object is reported as having no value.
@@ -159,7 +160,7 @@ impl Flows {
                         kind: info.kind.clone(),
                         api_version: api_version.clone(),
                         namespace: msg.namespace.clone(),
-                        name: name.clone(),
+                        name,
                     },
                     metric: msg.metric.clone(),
                     value: sample.value,
