@@ -505,13 +505,7 @@ impl Filter {
                 "metadata.namespace" => o.namespace == v,
                 _ => false,
             })
-            && (self.selector.is_empty()
-                || self.selector.matches(
-                    &o.labels
-                        .iter()
-                        .map(|(k, v)| (k.to_string(), v.to_string()))
-                        .collect(),
-                ))
+            && self.selector.matches(&o.labels)
     }
 }
 

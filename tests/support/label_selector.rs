@@ -4,8 +4,6 @@
 //! `TestRequirementSelectorMatching`, `TestSelectorParse` in k8s.io/apimachinery/pkg/labels); the adapter's
 //! parser is checked against the same table.
 
-use std::collections::BTreeMap;
-
 /// One requirement: a key, what is asked of it.
 enum Requirement {
     Equals(String, String),
@@ -27,26 +25,21 @@ impl LabelSelector {
         parse(selector).map(Self)
     }
 
-    /// Whether it selects `labels`.
-    /// Whether it selects everything (no requirement).
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    /// Whether it selects an object carrying `labels` (each key once, as an object's labels are): read
+    /// as the test API server holds them, so that no map is built per object and list.
+    pub fn matches(&self, labels: &[(&str, &str)]) -> bool {
+        let get = |key: &str| labels.iter().find(|(k, _)| *k == key).map(|(_, v)| *v);
         self.0.iter().all(|requirement| match requirement {
-            Requirement::Equals(k, v) => labels.get(k) == Some(v),
-            Requirement::NotEquals(k, v) => labels.get(k) != Some(v),
-            Requirement::In(k, vs) => labels.get(k).is_some_and(|l| vs.contains(l)),
-            Requirement::NotIn(k, vs) => labels.get(k).is_none_or(|l| !vs.contains(l)),
-            Requirement::Exists(k) => labels.contains_key(k),
-            Requirement::DoesNotExist(k) => !labels.contains_key(k),
-            Requirement::GreaterThan(k, n) => labels
-                .get(k)
+            Requirement::Equals(k, v) => get(k) == Some(v.as_str()),
+            Requirement::NotEquals(k, v) => get(k) != Some(v.as_str()),
+            Requirement::In(k, vs) => get(k).is_some_and(|l| vs.iter().any(|v| v == l)),
+            Requirement::NotIn(k, vs) => get(k).is_none_or(|l| !vs.iter().any(|v| v == l)),
+            Requirement::Exists(k) => get(k).is_some(),
+            Requirement::DoesNotExist(k) => get(k).is_none(),
+            Requirement::GreaterThan(k, n) => get(k)
                 .and_then(|l| l.parse::<i64>().ok())
                 .is_some_and(|l| l > *n),
-            Requirement::LessThan(k, n) => labels
-                .get(k)
+            Requirement::LessThan(k, n) => get(k)
                 .and_then(|l| l.parse::<i64>().ok())
                 .is_some_and(|l| l < *n),
         })
@@ -153,6 +146,8 @@ fn requirement(text: &str) -> Result<Requirement, String> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     /// A selector, labels, and whether it selects them.
@@ -224,11 +219,7 @@ mod tests {
         for (selector, set, selects) in TABLE {
             let parsed =
                 LabelSelector::parse(selector).unwrap_or_else(|e| panic!("{selector:?}: {e}"));
-            assert_eq!(
-                parsed.matches(&labels(set)),
-                *selects,
-                "{selector:?} on {set:?}"
-            );
+            assert_eq!(parsed.matches(set), *selects, "{selector:?} on {set:?}");
         }
         for selector in BAD {
             assert!(LabelSelector::parse(selector).is_err(), "{selector:?}");
