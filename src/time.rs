@@ -7,10 +7,11 @@ pub fn rfc3339(unix_seconds: f64) -> String {
 
 /// An RFC 3339 UTC timestamp to the second, formatted on the stack: every item of a list carries one
 /// (1,000 per 1,000-pod answer), and `format!` with six padded integers cost ~8 % of serving them.
-pub struct Rfc3339 {
-    text: [u8; 20],
-    /// Outside years 0–9999 (which no sample has): formatted the slow way.
-    other: Option<String>,
+pub enum Rfc3339 {
+    /// Years 0–9999: every real sample.
+    Common([u8; 20]),
+    /// Outside them: formatted the slow way.
+    Other(String),
 }
 
 impl Rfc3339 {
@@ -21,14 +22,12 @@ impl Rfc3339 {
         let rem = secs.rem_euclid(86_400);
         let (year, month, day) = civil_from_days(days);
         let (hour, minute, second) = (rem / 3600, rem / 60 % 60, rem % 60);
-        let mut text = *b"0000-00-00T00:00:00Z";
         if !(0..=9999).contains(&year) {
-            let other = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z");
-            return Self {
-                text,
-                other: Some(other),
-            };
+            return Self::Other(format!(
+                "{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}Z"
+            ));
         }
+        let mut text = *b"0000-00-00T00:00:00Z";
         let mut put = |at: usize, value: i64, width: usize| {
             let mut value = value;
             for i in (at..at + width).rev() {
@@ -42,14 +41,14 @@ impl Rfc3339 {
         put(11, hour, 2);
         put(14, minute, 2);
         put(17, second, 2);
-        Self { text, other: None }
+        Self::Common(text)
     }
 
     /// The timestamp's text.
     pub fn as_str(&self) -> &str {
-        match &self.other {
-            Some(other) => other,
-            None => std::str::from_utf8(&self.text).expect("ASCII digits and separators"),
+        match self {
+            Self::Common(text) => std::str::from_utf8(text).expect("ASCII digits and separators"),
+            Self::Other(text) => text,
         }
     }
 }

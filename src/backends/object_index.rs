@@ -150,10 +150,10 @@ impl ObjectIndex {
                 }
             }
             None => {
-                let mut names: Vec<&Box<str>> = self.namespaces.keys().collect();
-                names.sort_unstable();
-                for namespace in names {
-                    take(namespace, &self.namespaces[namespace]);
+                let mut spaces: Vec<_> = self.namespaces.iter().collect();
+                spaces.sort_unstable_by_key(|(namespace, _)| *namespace);
+                for (namespace, space) in spaces {
+                    take(namespace, space);
                 }
             }
         }
