@@ -243,14 +243,14 @@ fn start_cache(
     // `Api<PartialObjectMeta<_>>` makes metadata-only list and watch requests.
     let api: Api<PartialObjectMeta<DynamicObject>> = Api::all_with(client, ar);
     let fed = cache.clone();
+    let gauges = telemetry.object_cache_gauges(&resource, phase(running_only));
     let stream = watcher(api, config).default_backoff();
     actix_web::rt::spawn(stream.for_each(move |result| {
         match result {
             Ok(change) => {
                 let mut index = fed.borrow_mut();
                 index.apply(event(change));
-                let (objects, bytes) = (index.served().len(), index.bytes());
-                telemetry.observe_object_cache(&resource, phase(running_only), objects, bytes);
+                gauges.set(index.served().len(), index.bytes());
             }
             Err(error) => {
                 telemetry.observe_kube_call("watch", "error", Duration::ZERO);
