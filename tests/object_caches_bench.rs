@@ -3,7 +3,7 @@
 //! in namespaces of 1,000 (100 Deployments of 10 pods each, with the labels, kubectl last-applied
 //! annotation, managed fields and owner reference such pods carry), a real Prometheus with a series for
 //! every pod of the first namespace, and the adapter asked for the pods of a 10-pod and of a 1,000-pod
-//! selector in that namespace by `adapter-load` over HTTP/2 at concurrency 1 and 8. Each size runs with
+//! selector in that namespace by `adapter-load` over HTTP/2 and HTTP/1.1 at concurrency 1, 8 and 32. Each size runs with
 //! the value cache off (Prometheus answers every request) and on (identical PromQL answered from memory,
 //! so that the figures are the adapter's own cost). Ignored: it takes minutes.
 //!
@@ -194,10 +194,13 @@ fn object_caches_bench() {
                 mib(after_sync),
                 mib(peak_sync),
             );
-            let run = |label: String, urls: Vec<String>, tls: bool| {
+            // The adapter over HTTP/2 (one shared connection, as Go's clients) and, with `http1`, over
+            // HTTP/1.1; at concurrency 1, 8 (the issue's) and 32 (DESIGN.md's).
+            let run = |label: String, urls: Vec<String>, tls: bool, http1: bool| {
                 for (c, amount) in [
                     ("1", ["-n", requests.as_str()]),
                     ("8", ["-d", seconds.as_str()]),
+                    ("32", ["-d", seconds.as_str()]),
                 ] {
                     let mut command = std::process::Command::new(&load);
                     command
@@ -211,13 +214,27 @@ fn object_caches_bench() {
                     if tls {
                         command.args(["--cacert", &env.ca().display().to_string()]);
                     }
+                    if http1 {
+                        command.arg("--http1");
+                    }
                     let output = command.output().expect("adapter-load runs");
                     assert!(output.status.success(), "{output:?}");
                     print!("{}", String::from_utf8_lossy(&output.stdout));
                 }
             };
             for (label, selector) in selectors {
-                run(format!("{pods} pods, {label}"), vec![url(selector)], true);
+                run(
+                    format!("{pods} pods, {label}"),
+                    vec![url(selector)],
+                    true,
+                    false,
+                );
+                run(
+                    format!("{pods} pods, {label}"),
+                    vec![url(selector)],
+                    true,
+                    true,
+                );
                 if !cache {
                     // The same PromQL straight to Prometheus (plain HTTP/1.1, as Go's client speaks to it).
                     let explained = env.json(&format!(
@@ -242,7 +259,7 @@ fn object_caches_bench() {
                         "{pods} pods, {label}, Prometheus ({} queries)",
                         straight.len()
                     );
-                    run(label, straight, false);
+                    run(label, straight, false, false);
                 }
             }
             let (rss, peak) = memory_kib(pid);
