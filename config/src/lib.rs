@@ -69,6 +69,7 @@ pub mod discovery;
 pub mod duration;
 pub mod error;
 pub mod explain;
+pub mod label_discovery;
 pub mod label_selector;
 pub mod naming;
 pub mod promql;
