@@ -58,6 +58,11 @@ pub struct ServeFlags {
     /// Discovery look-back; 0 means the relist interval.
     #[arg(long, value_parser = parse_go_duration, default_value = "0s")]
     pub metrics_max_age: Duration,
+    /// How discovery asks backends (ours): `labels` asks the label endpoints which metric names carry
+    /// which resource labels, at a fraction of the backend's cost; `series` asks for every series, as
+    /// upstream; `auto` asks labels of backends that honour `match[]` there, series of the others.
+    #[arg(long, default_value = "auto")]
+    pub relist_mode: adapter_config::label_discovery::RelistMode,
     /// Value cache (ours, off by default): identical PromQL within this age is answered from memory.
     #[arg(long, value_parser = parse_go_duration, default_value = "0s")]
     pub metrics_cache_ttl: Duration,

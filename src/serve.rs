@@ -59,6 +59,7 @@ pub fn run(flags: ServeFlags) -> anyhow::Result<()> {
     let mut options = Options::default();
     options.relist.interval = flags.metrics_relist_interval;
     options.relist.max_age = flags.metrics_max_age;
+    options.relist.mode = flags.relist_mode;
     options.discovery_refresh = match flags.discovery_interval {
         Duration::ZERO => flags.metrics_relist_interval,
         interval => interval,

@@ -97,6 +97,9 @@ pub struct Telemetry {
     prometheus: Histograms<PromLabels>,
     registry_size: Family<ApiLabels, Gauge>,
     relist_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
+    relist_questions: Family<QuestionLabels, Gauge>,
+    relist_fallbacks: Counter,
+    rule_relist_mode: Family<RuleModeLabels, Gauge>,
     rule_series: Family<RuleLabels, Gauge>,
     rule_failing: Family<RuleLabels, Gauge>,
     rule_last_success: Family<RuleLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
@@ -115,6 +118,18 @@ pub struct Telemetry {
     object_cache_bytes: Family<ObjectCacheLabels, Gauge>,
     backend_up: Family<BackendUrlLabels, Gauge>,
     backend_failovers: Family<BackendUrlLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QuestionLabels {
+    mode: &'static str,
+    endpoint: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleModeLabels {
+    rule: String,
+    mode: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -154,9 +169,27 @@ impl Telemetry {
             "Duration of the last relist",
             relist_seconds.clone(),
         );
+        let relist_questions = Family::<QuestionLabels, Gauge>::default();
+        registry.register(
+            "relist_questions",
+            "Questions the last relist asked the backends, by the mode they served (series or labels; auto's probes count as labels) and endpoint",
+            relist_questions.clone(),
+        );
+        let relist_fallbacks = Counter::default();
+        registry.register(
+            "relist_fallbacks",
+            "seriesQuery relists asked for every series because, in --relist-mode=auto, their backend refused label questions",
+            relist_fallbacks.clone(),
+        );
+        let rule_relist_mode = Family::<RuleModeLabels, Gauge>::default();
+        registry.register(
+            "rule_relist_mode",
+            "How the rule's seriesQuery was asked at its last relist (1 for the mode used)",
+            rule_relist_mode.clone(),
+        );
         registry.register(
             "rule_series",
-            "Series the rule's seriesQuery returned at its last success",
+            "Series the rule's seriesQuery returned at its last success (metric names in label mode)",
             rule_series.clone(),
         );
         registry.register(
@@ -277,6 +310,9 @@ impl Telemetry {
             prometheus,
             registry_size,
             relist_seconds,
+            relist_questions,
+            relist_fallbacks,
+            rule_relist_mode,
             rule_series,
             rule_failing,
             rule_last_success,
@@ -416,6 +452,25 @@ impl Telemetry {
                 .get_or_create(&RuleLabels { rule: rule.clone() })
                 .set(1);
         }
+        let questions = &snapshot.relist_questions;
+        for (mode, asked) in [("series", questions.series), ("labels", questions.labels)] {
+            for (endpoint, n) in [
+                ("series", asked.series),
+                ("labels", asked.label_names),
+                ("label_values", asked.metric_names),
+            ] {
+                self.relist_questions
+                    .get_or_create(&QuestionLabels { mode, endpoint })
+                    .set(n as i64);
+            }
+        }
+        // The relister counts; the exposition's counter catches up at each scrape.
+        self.relist_fallbacks.inc_by(
+            questions
+                .fallbacks_total
+                .saturating_sub(self.relist_fallbacks.get()),
+        );
+        self.rule_relist_mode.clear();
         self.rule_series.clear();
         self.rule_failing.clear();
         self.rule_last_success.clear();
@@ -426,6 +481,12 @@ impl Telemetry {
             self.rule_series
                 .get_or_create(&labels)
                 .set(rule.report.series as i64);
+            self.rule_relist_mode
+                .get_or_create(&RuleModeLabels {
+                    rule: labels.rule.clone(),
+                    mode: rule.relist_mode.as_str(),
+                })
+                .set(1);
             self.rule_failing
                 .get_or_create(&labels)
                 .set(i64::from(rule.error.is_some()));

@@ -27,6 +27,7 @@ pub mod objects;
 pub mod prom;
 pub mod prom_querier;
 pub mod registry;
+pub mod relist_fetch;
 pub mod relister;
 pub mod rule_namer;
 pub mod sim;
@@ -75,6 +76,7 @@ impl Default for Options {
                 interval: Duration::from_secs(600),
                 max_age: Duration::from_secs(600),
                 parallelism: 4,
+                mode: adapter_config::label_discovery::RelistMode::Auto,
             },
             kube_timeout: Duration::from_secs(10),
             discovery_refresh: Duration::from_secs(600),
@@ -127,7 +129,10 @@ pub fn start(
     let peers = Peers {
         rules: namer.clone().recipient(),
         namer: namer.clone().recipient(),
-        series: querier.clone().recipient(),
+        questions: relist_fetch::Questions {
+            series: querier.clone().recipient(),
+            labels: querier.clone().recipient(),
+        },
         resources: lister.clone().recipient(),
     };
     let relister = Supervisor::start(move |_| Relister::new(writer, peers, clock, options.relist));

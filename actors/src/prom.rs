@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adapter_config::SeriesSet;
+use adapter_config::label_discovery::LabelQuestion;
 use futures_util::future::LocalBoxFuture;
 
 pub use adapter_config::query_answer::{QueryResult, Sample};
@@ -17,6 +18,10 @@ pub enum PromError {
     /// The backend could not be reached or answered garbage.
     #[error("prometheus unavailable: {0}")]
     Unavailable(String),
+    /// The backend answered an HTTP status the API does not use (a missing endpoint's 404, a 405): it
+    /// refuses the call rather than being down.
+    #[error("prometheus unavailable: bad_response: unknown response code {0}")]
+    Status(u16),
     /// The backend answered with an error (`bad_data: parse error …`).
     #[error("prometheus error {error_type}: {message}")]
     Api {
@@ -33,7 +38,15 @@ pub enum PromError {
     Mailbox(String),
 }
 
-/// A Prometheus-compatible HTTP API, reduced to the two calls the adapter makes. `tenant` is the value
+impl PromError {
+    /// Whether the backend understood the call and refused it (an API error or a status the API does
+    /// not use), as opposed to being unreachable, slow or restarting.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, PromError::Api { .. } | PromError::Status(_))
+    }
+}
+
+/// A Prometheus-compatible HTTP API, reduced to the calls the adapter makes. `tenant` is the value
 /// of the backend's tenant header for this call, when it has one.
 pub trait PromBackend {
     /// `/api/v1/series?match[]=…&start=…&end=…`, reduced to names and label names.
@@ -44,6 +57,15 @@ pub trait PromBackend {
         end: f64,
         tenant: Option<&str>,
     ) -> LocalBoxFuture<'static, Result<SeriesSet, PromError>>;
+    /// `/api/v1/labels` or `/api/v1/label/__name__/values` with `match[]`, over `[start, end]`.
+    fn labels(
+        &self,
+        question: LabelQuestion,
+        matcher: &str,
+        start: f64,
+        end: f64,
+        tenant: Option<&str>,
+    ) -> LocalBoxFuture<'static, Result<Vec<String>, PromError>>;
     /// `/api/v1/query?query=…&time=…&timeout=…`.
     fn query(
         &self,

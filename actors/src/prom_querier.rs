@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::{Actor, Context, Handler, Message, ResponseFuture, Supervised};
+use adapter_config::label_discovery::LabelQuestion;
 use adapter_config::{Route, SeriesSet};
 use futures_util::FutureExt;
 
@@ -30,6 +31,23 @@ pub struct Series {
     /// Start of the look-back window.
     pub start: f64,
     /// End (upstream sends none; we send now).
+    pub end: f64,
+    /// Which backend, with which tenant.
+    pub route: Route,
+}
+
+/// A label question ([`LabelQuestion`]) for one selector over `[start, end]` (Unix seconds): the
+/// label-mode relist's calls.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<Arc<Vec<String>>, PromError>")]
+pub struct Labels {
+    /// Label names or metric names.
+    pub question: LabelQuestion,
+    /// `match[]`.
+    pub matcher: String,
+    /// Start of the look-back window.
+    pub start: f64,
+    /// End.
     pub end: f64,
     /// Which backend, with which tenant.
     pub route: Route,
@@ -69,6 +87,7 @@ fn call_key(route: &Route, text: &str) -> String {
 pub struct PromQuerier {
     backends: Backends,
     series: Inflight<String, Result<Arc<SeriesSet>, PromError>>,
+    labels: Inflight<String, Result<Arc<Vec<String>>, PromError>>,
     queries: Inflight<String, Result<Arc<QueryResult>, PromError>>,
     values: Rc<RefCell<ValueCache>>,
 }
@@ -79,6 +98,7 @@ impl PromQuerier {
         Self {
             backends,
             series: Inflight::default(),
+            labels: Inflight::default(),
             queries: Inflight::default(),
             values: Rc::new(RefCell::new(ValueCache::new(
                 CacheOptions::default(),
@@ -101,6 +121,7 @@ impl Actor for PromQuerier {
 impl Supervised for PromQuerier {
     fn restarting(&mut self, _: &mut Context<Self>) {
         self.series.clear();
+        self.labels.clear();
         self.queries.clear();
     }
 }
@@ -132,6 +153,29 @@ impl Handler<Series> for PromQuerier {
             let call = backend
                 .client
                 .series(&msg.matcher, msg.start, msg.end, tenant);
+            bounded(backend.timeout, call)
+        })
+    }
+}
+
+impl Handler<Labels> for PromQuerier {
+    type Result = ResponseFuture<Result<Arc<Vec<String>>, PromError>>;
+
+    /// Identical questions in flight share one call, as series calls do.
+    fn handle(&mut self, msg: Labels, _: &mut Context<Self>) -> Self::Result {
+        let Some(backend) = self.backends.get(msg.route.backend.as_deref()).cloned() else {
+            return unknown_backend(&msg.route);
+        };
+        let key = call_key(
+            &msg.route,
+            &format!("{}\0{}", msg.question.endpoint(), msg.matcher),
+        );
+        self.labels.join_or_start(key, move || {
+            let tenant = msg.route.tenant.as_deref();
+            let call =
+                backend
+                    .client
+                    .labels(msg.question, &msg.matcher, msg.start, msg.end, tenant);
             bounded(backend.timeout, call)
         })
     }
@@ -174,7 +218,11 @@ impl Handler<InstantQuery> for PromQuerier {
         let values = self.values.clone();
         Box::pin(async move {
             match call.await {
-                Err(error @ (PromError::Unavailable(_) | PromError::Timeout(_))) => {
+                Err(
+                    error @ (PromError::Unavailable(_)
+                    | PromError::Status(_)
+                    | PromError::Timeout(_)),
+                ) => {
                     let stale = values.borrow_mut().stale(&key);
                     match stale {
                         Some(stale) => {

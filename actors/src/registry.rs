@@ -6,8 +6,11 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use adapter_config::discovery::RuleReport;
+use adapter_config::label_discovery::RelistMode;
 use adapter_config::{Config, Registry, RuleKind};
 use arc_swap::ArcSwap;
+
+pub use crate::relist_fetch::RelistQuestions;
 
 /// One rule's relist state.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,8 +25,10 @@ pub struct RuleStatus {
     pub last_success: Option<SystemTime>,
     /// The last failure, if the last attempt failed (its previous metrics are still served).
     pub error: Option<String>,
-    /// Counts from the last success.
+    /// Counts from the last success (in [`RelistMode::Labels`] its "series" are metric names).
     pub report: RuleReport,
+    /// How its `seriesQuery` was asked the last time.
+    pub relist_mode: RelistMode,
 }
 
 /// A discovery entry, in the order discovery documents list them.
@@ -48,6 +53,8 @@ pub struct Snapshot {
     pub generation: u64,
     /// How long the relist that made this took.
     pub relist_duration: std::time::Duration,
+    /// What that relist asked the backends.
+    pub relist_questions: RelistQuestions,
     /// Custom discovery entries, sorted, computed once here rather than per request.
     pub custom_entries: Vec<DiscoveryEntry>,
     /// External discovery entries, sorted.
@@ -125,6 +132,7 @@ impl Snapshot {
             relisted_at,
             generation,
             relist_duration: std::time::Duration::ZERO,
+            relist_questions: RelistQuestions::default(),
             custom_entries,
             external_entries,
             served,

@@ -3,8 +3,11 @@
 //! Owns the relist timer and the per-rule state (last outcome, last success, last error), and the
 //! registry's only [`RegistryWriter`]. On start and then `interval` after each run *finishes* (sliding, as
 //! upstream), it asks the RuleNamer for the current rules and the ObjectLister for resources, asks the
-//! PromQuerier once per distinct `seriesQuery` (at most `parallelism` at a time, `start = now − max_age`,
-//! `end = now`), has the RuleNamer name each rule's series, and publishes a new snapshot atomically.
+//! PromQuerier about each distinct `seriesQuery` (at most `parallelism` at a time, `start = now − max_age`,
+//! `end = now`) — for its series, or in [`RelistMode::Labels`] for its label and metric names
+//! ([`crate::relist_fetch`]) — has the RuleNamer name each rule's series, and publishes a new snapshot
+//! atomically. In [`RelistMode::Auto`] each backend is probed every relist and asked for series while
+//! it does not honour `match[]` on its label endpoints; a change of verdict is logged.
 //!
 //! Unlike upstream, a failing `seriesQuery` does not discard the others: its rules keep their previous
 //! metrics and record the error. [`RelistNow`] runs a relist and answers when one that started after it
@@ -21,14 +24,15 @@ use actix::{
     ResponseFuture, SpawnHandle, Supervised, WrapFuture,
 };
 use adapter_config::discovery::RuleOutcome;
-use adapter_config::{Registry, ResourceMap, Route, RuleKind, SeriesSet};
+use adapter_config::label_discovery::RelistMode;
+use adapter_config::{DiscoveryRule, Registry, ResourceMap, Route, RuleKind, SeriesSet};
 use futures_util::StreamExt;
 use tokio::sync::oneshot;
 
 use crate::object_lister::Resources;
 use crate::prom::PromError;
-use crate::prom_querier::Series;
 use crate::registry::{RegistryWriter, RuleStatus, Served, Snapshot};
+use crate::relist_fetch::{LabelSupport, Questions, RelistQuestions, Window, configured_mode};
 use crate::rule_namer::{CurrentRules, NameSeries};
 use crate::{Clock, Crash};
 
@@ -39,8 +43,10 @@ pub struct Options {
     pub interval: Duration,
     /// `--metrics-max-age` (look-back of series calls).
     pub max_age: Duration,
-    /// Series calls at once.
+    /// Series calls (or label questions) at once.
     pub parallelism: usize,
+    /// `--relist-mode`: how backends without their own `relistMode` are asked.
+    pub mode: RelistMode,
 }
 
 /// Run a relist now; answers with its summary once a relist that started after this message finished.
@@ -70,8 +76,8 @@ pub struct Peers {
     pub rules: Recipient<CurrentRules>,
     /// RuleNamer: naming.
     pub namer: Recipient<NameSeries>,
-    /// PromQuerier: series calls.
-    pub series: Recipient<Series>,
+    /// PromQuerier: series calls and label questions.
+    pub questions: Questions,
     /// ObjectLister: resources.
     pub resources: Recipient<Resources>,
 }
@@ -86,6 +92,10 @@ struct State {
     outcomes: BTreeMap<RuleKey, RuleOutcome>,
     statuses: BTreeMap<RuleKey, RuleStatus>,
     last_map: Option<Arc<ResourceMap>>,
+    /// The last probe's verdict per route, to log changes only.
+    label_support: HashMap<Route, LabelSupport>,
+    /// `seriesQuery`s asked for series because their backend refused label questions, since start.
+    fallbacks: u64,
 }
 
 /// The relister actor.
@@ -208,50 +218,68 @@ async fn relist(
             .route(rule.backend.as_deref(), None)
             .map_err(|e| e.to_string())
     };
-    let mut queries: Vec<(Route, &str)> = rules
-        .iter()
-        .filter_map(|r| Some((route_of(r).ok()?, r.series_query.as_str())))
-        .collect();
-    queries.sort_unstable();
-    queries.dedup();
+    let mut sharing: BTreeMap<(Route, &str), Vec<&DiscoveryRule>> = BTreeMap::new();
+    for rule in &rules {
+        if let Ok(route) = route_of(rule) {
+            sharing
+                .entry((route, rule.series_query.as_str()))
+                .or_default()
+                .push(rule);
+        }
+    }
 
     let end = clock.unix_seconds();
-    let start = end - options.max_age.as_secs_f64();
-    let fetched: HashMap<(Route, &str), Result<Arc<SeriesSet>, PromError>> =
-        futures_util::stream::iter(queries)
-            .map(|(route, query)| {
-                let peers = peers.clone();
-                async move {
-                    let msg = Series {
-                        matcher: query.to_string(),
-                        start,
-                        end,
-                        route: route.clone(),
-                    };
-                    let result = peers
-                        .series
-                        .send(msg)
-                        .await
-                        .unwrap_or_else(|e| Err(PromError::Mailbox(e.to_string())));
-                    ((route, query), result)
-                }
-            })
-            .buffer_unordered(options.parallelism.max(1))
-            .collect()
-            .await;
+    let window = Window {
+        start: end - options.max_age.as_secs_f64(),
+        end,
+    };
+    let modes = modes_of(&peers, &state, config, &sharing, window, options.mode).await;
+    let asked = RefCell::new(modes.asked);
+    let fetched: HashMap<(Route, &str), Fetched> = futures_util::stream::iter(&sharing)
+        .map(|((route, query), sharing_rules)| {
+            let peers = peers.clone();
+            let mode = modes.by_route[route];
+            let map = map.clone();
+            let asked = &asked;
+            async move {
+                let questions = &peers.questions;
+                let (series, used) = match mode {
+                    RelistMode::Labels => {
+                        questions
+                            .labels(
+                                query,
+                                sharing_rules,
+                                &map,
+                                window,
+                                route,
+                                options.parallelism,
+                            )
+                            .await
+                    }
+                    _ => questions.series(query, window, route).await,
+                };
+                asked.borrow_mut().by_mode(mode).add(used);
+                ((route.clone(), *query), Fetched { series, mode })
+            }
+        })
+        .buffer_unordered(options.parallelism.max(1))
+        .collect()
+        .await;
 
     for rule in &rules {
         let key = (rule.kind, rule.index);
-        let status = |error: Option<String>, last_success, report| RuleStatus {
+        let status = |error: Option<String>, last_success, report, mode| RuleStatus {
             kind: rule.kind,
             index: rule.index,
             series_query: rule.series_query.clone(),
             last_success,
             error,
             report,
+            relist_mode: mode,
         };
         let fetched = route_of(rule).map(|route| &fetched[&(route, rule.series_query.as_str())]);
-        let outcome = match fetched {
+        let mode = fetched.as_ref().map_or(RelistMode::Series, |f| f.mode);
+        let outcome = match fetched.map(|f| &f.series) {
             Err(error) => Err(error),
             Ok(Ok(series)) => {
                 let msg = NameSeries {
@@ -268,7 +296,11 @@ async fn relist(
                 }
             }
             Ok(Err(error)) => Err(format!(
-                "unable to fetch series for {}: {error}",
+                "unable to fetch {} for {}: {error}",
+                match mode {
+                    RelistMode::Labels => "label and metric names",
+                    _ => "series",
+                },
                 rule.series_query
             )),
         };
@@ -278,7 +310,7 @@ async fn relist(
                 let report = outcome.report.clone();
                 s.outcomes.insert(key, outcome);
                 s.statuses
-                    .insert(key, status(None, Some(clock.now()), report));
+                    .insert(key, status(None, Some(clock.now()), report, mode));
             }
             Err(error) => {
                 tracing::warn!(rule = %rule.location(), %error, "relist of rule failed; its previous metrics are kept");
@@ -287,7 +319,7 @@ async fn relist(
                     .map(|p| (p.last_success, p.report))
                     .unwrap_or_default();
                 s.statuses
-                    .insert(key, status(Some(error), last_success, report));
+                    .insert(key, status(Some(error), last_success, report, mode));
             }
         }
     }
@@ -296,13 +328,18 @@ async fn relist(
     for collision in &registry.collisions {
         tracing::warn!(metric = %collision.metric, lost = %collision.lost.series, kept = %collision.kept.series, "metric name claimed twice");
     }
-    Snapshot::new(
+    let mut snapshot = Snapshot::new(
         registry,
         s.statuses.values().cloned().collect(),
         Some(clock.now()),
         s.generation,
         s.served.clone(),
-    )
+    );
+    snapshot.relist_questions = RelistQuestions {
+        fallbacks_total: s.fallbacks,
+        ..asked.into_inner()
+    };
+    snapshot
 }
 
 /// Custom rules before external ones, each in file order: later rules win a name, as upstream.
@@ -343,4 +380,66 @@ impl Handler<Crash> for Relister {
     fn handle(&mut self, _: Crash, ctx: &mut Context<Self>) {
         ctx.stop();
     }
+}
+
+/// What one distinct `seriesQuery` gave, and in which mode it was asked.
+struct Fetched {
+    series: Result<Arc<SeriesSet>, PromError>,
+    mode: RelistMode,
+}
+
+/// The mode each route is asked in this relist, and the probes that decided it.
+struct Modes {
+    by_route: HashMap<Route, RelistMode>,
+    asked: RelistQuestions,
+}
+
+/// Settles each route's mode: its configured one, or for [`RelistMode::Auto`] labels unless this
+/// relist's probe finds the backend refusing them (then series, counted; a change of verdict logged).
+/// A probe that fails for another reason (the backend down) leaves labels, whose questions then fail
+/// the rules as a series call would.
+async fn modes_of(
+    peers: &Rc<Peers>,
+    state: &Rc<RefCell<State>>,
+    config: &adapter_config::Config,
+    sharing: &BTreeMap<(Route, &str), Vec<&DiscoveryRule>>,
+    window: Window,
+    default: RelistMode,
+) -> Modes {
+    let mut modes = Modes {
+        by_route: HashMap::new(),
+        asked: RelistQuestions::default(),
+    };
+    for (route, _) in sharing.keys() {
+        if modes.by_route.contains_key(route) {
+            continue;
+        }
+        let mode = match configured_mode(config, route, default) {
+            RelistMode::Auto => {
+                let (support, asked) = peers.questions.probe(window, route).await;
+                modes.asked.labels.add(asked);
+                let mut s = state.borrow_mut();
+                let previous = s.label_support.insert(route.clone(), support.clone());
+                match support {
+                    LabelSupport::Refuses(reason) => {
+                        if !matches!(previous, Some(LabelSupport::Refuses(_))) {
+                            tracing::warn!(backend = %route, %reason, "backend refuses label questions; discovery asks it for every series");
+                        }
+                        s.fallbacks += sharing.keys().filter(|(r, _)| r == route).count() as u64;
+                        RelistMode::Series
+                    }
+                    LabelSupport::Honours => {
+                        if matches!(previous, Some(LabelSupport::Refuses(_))) {
+                            tracing::info!(backend = %route, "backend answers label questions again; discovery asks it for label values");
+                        }
+                        RelistMode::Labels
+                    }
+                    LabelSupport::Unknown => RelistMode::Labels,
+                }
+            }
+            forced => forced,
+        };
+        modes.by_route.insert(route.clone(), mode);
+    }
+    modes
 }

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 use std::time::Duration;
 
+use adapter_config::label_discovery::LabelQuestion;
 use adapter_config::series_answer::LabeledSeries;
 use adapter_config::series_selector::SeriesSelector;
 use adapter_config::{GroupResource, ResourceInfo, ResourceMap, Selector, SeriesSet};
@@ -43,6 +44,18 @@ impl Health {
     }
 }
 
+/// How a simulated Prometheus treats `match[]` on its label endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LabelSupport {
+    /// As Prometheus 2.24 and later: only the matched series' labels.
+    #[default]
+    Honours,
+    /// As Prometheus before 2.24: `match[]` silently ignored, every label answered.
+    Ignores,
+    /// The endpoints are missing (a 404).
+    Missing,
+}
+
 #[derive(Default)]
 struct PromState {
     series: Vec<LabeledSeries>,
@@ -50,6 +63,9 @@ struct PromState {
     health: Health,
     failing_matchers: Vec<String>,
     series_calls: Vec<(String, f64, f64)>,
+    label_calls: Vec<(LabelQuestion, String)>,
+    label_windows: Vec<(f64, f64)>,
+    label_support: LabelSupport,
     query_calls: Vec<String>,
     tenants: Vec<Option<String>>,
 }
@@ -106,6 +122,21 @@ impl SimPrometheus {
     /// Every series call so far: (matcher, start, end).
     pub fn series_calls(&self) -> Vec<(String, f64, f64)> {
         self.0.borrow().series_calls.clone()
+    }
+
+    /// Every label question so far: (question, matcher).
+    pub fn label_calls(&self) -> Vec<(LabelQuestion, String)> {
+        self.0.borrow().label_calls.clone()
+    }
+
+    /// The window of every label question so far: (start, end).
+    pub fn label_windows(&self) -> Vec<(f64, f64)> {
+        self.0.borrow().label_windows.clone()
+    }
+
+    /// Sets how the label endpoints treat `match[]`.
+    pub fn set_label_support(&self, support: LabelSupport) {
+        self.0.borrow_mut().label_support = support;
     }
 
     /// Every instant query so far.
@@ -170,6 +201,64 @@ impl PromBackend for SimPrometheus {
                 }
             }
             Ok(set)
+        })
+    }
+
+    fn labels(
+        &self,
+        question: LabelQuestion,
+        matcher: &str,
+        start: f64,
+        end: f64,
+        tenant: Option<&str>,
+    ) -> LocalBoxFuture<'static, Result<Vec<String>, PromError>> {
+        let state = self.0.clone();
+        let matcher = matcher.to_string();
+        let tenant = tenant.map(str::to_string);
+        Box::pin(async move {
+            let health = {
+                let mut s = state.borrow_mut();
+                s.label_calls.push((question, matcher.clone()));
+                s.label_windows.push((start, end));
+                s.tenants.push(tenant);
+                s.health
+            };
+            health
+                .apply(|| PromError::Unavailable("connection refused".into()))
+                .await?;
+            let s = state.borrow();
+            // A failing seriesQuery fails the questions derived from it too.
+            if s.failing_matchers
+                .iter()
+                .any(|m| matcher == *m || matcher.starts_with(m.trim_end_matches('}')))
+            {
+                return Err(PromError::Api {
+                    error_type: "bad_data".into(),
+                    message: "simulated failure".into(),
+                });
+            }
+            let selector = match s.label_support {
+                LabelSupport::Missing => return Err(PromError::Status(404)),
+                LabelSupport::Ignores => None,
+                LabelSupport::Honours => {
+                    Some(SeriesSelector::parse(&matcher).map_err(|e| PromError::Api {
+                        error_type: "bad_data".into(),
+                        message: e.to_string(),
+                    })?)
+                }
+            };
+            let matched = s.series.iter().filter(|series| {
+                selector.as_ref().is_none_or(|selector| {
+                    selector.matches(&series.name, |l| series.labels.get(l).map(String::as_str))
+                })
+            });
+            let answer: std::collections::BTreeSet<String> = match question {
+                LabelQuestion::MetricNames => matched.map(|s| s.name.clone()).collect(),
+                LabelQuestion::LabelNames => matched
+                    .flat_map(|s| s.labels.keys().cloned().chain(["__name__".to_string()]))
+                    .collect(),
+            };
+            Ok(answer.into_iter().collect())
         })
     }
 

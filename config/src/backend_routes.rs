@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::Collector;
+use crate::label_discovery::RelistMode;
 use crate::raw;
 use crate::template::{self, Template};
 
@@ -57,6 +58,8 @@ pub struct Backend {
     pub tenant: Option<Tenant>,
     /// How long a failed URL is skipped.
     pub backoff: Duration,
+    /// How discovery asks it; `None` means `--relist-mode`.
+    pub relist_mode: Option<RelistMode>,
 }
 
 /// A compiled `tenant:`.
@@ -247,6 +250,13 @@ fn compile_one(errors: &mut Collector<'_>, name: &str, raw: &raw::Backend) -> Op
             false
         }
     };
+    let relist_mode = match raw.relist_mode.as_str() {
+        "" => None,
+        text => text
+            .parse::<RelistMode>()
+            .map_err(|e| errors.push(at("relistMode"), e))
+            .ok(),
+    };
     let client_cert = match (optional(&raw.cert_file), optional(&raw.key_file)) {
         (Some(cert), Some(key)) => Some((cert, key)),
         (None, None) => None,
@@ -282,6 +292,7 @@ fn compile_one(errors: &mut Collector<'_>, name: &str, raw: &raw::Backend) -> Op
             .collect(),
         tenant,
         backoff,
+        relist_mode,
     })
 }
 
@@ -459,7 +470,7 @@ mod tests {
     fn every_backend_problem_is_named_by_its_place() {
         assert_eq!(
             errors(&format!(
-                "backends:\n  a: {{urls: ['ftp://x', 'http://ok/'], headers: {{'Bad Name': x, X-Inject: \"a\\r\\nX-Evil: 1\"}}, verb: PUT, timeout: 0s, certFile: c}}\n  default: {{url: 'http://x/'}}\n  b: {{}}\n\
+                "backends:\n  a: {{urls: ['ftp://x', 'http://ok/'], headers: {{'Bad Name': x, X-Inject: \"a\\r\\nX-Evil: 1\"}}, verb: PUT, timeout: 0s, certFile: c, relistMode: both}}\n  default: {{url: 'http://x/'}}\n  b: {{}}\n\
                  rules:\n- seriesQuery: x\n  backend: nope\n{RULE}"
             )),
             [
@@ -468,6 +479,7 @@ mod tests {
                 "backends.a.headers.X-Inject: \"a\\r\\nX-Evil: 1\" is not a valid header value (line breaks, control and non-ASCII characters are refused)",
                 "backends.a.timeout: must be more than 0",
                 "backends.a.verb: \"PUT\": use GET or POST",
+                "backends.a.relistMode: \"both\": use auto, series or labels",
                 "backends.a.keyFile: certFile needs keyFile",
                 "backends.b.url: a backend needs url or urls",
                 "backends.default: \"default\" is reserved: it names the --prometheus-url backend",

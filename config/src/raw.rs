@@ -63,6 +63,9 @@ pub struct Backend {
     /// How long a failed URL is skipped; default 30s.
     #[serde(default, deserialize_with = "null_as_default")]
     pub backoff: String,
+    /// How discovery asks this backend: `auto`, `series` or `labels`; default `--relist-mode`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub relist_mode: String,
 }
 
 /// `backends.NAME.tenant`.

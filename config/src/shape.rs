@@ -63,6 +63,7 @@ const BACKEND: Shape = Shape::Object(&[
         ]),
     ),
     ("backoff", Shape::Text),
+    ("relistMode", Shape::Text),
 ]);
 const FILE: Shape = Shape::Object(&[
     ("rules", Shape::List(&RULE)),

@@ -16,6 +16,7 @@ use adapter_actors::registry::Snapshot;
 use adapter_actors::rule_namer::{CurrentRules, Usage};
 use adapter_config::GroupResource;
 use adapter_config::explain::{RuleLine, closest, one_line, report};
+use adapter_config::label_discovery::RelistMode;
 use serde_json::{Value, json};
 
 use super::State;
@@ -285,6 +286,9 @@ async fn rules_report(state: &State, snapshot: &Snapshot) -> Result<HttpResponse
             json!({
                 "rule": r.kind.location(r.index),
                 "seriesQuery": r.series_query,
+                "relistMode": r.relist_mode.as_str(),
+                // In label mode a relist never sees series: its counts are of metric names.
+                "counted": if r.relist_mode == RelistMode::Labels { "metric names" } else { "series" },
                 "series": r.report.series,
                 "named": r.report.named,
                 "metrics": r.report.metrics,

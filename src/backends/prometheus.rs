@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use adapter_actors::prom::{PromBackend, PromError, QueryResult};
 use adapter_config::SeriesSet;
+use adapter_config::label_discovery::{LabelQuestion, read_string_list};
 use adapter_config::series_answer::{AnswerError, read_answer_from};
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
@@ -322,7 +323,8 @@ impl Inner {
     ) -> Result<(u16, Body), PromError> {
         let mut url = Self::url(&replica.base, endpoint);
         let long = params.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() > LONG_QUERY;
-        let post = self.post || long;
+        // The label-values endpoint is GET only (`/api/v1/labels` takes both).
+        let post = (self.post || long) && endpoint != LabelQuestion::MetricNames.endpoint();
         if !post {
             url.query_pairs_mut()
                 .extend_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
@@ -333,9 +335,9 @@ impl Inner {
             self.client.get(url.as_str())
         };
         request = request.timeout(timeout);
-        if endpoint == "query" {
-            // Query answers are small: compressing them costs more than it saves on the request path.
-            // Series answers (discovery, up to hundreds of MB) keep gzip.
+        if endpoint != "series" {
+            // Query and label answers are small: compressing them costs more than it saves. Series
+            // answers (discovery, up to hundreds of MB) keep gzip.
             request = request.insert_header(("Accept-Encoding", "identity"));
         }
         for (name, value) in &self.headers {
@@ -395,6 +397,28 @@ impl PromBackend for HttpPrometheus {
             let (status, body) = call.await?;
             check_status(status)?;
             read_series_streaming(body).await
+        })
+    }
+
+    fn labels(
+        &self,
+        question: LabelQuestion,
+        matcher: &str,
+        start: f64,
+        end: f64,
+        tenant: Option<&str>,
+    ) -> LocalBoxFuture<'static, Result<Vec<String>, PromError>> {
+        let params = vec![
+            ("match[]".into(), matcher.to_string()),
+            ("start".into(), format!("{start:.3}")),
+            ("end".into(), format!("{end:.3}")),
+        ];
+        let call = self.call(question.endpoint(), params, tenant);
+        Box::pin(async move {
+            let (status, body) = call.await?;
+            check_status(status)?;
+            let body = collect(body).await?;
+            read_string_list(&body).map_err(answer_error)
         })
     }
 
@@ -503,9 +527,7 @@ impl std::io::Read for ChunkReader {
 fn check_status(status: u16) -> Result<(), PromError> {
     match status {
         200..=299 | 400 | 422 | 503 => Ok(()),
-        other => Err(PromError::Unavailable(format!(
-            "bad_response: unknown response code {other}"
-        ))),
+        other => Err(PromError::Status(other)),
     }
 }
 

@@ -88,9 +88,10 @@ impl From<PromError> for FlowError {
     fn from(error: PromError) -> Self {
         match error {
             PromError::Api { .. } => FlowError::QueryFailed(error.to_string()),
-            PromError::Unavailable(_) | PromError::Mailbox(_) | PromError::Timeout(_) => {
-                FlowError::Unavailable(error.to_string())
-            }
+            PromError::Unavailable(_)
+            | PromError::Status(_)
+            | PromError::Mailbox(_)
+            | PromError::Timeout(_) => FlowError::Unavailable(error.to_string()),
         }
     }
 }

@@ -54,9 +54,17 @@ async fn rules_reach_their_own_backend_with_the_namespace_tenant_and_one_down_le
         .filter_map(|r| r.error.clone())
         .collect();
     assert_eq!(summary.failed_rules, 0, "{errors:?}");
-    // Each backend was asked for its own rule's series only; mimir's with the fallback tenant.
+    // Each backend was asked about its own rule's seriesQuery only (label questions, the probe aside;
+    // the custom rule's also with a resource label required); mimir's with the fallback tenant.
     let matchers = |p: &SimPrometheus| -> Vec<String> {
-        let mut m: Vec<String> = p.series_calls().into_iter().map(|c| c.0).collect();
+        assert!(p.series_calls().is_empty(), "label mode by default");
+        let mut m: Vec<String> = p
+            .label_calls()
+            .into_iter()
+            .map(|c| c.1)
+            .filter(|m| m != PROBE_SELECTOR)
+            .collect();
+        m.sort();
         m.dedup();
         m
     };

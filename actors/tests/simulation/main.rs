@@ -18,8 +18,9 @@ use adapter_actors::front_door::{
 use adapter_actors::prom::QueryResult;
 use adapter_actors::relister::RelistNow;
 use adapter_actors::rule_namer::{CurrentRules, Reload};
-use adapter_actors::sim::{Health, SimKube, SimPrometheus, sample};
+use adapter_actors::sim::{Health, LabelSupport, SimKube, SimPrometheus, sample};
 use adapter_actors::{Adapter, Clock, Crash, Options, start};
+use adapter_config::label_discovery::{PROBE_SELECTOR, RelistMode};
 use adapter_config::{GroupResource, Selector, rules};
 
 const EXAMPLE: &str = include_str!("../../../config/rules/example.yaml");

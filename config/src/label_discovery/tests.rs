@@ -123,7 +123,12 @@ impl Backend {
     }
 
     /// The label mode's questions for the rules sharing `query`, as the relister asks them.
-    fn from_labels(&self, query: &str, rules: &[&DiscoveryRule], map: &ResourceMap) -> SeriesSet {
+    fn asked_by_labels(
+        &self,
+        query: &str,
+        rules: &[&DiscoveryRule],
+        map: &ResourceMap,
+    ) -> SeriesSet {
         let label_names = self.label_names(query);
         let names = self.metric_names(query);
         let wanted = resource_labels(&label_names, rules, map);
@@ -152,7 +157,7 @@ fn label_answers_name_every_rule_exactly_as_the_series_do() {
         let by_series = name_rule(rule, &backend.series(&rule.series_query), &map);
         let by_labels = name_rule(
             rule,
-            &backend.from_labels(&rule.series_query, &sharing, &map),
+            &backend.asked_by_labels(&rule.series_query, &sharing, &map),
             &map,
         );
         assert_eq!(by_series.custom, by_labels.custom, "{}", rule.location());
