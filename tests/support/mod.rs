@@ -8,6 +8,7 @@ pub mod pki;
 pub mod raw_h2;
 pub mod rbac;
 pub mod simulated;
+pub mod victoria;
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
