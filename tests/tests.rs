@@ -25,6 +25,7 @@ mod outage;
 mod prometheus_auth;
 mod protobuf;
 mod regression;
+mod relist_modes;
 mod reload;
 mod resource_metrics;
 mod router;

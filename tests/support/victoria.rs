@@ -51,4 +51,3 @@ impl Victoria {
         assert_eq!(http(self.port, "GET", "/internal/force_flush", "").0, 200);
     }
 }
-

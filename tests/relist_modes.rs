@@ -1,0 +1,336 @@
+//! Discovery by label values (`--relist-mode=labels`) against real backends gives the same discovery
+//! documents as discovery by series (`--relist-mode=series`, upstream's way): for a generated set with
+//! every shape the rules language meets, over two Prometheus backends, and for every shipped rules
+//! file; and against VictoriaMetrics.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::support::env::{Env, Killed, free_port, https};
+use crate::support::victoria::Victoria;
+
+/// Series with every shape: one metric under pods, services and ingresses; a node (cluster-scoped)
+/// label; kube-state-metrics' pod info (pod and node); labels no rule maps (method, queue, interface);
+/// cAdvisor's POD containers; queues for external rules; a metric with no resource label at all.
+const SHAPES: &str = r#"http_requests_total{namespace="prod",pod="web-1",method="GET"} 10
+http_requests_total{namespace="prod",service="web",method="POST"} 3
+http_requests_total{namespace="prod",ingress="www"} 5
+app_queue_length{namespace="prod",deployment="worker"} 17
+app_jobs{namespace="batch"} 2
+go_app_workers{namespace="prod",pod="web-1"} 30
+node_load1{node="node-1"} 0.5
+node_cpu_usage_seconds_total{node="node-2"} 100
+kube_pod_info{namespace="prod",pod="web-1",node="node-1"} 1
+kube_deployment_status_replicas{namespace="prod",deployment="web"} 3
+kube_persistentvolume_capacity_bytes{persistentvolume="pv-1"} 1e9
+container_cpu_usage_seconds_total{namespace="prod",pod="web-1",container="app"} 12.5
+container_cpu_usage_seconds_total{namespace="prod",pod="web-1",container="POD"} 0.1
+container_cpu_cfs_throttled_seconds_total{namespace="prod",pod="web-2",container="POD"} 0.1
+container_memory_working_set_bytes{namespace="prod",pod="web-1",container="app"} 47185920
+container_network_receive_bytes_total{namespace="prod",pod="web-1",interface="eth0"} 1000
+queue_depth{namespace="shop",queue="orders"} 42
+queue_latency_seconds{queue="mail"} 3
+cloud_sqs_messages_visible{queue_name="jobs"} 7
+"#;
+
+/// The discovery documents an adapter serves, in order: custom v1beta1 and v1beta2, external v1beta1.
+const DOCUMENTS: [&str; 3] = [
+    "/apis/custom.metrics.k8s.io/v1beta1",
+    "/apis/custom.metrics.k8s.io/v1beta2",
+    "/apis/external.metrics.k8s.io/v1beta1",
+];
+
+/// One adapter process with its own certificates.
+struct Adapter {
+    port: u16,
+    ca: PathBuf,
+    log: PathBuf,
+    _process: Killed,
+}
+
+impl Adapter {
+    /// Starts the adapter on `rules` against `prometheus`, relisting in `mode` once (an hour apart).
+    fn start(dir: &Path, rules: &Path, prometheus: &str, mode: &str) -> Adapter {
+        let port = free_port();
+        let certs = dir.join(format!("certs-{port}"));
+        let child = crate::support::adapter_command()
+            .args([
+                format!("--config={}", rules.display()),
+                "--objects=deploy/demo/objects.yaml".to_string(),
+                format!("--prometheus-url={prometheus}"),
+                format!("--secure-port={port}"),
+                "--bind-address=127.0.0.1".to_string(),
+                format!("--cert-dir={}", certs.display()),
+                "--metrics-relist-interval=1h".to_string(),
+                "--prometheus-timeout=10s".to_string(),
+                "--delegated-auth=false".to_string(),
+                format!("--relist-mode={mode}"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join(format!("adapter-{port}.log"))).expect("a log"))
+            .spawn()
+            .expect("the adapter starts");
+        Adapter {
+            port,
+            log: dir.join(format!("adapter-{port}.log")),
+            ca: certs.join("apiserver.crt"),
+            _process: Killed(child),
+        }
+    }
+
+    fn get(&self, path: &str) -> serde_json::Value {
+        let (status, body) = https(self.port, &self.ca, "GET", path, &[]);
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+
+    fn wait_ready(&self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while !(self.ca.exists() && https(self.port, &self.ca, "GET", "/readyz", &[]).0 == 200) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not ready after 60 s; its log:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The discovery documents, whole; `null` for a group the rules do not serve (a 404).
+    fn documents(&self) -> Vec<serde_json::Value> {
+        DOCUMENTS
+            .iter()
+            .map(|path| match https(self.port, &self.ca, "GET", path, &[]) {
+                (404, _) => serde_json::Value::Null,
+                _ => self.get(path),
+            })
+            .collect()
+    }
+
+    /// Each rule's relist mode and error from `/debug/explain`.
+    fn rule_modes(&self) -> Vec<(String, String, serde_json::Value)> {
+        self.get("/debug/explain")["rules"]
+            .as_array()
+            .expect("rules listed")
+            .iter()
+            .map(|r| {
+                (
+                    r["rule"].as_str().unwrap_or_default().to_string(),
+                    r["relistMode"].as_str().unwrap_or_default().to_string(),
+                    r["error"].clone(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// The names a discovery document lists, with their scope.
+fn entries(document: &serde_json::Value) -> Vec<String> {
+    document["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| format!("{} {}", r["name"].as_str().unwrap(), r["namespaced"]))
+        .collect()
+}
+
+/// Starts a series-mode and a label-mode adapter for each rules file (all at once), then asserts
+/// identical discovery documents, every rule relisted without error in the mode asked.
+fn assert_modes_agree(dir: &Path, files: &[PathBuf], prometheus: &str) -> Vec<Vec<String>> {
+    let pairs: Vec<(Adapter, Adapter)> = files
+        .iter()
+        .map(|file| {
+            (
+                Adapter::start(dir, file, prometheus, "series"),
+                Adapter::start(dir, file, prometheus, "labels"),
+            )
+        })
+        .collect();
+    let mut discovered = Vec::new();
+    for (file, (series, labels)) in files.iter().zip(&pairs) {
+        series.wait_ready();
+        labels.wait_ready();
+        let file = file.display();
+        for (adapter, mode) in [(series, "series"), (labels, "labels")] {
+            for (rule, used, error) in adapter.rule_modes() {
+                assert_eq!(used, mode, "{file} {rule}");
+                assert!(error.is_null(), "{file} {rule} in {mode} mode: {error}");
+            }
+        }
+        let (by_series, by_labels) = (series.documents(), labels.documents());
+        for ((path, a), b) in DOCUMENTS.iter().zip(&by_series).zip(&by_labels) {
+            assert_eq!(a, b, "{file}: {path} differs between the modes");
+        }
+        discovered.push(by_series.iter().flat_map(entries).collect());
+    }
+    discovered
+}
+
+/// Every rules file the project ships: the seeds under config/rules, the kustomize base's, and the
+/// chart's default rules (a list the chart puts under `rules:`), written as a file into `dir`.
+fn shipped_rules(dir: &Path) -> Vec<PathBuf> {
+    let root = crate::support::root();
+    let mut files = crate::support::files_in(&root.join("config/rules"), "yaml");
+    files.push(root.join("deploy/base/config.yaml"));
+    let chart =
+        std::fs::read_to_string(root.join("deploy/helm/prometheus-adapter/rules/default.yaml"))
+            .expect("the chart's default rules");
+    let chart_file = dir.join("chart-default-rules.yaml");
+    std::fs::write(&chart_file, format!("rules:\n{chart}")).expect("written");
+    files.push(chart_file);
+    files
+}
+
+#[test]
+fn label_and_series_discovery_agree_on_every_shape_and_every_shipped_rules_file() {
+    let pushes = [
+        ("job/shapes/instance/a", SHAPES),
+        (
+            "job/shapes/instance/b",
+            "http_requests_total{namespace=\"prod\",pod=\"web-2\"} 1\nqueue_depth{namespace=\"shop\",queue=\"mail\"} 3\n",
+        ),
+    ];
+    let env = Env::start(
+        "config/rules/example.yaml",
+        "--objects=deploy/demo/objects.yaml",
+        &pushes,
+    );
+    let (replica, _replica) = env.start_replica("cloud_sqs_messages_visible");
+    let shapes = env.dir.path().join("shapes.yaml");
+    let text =
+        std::fs::read_to_string(crate::support::root().join("tests/relist_modes/shapes.yaml"))
+            .expect("the shapes rules exist")
+            .replace("REPLICA_URL", &format!("http://127.0.0.1:{replica}/"));
+    std::fs::write(&shapes, text).expect("written");
+    let prometheus = format!("http://127.0.0.1:{}/", env.prom_port);
+
+    let mut files = vec![shapes];
+    files.extend(shipped_rules(env.dir.path()));
+    let discovered = assert_modes_agree(env.dir.path(), &files, &prometheus);
+
+    // The comparison means something: each shape is discovered (by both modes, as asserted above).
+    let shapes = &discovered[0];
+    for entry in [
+        "pods/http_requests_per_second true",
+        "services/http_requests_per_second true",
+        "ingresses.networking.k8s.io/http_requests_per_second true",
+        "namespaces/http_requests_per_second false",
+        "deployments.apps/app_queue_length true",
+        "nodes/load1 false",
+        "nodes/ksm_pod_info false",
+        "pods/ksm_pod_info true",
+        "persistentvolumes/ksm_persistentvolume_capacity_bytes false",
+        "pods/cpu_usage true",
+        "queue_depth true",
+        "queue_latency_seconds true",
+        "external_http_requests_total true",
+        "sqs_backlog true",
+    ] {
+        assert!(shapes.contains(&entry.to_string()), "{entry} in {shapes:?}");
+    }
+    for absent in [
+        "go_app_workers",
+        "cpu_cfs_throttled",
+        "process_",
+        "app_jobs",
+    ] {
+        assert!(
+            !shapes
+                .iter()
+                .any(|e| e.contains(absent) && !e.starts_with("namespaces/")),
+            "{absent} is filtered or has no resource: {shapes:?}"
+        );
+    }
+    for (file, found) in files.iter().zip(&discovered).skip(1) {
+        let text = std::fs::read_to_string(file).expect("readable");
+        // resource-metrics.yaml has resourceRules only: nothing to discover.
+        if text.contains("seriesQuery") {
+            assert!(!found.is_empty(), "{} discovers something", file.display());
+        }
+    }
+}
+
+#[test]
+fn auto_mode_asks_label_questions_and_says_so() {
+    let env = Env::start_with(
+        "config/rules/default.yaml",
+        "--objects=deploy/demo/objects.yaml",
+        &[("job/shapes/instance/a", SHAPES)],
+        &["--relist-mode=auto"],
+    );
+    let explain = env.json("/debug/explain");
+    let rules = explain["rules"].as_array().expect("rules listed");
+    for rule in rules {
+        assert_eq!(rule["relistMode"], "labels", "{rule}");
+        assert_eq!(rule["counted"], "metric names", "{rule}");
+        assert!(rule["error"].is_null(), "{rule}");
+    }
+    let mut queries: Vec<&str> = rules
+        .iter()
+        .filter_map(|r| r["seriesQuery"].as_str())
+        .collect();
+    queries.sort_unstable();
+    queries.dedup();
+    let (_, metrics) = env.get("/metrics");
+    let value = |name: &str| -> u64 {
+        let line = metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} in /metrics:\n{metrics}"));
+        line.rsplit(' ')
+            .next()
+            .and_then(|v| v.parse().ok())
+            .expect("a count")
+    };
+    // Per seriesQuery its label names and metric names (and per unrequired resource label the names
+    // carrying it), plus the probe; no series call.
+    let n = queries.len() as u64;
+    assert_eq!(
+        value(r#"prometheus_adapter_relist_questions{mode="labels",endpoint="labels"}"#),
+        n
+    );
+    assert!(
+        value(r#"prometheus_adapter_relist_questions{mode="labels",endpoint="label_values"}"#) > n
+    );
+    assert_eq!(
+        value(r#"prometheus_adapter_relist_questions{mode="series",endpoint="series"}"#),
+        0
+    );
+    let line = |name: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(line("prometheus_adapter_relist_fallbacks_total").ends_with(" 0"));
+    assert!(
+        line(r#"prometheus_adapter_rule_relist_mode{rule="custom[0]",mode="labels"}"#)
+            .ends_with(" 1")
+    );
+}
+
+#[test]
+fn victoriametrics_discovery_agrees_in_both_modes() {
+    let own = tempfile::tempdir().expect("a temp dir");
+    let vm = Victoria::start(own.path());
+    let lines: Vec<(&str, f64, u64)> = SHAPES
+        .lines()
+        .filter_map(|l| l.rsplit_once(' '))
+        .map(|(series, value)| (series, value.parse().expect("a number"), 0))
+        .collect();
+    vm.import(&lines);
+    let shapes = own.path().join("shapes.yaml");
+    let url = format!("http://127.0.0.1:{}/", vm.port);
+    let text =
+        std::fs::read_to_string(crate::support::root().join("tests/relist_modes/shapes.yaml"))
+            .expect("the shapes rules exist")
+            .replace("REPLICA_URL", &url);
+    std::fs::write(&shapes, text).expect("written");
+    let mut files = vec![shapes];
+    files.extend(shipped_rules(own.path()));
+    let discovered = assert_modes_agree(own.path(), &files, &url);
+    assert!(discovered[0].contains(&"pods/http_requests_per_second true".to_string()));
+    assert!(discovered[0].contains(&"nodes/load1 false".to_string()));
+}
