@@ -162,6 +162,47 @@ pub fn sample(labels: &[(&str, &str)], value: f64, timestamp: f64) -> Sample {
     }
 }
 
+/// Records a call (`record`, and its tenant), then behaves as the backend's health says.
+async fn arrive(
+    state: &Rc<RefCell<PromState>>,
+    tenant: Option<String>,
+    record: impl FnOnce(&mut PromState),
+) -> Result<(), PromError> {
+    let health = {
+        let mut s = state.borrow_mut();
+        record(&mut s);
+        s.tenants.push(tenant);
+        s.health
+    };
+    health
+        .apply(|| PromError::Unavailable("connection refused".into()))
+        .await
+}
+
+/// The answer Prometheus gives a bad selector.
+fn bad_data(message: impl Into<String>) -> PromError {
+    PromError::Api {
+        error_type: "bad_data".into(),
+        message: message.into(),
+    }
+}
+
+fn parse_selector(matcher: &str) -> Result<SeriesSelector, PromError> {
+    SeriesSelector::parse(matcher).map_err(|e| bad_data(e.to_string()))
+}
+
+/// The series `selector` matches (all of them without one).
+fn matching<'a>(
+    series: &'a [LabeledSeries],
+    selector: Option<&'a SeriesSelector>,
+) -> impl Iterator<Item = &'a LabeledSeries> {
+    series.iter().filter(move |series| {
+        selector.is_none_or(|selector| {
+            selector.matches(&series.name, |l| series.labels.get(l).map(String::as_str))
+        })
+    })
+}
+
 impl PromBackend for SimPrometheus {
     fn series(
         &self,
@@ -174,31 +215,18 @@ impl PromBackend for SimPrometheus {
         let matcher = matcher.to_string();
         let tenant = tenant.map(str::to_string);
         Box::pin(async move {
-            let health = {
-                let mut s = state.borrow_mut();
+            arrive(&state, tenant, |s| {
                 s.series_calls.push((matcher.clone(), start, end));
-                s.tenants.push(tenant);
-                s.health
-            };
-            health
-                .apply(|| PromError::Unavailable("connection refused".into()))
-                .await?;
+            })
+            .await?;
             let s = state.borrow();
             if s.failing_matchers.contains(&matcher) {
-                return Err(PromError::Api {
-                    error_type: "bad_data".into(),
-                    message: "simulated failure".into(),
-                });
+                return Err(bad_data("simulated failure"));
             }
-            let selector = SeriesSelector::parse(&matcher).map_err(|e| PromError::Api {
-                error_type: "bad_data".into(),
-                message: e.to_string(),
-            })?;
+            let selector = parse_selector(&matcher)?;
             let mut set = SeriesSet::new();
-            for series in &s.series {
-                if selector.matches(&series.name, |l| series.labels.get(l).map(String::as_str)) {
-                    set.insert(&series.name, series.labels.keys().map(String::as_str));
-                }
+            for series in matching(&s.series, Some(&selector)) {
+                set.insert(&series.name, series.labels.keys().map(String::as_str));
             }
             Ok(set)
         })
@@ -216,42 +244,25 @@ impl PromBackend for SimPrometheus {
         let matcher = matcher.to_string();
         let tenant = tenant.map(str::to_string);
         Box::pin(async move {
-            let health = {
-                let mut s = state.borrow_mut();
+            arrive(&state, tenant, |s| {
                 s.label_calls.push((question, matcher.clone()));
                 s.label_windows.push((start, end));
-                s.tenants.push(tenant);
-                s.health
-            };
-            health
-                .apply(|| PromError::Unavailable("connection refused".into()))
-                .await?;
+            })
+            .await?;
             let s = state.borrow();
             // A failing seriesQuery fails the questions derived from it too.
             if s.failing_matchers
                 .iter()
                 .any(|m| matcher == *m || matcher.starts_with(m.trim_end_matches('}')))
             {
-                return Err(PromError::Api {
-                    error_type: "bad_data".into(),
-                    message: "simulated failure".into(),
-                });
+                return Err(bad_data("simulated failure"));
             }
             let selector = match s.label_support {
                 LabelSupport::Missing => return Err(PromError::Status(404)),
                 LabelSupport::Ignores => None,
-                LabelSupport::Honours => {
-                    Some(SeriesSelector::parse(&matcher).map_err(|e| PromError::Api {
-                        error_type: "bad_data".into(),
-                        message: e.to_string(),
-                    })?)
-                }
+                LabelSupport::Honours => Some(parse_selector(&matcher)?),
             };
-            let matched = s.series.iter().filter(|series| {
-                selector.as_ref().is_none_or(|selector| {
-                    selector.matches(&series.name, |l| series.labels.get(l).map(String::as_str))
-                })
-            });
+            let matched = matching(&s.series, selector.as_ref());
             let answer: std::collections::BTreeSet<String> = match question {
                 LabelQuestion::MetricNames => matched.map(|s| s.name.clone()).collect(),
                 LabelQuestion::LabelNames => matched
@@ -273,15 +284,10 @@ impl PromBackend for SimPrometheus {
         let promql = promql.to_string();
         let tenant = tenant.map(str::to_string);
         Box::pin(async move {
-            let health = {
-                let mut s = state.borrow_mut();
+            arrive(&state, tenant, |s| {
                 s.query_calls.push(promql.clone());
-                s.tenants.push(tenant);
-                s.health
-            };
-            health
-                .apply(|| PromError::Unavailable("connection refused".into()))
-                .await?;
+            })
+            .await?;
             Ok(state
                 .borrow()
                 .answers
