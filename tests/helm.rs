@@ -322,6 +322,7 @@ fn values_mean_what_they_mean_in_the_community_chart() {
         "--metrics-serve-stale-for=2m",
         "--strict-config",
         "--log-format=json",
+        "--relist-mode=series",
     ] {
         assert!(on_args.contains(&flag.to_string()), "{flag}: {on_args:?}");
     }
