@@ -5,11 +5,13 @@
 #   - Prometheus answering the label questions label mode asks for the same queries, at the same time;
 #   - the adapter's first relist in --relist-mode=series and in --relist-mode=labels (its own
 #     relist_duration_seconds), its peak RSS (VmHWM) and the questions it asked.
-# The seed rules (default-modern) are six rules, three sharing each seriesQuery.
-# RELIST_SIZES="125 500 1000" (pods per name: 250 k, 1 M, 2 M series), ROUNDS=2.
+# The seed rules (default-modern) are six rules, three sharing each seriesQuery. Then the same against
+# VictoriaMetrics (Debian's package) holding VM_PODS pods per name.
+# RELIST_SIZES="125 500 1000" (pods per name: 250 k, 1 M, 2 M series), ROUNDS=2, VM_PODS=500 (0: skip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; }
+command -v victoria-metrics >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq victoria-metrics >/dev/null; }
 cargo build --release --quiet
 work=$(mktemp -d)
 pids=()
@@ -21,9 +23,10 @@ rounds=${ROUNDS:-2}
 
 q1='{__name__=~"^container_.*",container!="POD",namespace!="",pod!=""}'
 q2='{namespace!="",__name__!~"^container_.*"}'
-api="http://127.0.0.1:$prom_port/api/v1"
+backend="http://127.0.0.1:$prom_port/"
+api() { echo "${backend}api/v1"; }
 now() { date +%s.%N; }
-ask() { curl -fsS -o /dev/null -G "$api/$1" --data-urlencode "match[]=$2" --data-urlencode "start=$start" --data-urlencode "end=$(date +%s)"; }
+ask() { curl -fsS -o /dev/null -G "$(api)/$1" --data-urlencode "match[]=$2" --data-urlencode "start=$start" --data-urlencode "end=$(date +%s)"; }
 
 # Wall time of the two series calls at once.
 series_floor() {
@@ -47,7 +50,7 @@ label_floor() {
 # The adapter's first relist in mode $1: "seconds peak_kib questions".
 adapter_relist() {
   target/release/prometheus-adapter --config=config/rules/default-modern.yaml --objects=deploy/demo/objects.yaml \
-    --prometheus-url="http://127.0.0.1:$prom_port/" --secure-port="$port" --bind-address=127.0.0.1 \
+    --prometheus-url="$backend" --secure-port="$port" --bind-address=127.0.0.1 \
     --cert-dir="$work/certs" --metrics-relist-interval=1h --prometheus-timeout=300s --delegated-auth=false \
     --relist-mode="$1" >"$work/adapter-$1.log" 2>&1 &
   local pid=$!
@@ -63,8 +66,23 @@ adapter_relist() {
   echo "$seconds $hwm $asked"
 }
 
-printf '| series | round | series floor (s) | label questions (s) | relist, series mode (s, peak MiB) | relist, label mode (s, peak MiB, questions) | label / floor |\n'
+printf '| backend, series | round | series floor (s) | label questions (s) | relist, series mode (s, peak MiB) | relist, label mode (s, peak MiB, questions) | label / floor |\n'
 printf '| --- | --- | --- | --- | --- | --- | --- |\n'
+
+# Both modes and both floors, interleaved, against $backend holding $1 series.
+measure() {
+  start=$(python3 -c 'import time; print(time.time() - 600)')
+  ask series "$q1"; ask labels "$q1" # warm-up
+  for round in $(seq 1 "$rounds"); do
+    floor=$(series_floor)
+    labels=$(label_floor)
+    read -r s_secs s_kib _ <<<"$(adapter_relist series)"
+    read -r l_secs l_kib l_asked <<<"$(adapter_relist labels)"
+    printf '| %s | %s | %.2f | %.2f | %.2f, %.1f | %.2f, %.1f, %s | %.3f× |\n' "$1" "$round" "$floor" "$labels" \
+      "$s_secs" "$(echo "$s_kib / 1024" | bc -l)" "$l_secs" "$(echo "$l_kib / 1024" | bc -l)" "$l_asked" "$(echo "$l_secs / $floor" | bc -l)"
+  done
+}
+
 for pods in ${RELIST_SIZES:-125 500 1000}; do
   rm -rf "$work/data"
   PODS=$pods python3 scripts/gen_openmetrics.py > "$work/series.om"
@@ -74,15 +92,21 @@ for pods in ${RELIST_SIZES:-125 500 1000}; do
   prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/data" \
     --web.listen-address=127.0.0.1:$prom_port >"$work/prom.log" 2>&1 & prom=$!
   for _ in $(seq 1 120); do curl -fsS "http://127.0.0.1:$prom_port/-/ready" >/dev/null 2>&1 && break; sleep 1; done
-  start=$(python3 -c 'import time; print(time.time() - 600)')
-  ask series "$q1"; ask labels "$q1" # warm-up
-  for round in $(seq 1 "$rounds"); do
-    floor=$(series_floor)
-    labels=$(label_floor)
-    read -r s_secs s_kib _ <<<"$(adapter_relist series)"
-    read -r l_secs l_kib l_asked <<<"$(adapter_relist labels)"
-    printf '| %s | %s | %.2f | %.2f | %.2f, %.1f | %.2f, %.1f, %s | %.3f× |\n' "$((pods * 2000))" "$round" "$floor" "$labels" \
-      "$s_secs" "$(echo "$s_kib / 1024" | bc -l)" "$l_secs" "$(echo "$l_kib / 1024" | bc -l)" "$l_asked" "$(echo "$l_secs / $floor" | bc -l)"
-  done
+  backend="http://127.0.0.1:$prom_port/"
+  measure "Prometheus, $((pods * 2000))"
   kill "$prom"; wait "$prom" 2>/dev/null || true
 done
+
+vm_pods=${VM_PODS:-500}
+if [ "$vm_pods" -gt 0 ]; then
+  # Series mode needs VictoriaMetrics' series limits raised (label mode asks for no series).
+  victoria-metrics -storageDataPath="$work/vm" -httpListenAddr=127.0.0.1:$prom_port -search.latencyOffset=0s \
+    -search.maxSeries=10000000 -search.maxUniqueTimeseries=10000000 -loggerLevel=ERROR >"$work/vm.log" 2>&1 & vm=$!
+  for _ in $(seq 1 60); do curl -fsS "http://127.0.0.1:$prom_port/health" >/dev/null 2>&1 && break; sleep 1; done
+  FORMAT=prometheus PODS=$vm_pods python3 scripts/gen_openmetrics.py "$(python3 -c 'import time; print(time.time() - 120)')" \
+    | curl -fsS --data-binary @- "http://127.0.0.1:$prom_port/api/v1/import/prometheus"
+  curl -fsS "http://127.0.0.1:$prom_port/internal/force_flush" >/dev/null
+  backend="http://127.0.0.1:$prom_port/"
+  measure "VictoriaMetrics, $((vm_pods * 2000))"
+  kill "$vm"; wait "$vm" 2>/dev/null || true
+fi
