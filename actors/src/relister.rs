@@ -151,6 +151,16 @@ impl Relister {
                 failed_rules: snapshot.rules.iter().filter(|r| r.error.is_some()).count(),
                 metrics: snapshot.registry.custom.len() + snapshot.registry.external.len(),
             };
+            let questions = snapshot.relist_questions;
+            tracing::debug!(
+                generation = summary.generation,
+                metrics = summary.metrics,
+                failed_rules = summary.failed_rules,
+                duration = ?snapshot.relist_duration,
+                series_calls = questions.series.series,
+                label_questions = questions.labels.label_names + questions.labels.metric_names,
+                "relist finished"
+            );
             act.writer.publish(snapshot);
             act.running = false;
             for waiter in act.waiting_for_this_run.drain(..) {
