@@ -81,7 +81,10 @@ fn health_version_metrics_and_openapi_answer() {
     );
     for expected in [
         "prometheus_adapter_request_duration_seconds_count{group=\"nonresource\",verb=\"get\",code=\"200\"}",
-        "prometheus_adapter_prometheus_client_request_duration_seconds_count{path=\"/api/v1/series\"",
+        // Discovery asks label questions by default, not for every series.
+        "prometheus_adapter_prometheus_client_request_duration_seconds_count{path=\"/api/v1/labels\"",
+        "prometheus_adapter_relist_questions{mode=\"series\",endpoint=\"series\"} 0",
+        "prometheus_adapter_rule_relist_mode{rule=\"custom[0]\",mode=\"labels\"} 1",
         "prometheus_adapter_rule_failing{rule=\"custom[0]\"} 0",
         "prometheus_adapter_rule_last_success_timestamp_seconds{rule=\"external[0]\"}",
     ] {

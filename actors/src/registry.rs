@@ -55,10 +55,6 @@ pub struct Snapshot {
     pub relist_duration: std::time::Duration,
     /// What that relist asked the backends.
     pub relist_questions: RelistQuestions,
-    /// Custom discovery entries, sorted, computed once here rather than per request.
-    pub custom_entries: Vec<DiscoveryEntry>,
-    /// External discovery entries, sorted.
-    pub external_entries: Vec<DiscoveryEntry>,
     /// What the rules it was made with serve.
     pub served: Served,
 }
@@ -102,7 +98,7 @@ impl Served {
 }
 
 impl Snapshot {
-    /// Builds a snapshot, precomputing the discovery entries.
+    /// Builds a snapshot.
     pub fn new(
         registry: Registry,
         rules: Vec<RuleStatus>,
@@ -110,22 +106,6 @@ impl Snapshot {
         generation: u64,
         served: Served,
     ) -> Self {
-        let custom_entries = registry
-            .custom
-            .keys()
-            .map(|m| DiscoveryEntry {
-                name: m.display(),
-                namespaced: m.namespaced,
-            })
-            .collect();
-        let external_entries = registry
-            .external
-            .keys()
-            .map(|m| DiscoveryEntry {
-                name: m.clone(),
-                namespaced: true,
-            })
-            .collect();
         Self {
             registry,
             rules,
@@ -133,10 +113,26 @@ impl Snapshot {
             generation,
             relist_duration: std::time::Duration::ZERO,
             relist_questions: RelistQuestions::default(),
-            custom_entries,
-            external_entries,
             served,
         }
+    }
+
+    /// The custom discovery entries, sorted. Made when asked, not held: the documents listing them are
+    /// rendered once per snapshot (and cached there), and a copy of every name per snapshot is memory
+    /// the registry already holds.
+    pub fn custom_entries(&self) -> impl Iterator<Item = DiscoveryEntry> + '_ {
+        self.registry.custom.keys().map(|m| DiscoveryEntry {
+            name: m.display(),
+            namespaced: m.namespaced,
+        })
+    }
+
+    /// The external discovery entries, sorted.
+    pub fn external_entries(&self) -> impl Iterator<Item = DiscoveryEntry> + '_ {
+        self.registry.external.keys().map(|m| DiscoveryEntry {
+            name: m.clone(),
+            namespaced: true,
+        })
     }
 
     /// Whether a relist has completed.

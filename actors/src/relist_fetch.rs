@@ -5,7 +5,6 @@
 //! Async functions over the PromQuerier's recipients, run inside the relister's future: they hold no
 //! state of their own.
 
-use std::rc::Rc;
 use std::sync::Arc;
 
 use actix::Recipient;
@@ -240,6 +239,3 @@ pub fn configured_mode(
         .and_then(|backend| backend.relist_mode)
         .unwrap_or(default)
 }
-
-/// Shared handle, for the relister's per-query futures.
-pub type SharedQuestions = Rc<Questions>;

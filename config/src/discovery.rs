@@ -6,6 +6,7 @@
 //! named on its own, so one failing `seriesQuery` does not discard the others.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use crate::naming::Dropped;
 use crate::resource_map::{GroupResource, ResourceInfo, ResourceMap};
@@ -37,8 +38,9 @@ pub struct MetricSource {
 /// What one rule made of its series.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RuleOutcome {
-    /// Custom metrics (empty for external rules).
-    pub custom: BTreeMap<CustomMetric, MetricSource>,
+    /// Custom metrics (empty for external rules). Shared with the [`Registry`] assembled from them, so
+    /// the relister's per-rule outcomes and the published registry hold each metric once.
+    pub custom: BTreeMap<Arc<CustomMetric>, MetricSource>,
     /// External metric names (empty for custom rules).
     pub external: BTreeMap<String, MetricSource>,
     /// Counts, for reports and self-metrics.
@@ -147,17 +149,17 @@ pub fn name_rule(rule: &DiscoveryRule, series: &SeriesSet, map: &ResourceMap) ->
         }
         outcome.report.named += entry.count;
         for info in found.iter() {
-            let key = CustomMetric {
+            let key = Arc::new(CustomMetric {
                 resource: info.group_resource(),
                 namespaced: info.namespaced,
                 metric: metric.clone(),
-            };
+            });
             claim(
                 &mut outcome.custom,
                 &mut outcome.collisions,
                 key,
                 source.clone(),
-                CustomMetric::display,
+                |m| m.display(),
             );
         }
     }
@@ -195,8 +197,8 @@ impl CustomMetric {
 /// Every metric served, assembled from the rules' outcomes in rule order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Registry {
-    /// Custom metrics, sorted.
-    pub custom: BTreeMap<CustomMetric, MetricSource>,
+    /// Custom metrics, sorted (each shared with the outcome it came from).
+    pub custom: BTreeMap<Arc<CustomMetric>, MetricSource>,
     /// External metrics, sorted.
     pub external: BTreeMap<String, MetricSource>,
     /// Names claimed more than once, within or across rules.
@@ -217,7 +219,7 @@ impl Registry {
                     &mut registry.collisions,
                     key.clone(),
                     source.clone(),
-                    CustomMetric::display,
+                    |m| m.display(),
                 );
             }
             for (key, source) in &outcome.external {

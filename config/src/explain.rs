@@ -87,6 +87,7 @@ pub fn discovery_report(config: &Config, outcomes: &[(&DiscoveryRule, RuleOutcom
             location: rule.location(),
             series_query: &rule.series_query,
             report: &outcome.report,
+            counted: "series",
             error: None,
             backend: rule.backend.as_deref(),
         })
@@ -102,6 +103,8 @@ pub struct RuleLine<'a> {
     pub series_query: &'a str,
     /// What its last relist made of the series.
     pub report: &'a RuleReport,
+    /// What the report's first count counts: `series`, or `metric names` for a relist by label values.
+    pub counted: &'a str,
     /// Why its last relist failed, for a running adapter.
     pub error: Option<&'a str>,
     /// The `backends:` entry it reads (`None`: `--prometheus-url`).
@@ -135,8 +138,8 @@ pub fn report(config: &Config, registry: &Registry, rules: &[RuleLine<'_>]) -> S
         let r = rule.report;
         let _ = write!(
             out,
-            "# {} {}: {} series, {} named, {} metrics",
-            rule.location, rule.series_query, r.series, r.named, r.metrics
+            "# {} {}: {} {}, {} named, {} metrics",
+            rule.location, rule.series_query, r.series, rule.counted, r.named, r.metrics
         );
         for (reason, count) in &r.dropped {
             let _ = write!(out, "; {count} {}", reason.describe());

@@ -74,11 +74,11 @@ async fn get(
     // Ours when our rules serve a metric of that name (for any resource): on a clash, ours wins.
     let ours = || {
         snapshot.served.custom
-            && snapshot.custom_entries.iter().any(|e| {
-                e.name
-                    .rsplit_once('/')
-                    .is_some_and(|(_, metric)| metric == target.metric)
-            })
+            && snapshot
+                .registry
+                .custom
+                .keys()
+                .any(|m| m.metric == target.metric)
     };
     if let Some(theirs) = forward::unless_ours(&req, &state, CUSTOM, ours).await {
         return theirs;

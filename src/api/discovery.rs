@@ -110,14 +110,17 @@ fn entries(snapshot: &Snapshot, group: &str) -> Vec<Entry> {
             entry("pods", true, "PodMetrics", &["get", "list"]),
         ];
     }
-    let (list, kind) = if group == CUSTOM {
-        (&snapshot.custom_entries, "MetricValueList")
+    if group == CUSTOM {
+        snapshot
+            .custom_entries()
+            .map(|e| entry(&e.name, e.namespaced, "MetricValueList", &["get"]))
+            .collect()
     } else {
-        (&snapshot.external_entries, "ExternalMetricValueList")
-    };
-    list.iter()
-        .map(|e| entry(&e.name, e.namespaced, kind, &["get"]))
-        .collect()
+        snapshot
+            .external_entries()
+            .map(|e| entry(&e.name, e.namespaced, "ExternalMetricValueList", &["get"]))
+            .collect()
+    }
 }
 
 /// Ours plus a forwarding target's resources of `group/version`; on a name both serve, ours (logged once).

@@ -265,6 +265,14 @@ fn not_found(snapshot: &Snapshot, question: &Question, explained: &Explained) ->
     }))
 }
 
+/// What a rule report's counts count: a relist by label values never sees series, only metric names.
+fn counted(mode: RelistMode) -> &'static str {
+    match mode {
+        RelistMode::Labels => "metric names",
+        _ => "series",
+    }
+}
+
 /// Every rule with its last relist, the disabled rules, and the offline report's text.
 async fn rules_report(state: &State, snapshot: &Snapshot) -> Result<HttpResponse, ApiError> {
     let generation = state.namer.send(CurrentRules).await?;
@@ -287,8 +295,7 @@ async fn rules_report(state: &State, snapshot: &Snapshot) -> Result<HttpResponse
                 "rule": r.kind.location(r.index),
                 "seriesQuery": r.series_query,
                 "relistMode": r.relist_mode.as_str(),
-                // In label mode a relist never sees series: its counts are of metric names.
-                "counted": if r.relist_mode == RelistMode::Labels { "metric names" } else { "series" },
+                "counted": counted(r.relist_mode),
                 "series": r.report.series,
                 "named": r.report.named,
                 "metrics": r.report.metrics,
@@ -311,6 +318,7 @@ async fn rules_report(state: &State, snapshot: &Snapshot) -> Result<HttpResponse
             location: r.kind.location(r.index),
             series_query: &r.series_query,
             report: &r.report,
+            counted: counted(r.relist_mode),
             error: r.error.as_deref(),
             backend: config
                 .rule(r.kind, r.index)

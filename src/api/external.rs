@@ -25,7 +25,7 @@ async fn get(
     let (namespace, metric) = path.into_inner();
     let snapshot = state.registry.load();
     let ours =
-        || snapshot.served.external && snapshot.external_entries.iter().any(|e| e.name == metric);
+        || snapshot.served.external && snapshot.registry.external.contains_key(metric.as_str());
     if let Some(theirs) = forward::unless_ours(&req, &state, EXTERNAL, ours).await {
         return theirs;
     }

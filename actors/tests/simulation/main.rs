@@ -160,13 +160,11 @@ impl World {
 fn entries(world: &World) -> Vec<String> {
     let snapshot = world.adapter.registry.load();
     snapshot
-        .custom_entries
-        .iter()
-        .map(|e| e.name.clone())
+        .custom_entries()
+        .map(|e| e.name)
         .chain(
             snapshot
-                .external_entries
-                .iter()
+                .external_entries()
                 .map(|e| format!("external/{}", e.name)),
         )
         .collect()

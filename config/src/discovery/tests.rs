@@ -277,7 +277,7 @@ fn series_without_resource_labels_are_dropped_and_counted() {
         Some(&3)
     );
     assert_eq!(outcome.report.series, 4);
-    let names: Vec<String> = outcome.custom.keys().map(CustomMetric::display).collect();
+    let names: Vec<String> = outcome.custom.keys().map(|m| m.display()).collect();
     assert_eq!(names, ["jobs.batch/up"]);
 }
 
