@@ -6,6 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
+use adapter_actors::front_door::FlowStats;
 use adapter_actors::registry::Snapshot;
 use adapter_actors::value_cache::CacheStats;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -98,6 +99,7 @@ pub struct Telemetry {
     registry_size: Family<ApiLabels, Gauge>,
     relist_seconds: Gauge<f64, std::sync::atomic::AtomicU64>,
     relist_questions: Family<QuestionLabels, Gauge>,
+    missing_value_answers: Counter,
     relist_fallbacks: Counter,
     rule_relist_mode: Family<RuleModeLabels, Gauge>,
     rule_series: Family<RuleLabels, Gauge>,
@@ -174,6 +176,12 @@ impl Telemetry {
             "relist_questions",
             "Questions the last relist asked the backends, by the mode they served (series or labels; auto's probes count as labels) and endpoint",
             relist_questions.clone(),
+        );
+        let missing_value_answers = Counter::default();
+        registry.register(
+            "missing_value_answers",
+            "Answers made of a rule's missingValue because Prometheus had no sample (an external metric's whole answer, one named object's custom metric)",
+            missing_value_answers.clone(),
         );
         let relist_fallbacks = Counter::default();
         registry.register(
@@ -311,6 +319,7 @@ impl Telemetry {
             registry_size,
             relist_seconds,
             relist_questions,
+            missing_value_answers,
             relist_fallbacks,
             rule_relist_mode,
             rule_series,
@@ -422,7 +431,7 @@ impl Telemetry {
     }
 
     /// The text exposition, with the snapshot-derived gauges refreshed first.
-    pub fn render(&self, snapshot: &Snapshot, cache: &CacheStats) -> String {
+    pub fn render(&self, snapshot: &Snapshot, cache: &CacheStats, flows: &FlowStats) -> String {
         use std::sync::atomic::Ordering::Relaxed;
         for (result, counter) in [
             ("hit", &cache.hits),
@@ -435,6 +444,12 @@ impl Telemetry {
             let exposed = self.cache_answers.get_or_create(&ResultLabels { result });
             exposed.inc_by(counter.load(Relaxed).saturating_sub(exposed.get()));
         }
+        self.missing_value_answers.inc_by(
+            flows
+                .missing_value_answers
+                .load(Relaxed)
+                .saturating_sub(self.missing_value_answers.get()),
+        );
         self.cache_entries.set(cache.entries.load(Relaxed) as i64);
         self.cache_bytes.set(cache.bytes.load(Relaxed) as i64);
         let set = |api: &str, n: usize| {

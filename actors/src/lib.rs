@@ -106,6 +106,8 @@ pub struct Adapter {
     pub registry: RegistryReader,
     /// The value cache's counters.
     pub cache_stats: std::sync::Arc<value_cache::CacheStats>,
+    /// The flows' counters.
+    pub flow_stats: std::sync::Arc<front_door::FlowStats>,
 }
 
 /// Starts every actor under a supervisor, on the current arbiter. Call inside a running actix System.
@@ -147,8 +149,11 @@ pub fn start(
         query: querier.clone().recipient(),
     };
     let reader = registry.clone();
-    let front_door =
-        Supervisor::start(move |_| FrontDoor::new(flow_peers, reader, clock, options.flows));
+    let flow_stats = std::sync::Arc::<front_door::FlowStats>::default();
+    let stats = flow_stats.clone();
+    let front_door = Supervisor::start(move |_| {
+        FrontDoor::new(flow_peers, reader, clock, options.flows, stats.clone())
+    });
     Adapter {
         front_door,
         relister,
@@ -157,5 +162,6 @@ pub fn start(
         lister,
         registry,
         cache_stats,
+        flow_stats,
     }
 }

@@ -68,7 +68,7 @@ pub struct NameSeries {
 }
 
 /// Queries built for a request, with what is needed to read their results.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BuiltQueries {
     /// The PromQL, one or more (results merged).
     pub queries: Vec<String>,
@@ -80,6 +80,9 @@ pub struct BuiltQueries {
     pub window: Option<Duration>,
     /// The backend (and tenant) the rule's queries go to.
     pub route: Route,
+    /// The rule's `missingValue`: what to answer when there is no sample (one named object, or an
+    /// external metric's whole answer).
+    pub missing_value: Option<f64>,
 }
 
 /// Why a query could not be built.
@@ -272,7 +275,9 @@ impl Handler<BuildCustomQuery> for RuleNamer {
             .resources
             .label_for(&msg.resource, &msg.map)
             .map_err(query::Error::from)?;
-        Ok(built(queries, object_label, None, route))
+        let mut out = built(queries, object_label, None, route);
+        out.missing_value = rule.missing_value;
+        Ok(out)
     }
 }
 
@@ -294,7 +299,9 @@ impl Handler<BuildExternalQuery> for RuleNamer {
             &msg.selector,
             msg.budget,
         )?;
-        Ok(built(vec![query], String::new(), None, route))
+        let mut out = built(vec![query], String::new(), None, route);
+        out.missing_value = rule.missing_value;
+        Ok(out)
     }
 }
 
@@ -352,6 +359,7 @@ fn built(
         container_label,
         window,
         route,
+        missing_value: None,
     }
 }
 

@@ -42,8 +42,22 @@ pub fn summary(config: &Config) -> String {
     } else {
         format!("; backends: {}", backends.join(", "))
     };
+    let missing: Vec<String> = config
+        .rules
+        .iter()
+        .chain(&config.external_rules)
+        .filter_map(|r| Some(format!("{} {}", r.location(), r.missing_value?)))
+        .collect();
+    let missing = if missing.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; answered without a sample (missingValue): {}",
+            missing.join(", ")
+        )
+    };
     format!(
-        "{}: ok: {} custom rules, {} external rules, {resource}{disabled}{backends}",
+        "{}: ok: {} custom rules, {} external rules, {resource}{disabled}{backends}{missing}",
         config.file,
         config.rules.len(),
         config.external_rules.len()

@@ -52,6 +52,64 @@ impl Milli {
     }
 }
 
+/// Reads a Kubernetes quantity as written in a rules file (`0`, `1.5`, `250m`, `2k`, `1Ki`, `1e3`): a
+/// signed decimal number and one suffix — DecimalSI `n u m k M G T P E`, BinarySI `Ki Mi Gi Ti Pi Ei`, or a
+/// decimal exponent `e`/`E` — as `resource.ParseQuantity` accepts them. Finite values only.
+pub fn parse(text: &str) -> Result<f64, String> {
+    let invalid = || format!("{text:?} is not a quantity (e.g. 0, 1.5, 250m, 2k, 1Ki)");
+    let number_end = text
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || c == '.' || (i == 0 && (c == '+' || c == '-'))))
+        .map_or(text.len(), |(i, _)| i);
+    let (number, suffix) = text.split_at(number_end);
+    let digits = number.trim_start_matches(['+', '-']);
+    if digits.is_empty() || digits == "." || digits.matches('.').count() > 1 {
+        return Err(invalid());
+    }
+    let value: f64 = number.parse().map_err(|_| invalid())?;
+    // Fractions divide (`250m` is 250 / 1000, exactly 0.25), multiples multiply.
+    let divide = |by: f64| Ok::<f64, String>(value / by);
+    let value = match suffix {
+        "n" => divide(1e9)?,
+        "u" => divide(1e6)?,
+        "m" => divide(1e3)?,
+        exponent if exponent.starts_with(['e', 'E']) => {
+            let power: i32 = exponent[1..].parse().map_err(|_| invalid())?;
+            if power < 0 {
+                divide(10f64.powi(-power))?
+            } else {
+                value * 10f64.powi(power)
+            }
+        }
+        _ => value * multiple(suffix).ok_or_else(invalid)?,
+    };
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(invalid())
+    }
+}
+
+/// The factor of a DecimalSI or BinarySI suffix of a whole multiple (`""` is 1).
+fn multiple(suffix: &str) -> Option<f64> {
+    Some(match suffix {
+        "" => 1.0,
+        "k" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "T" => 1e12,
+        "P" => 1e15,
+        "E" => 1e18,
+        "Ki" => 1024.0,
+        "Mi" => 1024f64.powi(2),
+        "Gi" => 1024f64.powi(3),
+        "Ti" => 1024f64.powi(4),
+        "Pi" => 1024f64.powi(5),
+        "Ei" => 1024f64.powi(6),
+        _ => return None,
+    })
+}
+
 fn decimal(whole: i64) -> String {
     const SUFFIXES: [&str; 7] = ["", "k", "M", "G", "T", "P", "E"];
     let mut mantissa = whole;
@@ -88,6 +146,32 @@ mod tests {
 
     fn bin(v: f64) -> String {
         Milli::from_f64(v).unwrap().format(Format::BinarySI)
+    }
+
+    #[test]
+    fn quantities_are_read_as_kubernetes_writes_them() {
+        for (text, want) in [
+            ("0", 0.0),
+            ("1.5", 1.5),
+            ("-2", -2.0),
+            ("+3", 3.0),
+            ("250m", 0.25),
+            ("2k", 2000.0),
+            ("1Ki", 1024.0),
+            ("1Mi", 1048576.0),
+            ("1e3", 1000.0),
+            ("5E-1", 0.5),
+            (".5", 0.5),
+            ("100n", 1e-7),
+        ] {
+            assert_eq!(parse(text), Ok(want), "{text}");
+        }
+        for text in [
+            "", "zero", "1.2.3", "1x", "m", "-", "1e", "1KI", "1e999", " 1",
+        ] {
+            let error = parse(text).unwrap_err();
+            assert!(error.contains("is not a quantity"), "{text}: {error}");
+        }
     }
 
     #[test]

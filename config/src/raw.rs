@@ -105,6 +105,9 @@ pub struct DiscoveryRule {
     /// Ours: the name of the `backends:` entry this rule reads; empty for `--prometheus-url`.
     #[serde(default, deserialize_with = "null_as_default")]
     pub backend: String,
+    /// Ours: the quantity answered when Prometheus has no sample (`"0"`); empty: upstream's answer.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub missing_value: String,
 }
 
 /// `{is: re}` or `{isNot: re}`.

@@ -96,6 +96,9 @@ pub struct DiscoveryRule {
     pub metrics_query: Template,
     /// `backend:` (ours): the `backends:` entry it reads; `None` for `--prometheus-url`.
     pub backend: Option<String>,
+    /// `missingValue:` (ours): answered when Prometheus has no sample — for an external metric's whole
+    /// answer, for one named object's custom metric — instead of an empty list or a 404.
+    pub missing_value: Option<f64>,
 }
 
 impl RuleKind {
@@ -265,6 +268,12 @@ fn compile_rule(
     let name = compile_name(errors, &at("name"), &raw.name, filters);
     let resources = compile_mapping(errors, &at("resources"), &raw.resources);
     let metrics_query = compile_query(errors, &at("metricsQuery"), &raw.metrics_query);
+    let missing_value = match raw.missing_value.trim() {
+        "" => Some(None),
+        text => errors
+            .check(&at("missingValue"), crate::quantity::parse(text))
+            .map(Some),
+    };
     Some(DiscoveryRule {
         kind,
         index,
@@ -275,6 +284,7 @@ fn compile_rule(
         namespaced: raw.resources.namespaced.unwrap_or(true),
         metrics_query: metrics_query?,
         backend: backend?,
+        missing_value: missing_value?,
     })
 }
 

@@ -36,6 +36,7 @@ const RULE: Shape = Shape::Object(&[
     ),
     ("metricsQuery", Shape::Text),
     ("backend", Shape::Text),
+    ("missingValue", Shape::Text),
 ]);
 const RESOURCE_RULE: Shape = Shape::Object(&[
     ("containerQuery", Shape::Text),
@@ -186,7 +187,7 @@ mod tests {
             [
                 "externalRules[0].seriesFilters[1].isnt: unknown field (known here: is, isNot)",
                 "resourceRules.cpu.containerQuery: must be a string, not a list",
-                "rules[1].nmae: unknown field (known here: seriesQuery, seriesFilters, resources, name, metricsQuery, backend)",
+                "rules[1].nmae: unknown field (known here: seriesQuery, seriesFilters, resources, name, metricsQuery, backend, missingValue)",
                 "rules[1].resources.namespaced: must be true or false, not a string",
                 "rules[1].resources.overrides.pod.kind: unknown field (known here: group, resource)",
             ]

@@ -149,6 +149,12 @@ async fn explain(
             not_found["why"].as_str().unwrap_or_default()
         ));
     }
+    if let Some(missing) = entry.get("missingValue") {
+        text.push_str(&format!(
+            "# {}\n",
+            missing["why"].as_str().unwrap_or_default()
+        ));
+    }
     Ok(HttpResponse::Ok().json(json!({
         "kind": "Explanation",
         "generation": snapshot.generation,
@@ -185,6 +191,12 @@ fn explanation(snapshot: &Snapshot, question: &Question, explained: &Explained) 
     });
     if let Some(not_found) = not_found(snapshot, question, explained) {
         out["notFound"] = not_found;
+    }
+    if let Some(value) = trace.missing_value {
+        out["missingValue"] = json!({
+            "value": value,
+            "why": format!("no sample: answered {value} by rule {}", trace.rule.as_deref().unwrap_or("?")),
+        });
     }
     out
 }

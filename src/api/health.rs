@@ -55,5 +55,9 @@ async fn metrics(state: web::Data<State>) -> Result<HttpResponse, ApiError> {
     let snapshot = state.front_door.send(GetDiscovery).await?;
     Ok(HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(state.telemetry.render(&snapshot, &state.cache_stats)))
+        .body(
+            state
+                .telemetry
+                .render(&snapshot, &state.cache_stats, &state.flow_stats),
+        ))
 }

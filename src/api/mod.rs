@@ -46,6 +46,8 @@ pub struct State {
     pub telemetry: std::sync::Arc<crate::telemetry::Telemetry>,
     /// The value cache's counters, for `/metrics`.
     pub cache_stats: std::sync::Arc<adapter_actors::value_cache::CacheStats>,
+    /// The flows' counters, for `/metrics`.
+    pub flow_stats: std::sync::Arc<adapter_actors::front_door::FlowStats>,
     /// Discovery documents rendered once per relist.
     pub rendered: discovery::Rendered,
     /// Router mode: where metrics our rules do not serve go, per group.
@@ -73,6 +75,7 @@ impl State {
             clock,
             telemetry,
             cache_stats: adapter.cache_stats.clone(),
+            flow_stats: adapter.flow_stats.clone(),
             rendered: Default::default(),
             forwarding,
         }

@@ -169,8 +169,24 @@ impl Flows {
                 })
             })
             .collect();
-        if msg.name.is_some() && values.is_empty() {
-            return Err(not_found(msg.name.clone()));
+        if let (Some(name), true) = (&msg.name, values.is_empty()) {
+            // One named object without a sample: the rule's missingValue (the HPA's Object metrics can
+            // then scale to zero), else upstream's 404. A NaN sample is a sample: still a 404.
+            return match built.missing_value {
+                Some(value) if by_name.is_empty() => Ok(vec![CustomValue {
+                    object: DescribedObject {
+                        kind: info.kind.clone(),
+                        api_version,
+                        namespace: msg.namespace.clone(),
+                        name: name.clone(),
+                    },
+                    metric: msg.metric.clone(),
+                    value: self.missing_value(value, trace),
+                    timestamp: answers.time,
+                    window: built.window,
+                }]),
+                _ => Err(not_found(msg.name.clone())),
+            };
         }
         Ok(values)
     }

@@ -86,7 +86,7 @@ impl Flows {
             .map_err(FlowError::from)?;
         let time = self.clock.unix_seconds();
         let route = built.route;
-        let promql = built.queries.into_iter().next().unwrap_or_default();
+        let promql = built.queries.first().cloned().unwrap_or_default();
         trace.record(|t| t.queries.push(promql.clone()));
         let answer = self
             .peers
@@ -106,6 +106,18 @@ impl Flows {
             }
         });
         match &*answer {
+            // No sample at all: the rule's missingValue, one item at the evaluation time (a queue with
+            // no series can then scale its workload to zero), else upstream's empty list.
+            QueryResult::Vector(samples) if samples.is_empty() => Ok(built
+                .missing_value
+                .map(|value| ExternalValue {
+                    metric,
+                    labels: Some(BTreeMap::new()),
+                    value: self.missing_value(value, trace),
+                    timestamp: time,
+                })
+                .into_iter()
+                .collect()),
             QueryResult::Vector(samples) => Ok(samples
                 .iter()
                 .filter(|s| s.value.is_finite())

@@ -121,6 +121,8 @@ pub struct Trace {
     pub samples: usize,
     /// The first samples, as a summary of the answer.
     pub preview: Vec<Sample>,
+    /// The rule's `missingValue`, when it was answered because there was no sample.
+    pub missing_value: Option<f64>,
 }
 
 /// How many samples a trace keeps.
@@ -225,6 +227,14 @@ struct Flows {
     reader: RegistryReader,
     clock: Clock,
     options: FlowOptions,
+    stats: Arc<FlowStats>,
+}
+
+/// What the flows count, read by `/metrics` at scrape time.
+#[derive(Debug, Default)]
+pub struct FlowStats {
+    /// Answers made of a rule's `missingValue` because Prometheus had no sample.
+    pub missing_value_answers: std::sync::atomic::AtomicU64,
 }
 
 impl FrontDoor {
@@ -234,6 +244,7 @@ impl FrontDoor {
         reader: RegistryReader,
         clock: Clock,
         options: FlowOptions,
+        stats: Arc<FlowStats>,
     ) -> Self {
         Self {
             flows: Rc::new(Flows {
@@ -241,6 +252,7 @@ impl FrontDoor {
                 reader,
                 clock,
                 options,
+                stats,
             }),
         }
     }
@@ -269,6 +281,15 @@ impl Actor for FrontDoor {
 impl Supervised for FrontDoor {}
 
 impl Flows {
+    /// Answers `value` for want of a sample: counted, and marked in an explanation.
+    fn missing_value(&self, value: f64, trace: &Recorder) -> f64 {
+        self.stats
+            .missing_value_answers
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        trace.record(|t| t.missing_value = Some(value));
+        value
+    }
+
     async fn map(&self) -> Result<Arc<ResourceMap>, FlowError> {
         Ok(self
             .peers
@@ -334,18 +355,24 @@ impl Flows {
             }
             answers.push(answer);
         }
-        Ok(Answers(answers))
+        Ok(Answers {
+            vectors: answers,
+            time,
+        })
     }
 }
 
 /// The vectors a request's queries answered, shared with the value cache: their samples are read in
-/// place, not copied (a 1,000-pod answer is 1,000 label maps).
-struct Answers(Vec<Arc<QueryResult>>);
+/// place, not copied (a 1,000-pod answer is 1,000 label maps). And the time they were evaluated at.
+struct Answers {
+    vectors: Vec<Arc<QueryResult>>,
+    time: f64,
+}
 
 impl Answers {
     /// Every sample, query by query, in the order Prometheus answered.
     fn samples(&self) -> impl Iterator<Item = &Sample> {
-        self.0.iter().flat_map(|answer| match &**answer {
+        self.vectors.iter().flat_map(|answer| match &**answer {
             QueryResult::Vector(vector) => vector.as_slice(),
             QueryResult::Scalar(..) | QueryResult::Unexpected(_) => &[],
         })

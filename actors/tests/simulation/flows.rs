@@ -324,3 +324,139 @@ async fn node_metrics_take_the_first_sample_per_node() {
         r#"nodemetrics.metrics.k8s.io "node-9" not found"#
     );
 }
+
+#[actix_rt::test]
+async fn a_rules_missing_value_answers_for_want_of_a_sample_and_only_where_it_may() {
+    // The example's queue rule answers 0 without a sample, its deployments rule 2.5; the others do not.
+    let rules = EXAMPLE
+        .replacen(
+            "by (queue)'",
+            "by (queue)'\n  missingValue: \"0\"",
+            1,
+        )
+        .replacen(
+            "metricsQuery: 'max(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'",
+            "metricsQuery: 'max(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)'\n  missingValue: 2.5",
+            1,
+        );
+    assert_eq!(rules.matches("missingValue").count(), 2);
+    let w = world_of(options(), &rules);
+    w.prom
+        .add_series("cloud_sqs_messages_visible", &[("queue_name", "jobs")]);
+    w.relist().await;
+    let external = |metric: &str| GetExternalMetric {
+        namespace: "shop".into(),
+        metric: metric.into(),
+        selector: Selector::default(),
+    };
+    // No series at all: one item, the rule's value, stamped with the evaluation time.
+    let values = w
+        .adapter
+        .front_door
+        .send(external("queue_depth"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(values.len(), 1);
+    assert_eq!(
+        (
+            values[0].value,
+            values[0].timestamp,
+            values[0].labels.clone()
+        ),
+        (0.0, START as f64, Some(Default::default()))
+    );
+    // A rule without missingValue keeps upstream's empty list.
+    let values = w
+        .adapter
+        .front_door
+        .send(external("sqs_backlog"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(values.is_empty(), "{values:?}");
+    // A sample present is answered as ever.
+    w.prom.answer(
+        r#"sum(queue_depth{namespace="shop"}) by (queue)"#,
+        QueryResult::Vector(vec![sample(
+            &[("queue", "orders")],
+            42.0,
+            START as f64 - 5.0,
+        )]),
+    );
+    let values = w
+        .adapter
+        .front_door
+        .send(external("queue_depth"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((values.len(), values[0].value), (1, 42.0));
+
+    // One named object without a sample: the rule's value for that object (the HPA's Object metric).
+    let values = w
+        .custom(
+            "deployment.apps",
+            Some("prod"),
+            Some("worker"),
+            "queue_length",
+            "",
+        )
+        .await
+        .unwrap();
+    assert_eq!(values.len(), 1);
+    assert_eq!(
+        (
+            values[0].value,
+            values[0].timestamp,
+            values[0].object.name.as_str()
+        ),
+        (2.5, START as f64, "worker")
+    );
+    // By selector (the HPA's Pods metrics have their own rules for pods without a value): as ever.
+    let values = w
+        .custom("deployment.apps", Some("prod"), None, "queue_length", "")
+        .await
+        .unwrap();
+    assert!(values.is_empty(), "{values:?}");
+    // A NaN sample is a sample: no quantity, so a 404, as upstream.
+    w.prom.answer(
+        r#"max(app_queue_length{namespace="prod",deployment="worker"}) by (deployment)"#,
+        QueryResult::Vector(vec![sample(
+            &[("deployment", "worker")],
+            f64::NAN,
+            START as f64,
+        )]),
+    );
+    let err = w
+        .custom(
+            "deployment.apps",
+            Some("prod"),
+            Some("worker"),
+            "queue_length",
+            "",
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FlowError::MetricNotFound { .. }), "{err}");
+    // A rule without missingValue keeps upstream's 404 for a named object.
+    let err = w
+        .custom(
+            "pods",
+            Some("prod"),
+            Some("web-7"),
+            "http_requests_per_second",
+            "",
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, FlowError::MetricNotFound { .. }), "{err}");
+    assert_eq!(
+        w.adapter
+            .flow_stats
+            .missing_value_answers
+            .load(std::sync::atomic::Ordering::Relaxed),
+        2,
+        "one external and one object answer were made of missingValue"
+    );
+}

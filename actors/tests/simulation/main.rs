@@ -53,6 +53,11 @@ fn world() -> World {
 }
 
 fn world_with(options: Options) -> World {
+    world_of(options, EXAMPLE)
+}
+
+/// The world's cluster and series, serving `rules`.
+fn world_of(options: Options, rules: &str) -> World {
     tokio::time::pause();
     let prom = SimPrometheus::new();
     for pod in ["web-1", "web-2"] {
@@ -75,7 +80,7 @@ fn world_with(options: Options) -> World {
     kube.add("deployments.apps", "prod", "worker", &[]);
     kube.add("nodes", "", "node-1", &[("zone", "a")]);
     kube.add("nodes", "", "node-2", &[("zone", "b")]);
-    let config = rules::load("example.yaml", EXAMPLE).unwrap();
+    let config = rules::load("example.yaml", rules).unwrap();
     let clock = Clock::starting_at(UNIX_EPOCH + Duration::from_secs(START));
     let adapter = start(
         config,

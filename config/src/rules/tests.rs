@@ -321,3 +321,45 @@ fn resource_rules_without_required_labels_are_reported() {
     );
     assert!(messages[1].contains("resource nodes"));
 }
+
+#[test]
+fn a_missing_value_is_a_quantity_written_as_text_or_number() {
+    let load_one = |value: &str| {
+        load(
+            "c.yaml",
+            &format!(
+                "externalRules:\n- seriesQuery: 'queue_depth'\n  metricsQuery: 'sum(<<.Series>>)'\n  missingValue: {value}\n"
+            ),
+        )
+    };
+    for (written, want) in [
+        ("'0'", 0.0),
+        ("0", 0.0),
+        ("2.5", 2.5),
+        ("'250m'", 0.25),
+        ("1Ki", 1024.0),
+    ] {
+        let config = load_one(written).unwrap_or_else(|e| panic!("{written}: {e:?}"));
+        assert_eq!(
+            config.external_rules[0].missing_value,
+            Some(want),
+            "{written}"
+        );
+    }
+    let absent = load(
+        "c.yaml",
+        "externalRules:\n- seriesQuery: 'q'\n  metricsQuery: 'x'\n",
+    )
+    .unwrap();
+    assert_eq!(
+        absent.external_rules[0].missing_value, None,
+        "off by default"
+    );
+    assert_eq!(
+        errors("rules:\n- seriesQuery: 'up'\n  metricsQuery: 'x'\n  missingValue: zero\n"),
+        [(
+            "rules[0].missingValue".to_string(),
+            "\"zero\" is not a quantity (e.g. 0, 1.5, 250m, 2k, 1Ki)".to_string()
+        )]
+    );
+}
