@@ -19,6 +19,7 @@ mod in_process;
 mod injection;
 mod kubernetes;
 mod logging;
+mod missing_value;
 mod object_caches_bench;
 mod observability;
 mod outage;
