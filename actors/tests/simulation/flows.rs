@@ -122,16 +122,7 @@ async fn custom_by_name_and_the_namespace_object() {
             START as f64,
         )]),
     );
-    let values = w
-        .custom(
-            "deployment.apps",
-            Some("prod"),
-            Some("worker"),
-            "queue_length",
-            "",
-        )
-        .await
-        .unwrap();
+    let values = w.worker_queue_length(Some("worker")).await.unwrap();
     assert_eq!(
         (
             values[0].value,
@@ -394,16 +385,7 @@ async fn a_rules_missing_value_answers_for_want_of_a_sample_and_only_where_it_ma
     assert_eq!((values.len(), values[0].value), (1, 42.0));
 
     // One named object without a sample: the rule's value for that object (the HPA's Object metric).
-    let values = w
-        .custom(
-            "deployment.apps",
-            Some("prod"),
-            Some("worker"),
-            "queue_length",
-            "",
-        )
-        .await
-        .unwrap();
+    let values = w.worker_queue_length(Some("worker")).await.unwrap();
     assert_eq!(values.len(), 1);
     assert_eq!(
         (
@@ -414,10 +396,7 @@ async fn a_rules_missing_value_answers_for_want_of_a_sample_and_only_where_it_ma
         (2.5, START as f64, "worker")
     );
     // By selector (the HPA's Pods metrics have their own rules for pods without a value): as ever.
-    let values = w
-        .custom("deployment.apps", Some("prod"), None, "queue_length", "")
-        .await
-        .unwrap();
+    let values = w.worker_queue_length(None).await.unwrap();
     assert!(values.is_empty(), "{values:?}");
     // A NaN sample is a sample: no quantity, so a 404, as upstream.
     w.prom.answer(
@@ -428,16 +407,7 @@ async fn a_rules_missing_value_answers_for_want_of_a_sample_and_only_where_it_ma
             START as f64,
         )]),
     );
-    let err = w
-        .custom(
-            "deployment.apps",
-            Some("prod"),
-            Some("worker"),
-            "queue_length",
-            "",
-        )
-        .await
-        .unwrap_err();
+    let err = w.worker_queue_length(Some("worker")).await.unwrap_err();
     assert!(matches!(err, FlowError::MetricNotFound { .. }), "{err}");
     // A rule without missingValue keeps upstream's 404 for a named object.
     let err = w

@@ -125,6 +125,15 @@ impl World {
         self.adapter.front_door.send(msg).await.unwrap()
     }
 
+    /// `queue_length` of deployments in prod: the worker by name, or all.
+    async fn worker_queue_length(
+        &self,
+        name: Option<&str>,
+    ) -> Result<Vec<adapter_actors::front_door::CustomValue>, FlowError> {
+        self.custom("deployment.apps", Some("prod"), name, "queue_length", "")
+            .await
+    }
+
     /// Pod metrics in prod: all, or one by name.
     async fn pod_metrics(
         &self,
