@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use crate::support::env::{Env, Killed, free_port, https};
+use crate::support::adapter::{Adapter, DOCUMENTS};
+use crate::support::env::{Env, Killed, free_port};
 use crate::support::victoria::Victoria;
 
 /// Series with every shape: one metric under pods, services and ingresses; a node (cluster-scoped)
@@ -33,99 +34,6 @@ queue_depth{namespace="shop",queue="orders"} 42
 queue_latency_seconds{queue="mail"} 3
 cloud_sqs_messages_visible{queue_name="jobs"} 7
 "#;
-
-/// The discovery documents an adapter serves, in order: custom v1beta1 and v1beta2, external v1beta1.
-const DOCUMENTS: [&str; 3] = [
-    "/apis/custom.metrics.k8s.io/v1beta1",
-    "/apis/custom.metrics.k8s.io/v1beta2",
-    "/apis/external.metrics.k8s.io/v1beta1",
-];
-
-/// One adapter process with its own certificates.
-struct Adapter {
-    port: u16,
-    ca: PathBuf,
-    log: PathBuf,
-    _process: Killed,
-}
-
-impl Adapter {
-    /// Starts the adapter on `rules` against `prometheus`, relisting in `mode` once (ten minutes apart) over
-    /// the last 10 minutes.
-    fn start(dir: &Path, rules: &Path, prometheus: &str, mode: &str) -> Adapter {
-        let port = free_port();
-        let certs = dir.join(format!("certs-{port}"));
-        let child = crate::support::adapter_command()
-            .args([
-                format!("--config={}", rules.display()),
-                "--objects=deploy/demo/objects.yaml".to_string(),
-                format!("--prometheus-url={prometheus}"),
-                format!("--secure-port={port}"),
-                "--bind-address=127.0.0.1".to_string(),
-                format!("--cert-dir={}", certs.display()),
-                "--metrics-relist-interval=10m".to_string(),
-                "--metrics-max-age=10m".to_string(),
-                "--prometheus-timeout=10s".to_string(),
-                "--delegated-auth=false".to_string(),
-                format!("--relist-mode={mode}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join(format!("adapter-{port}.log"))).expect("a log"))
-            .spawn()
-            .expect("the adapter starts");
-        Adapter {
-            port,
-            log: dir.join(format!("adapter-{port}.log")),
-            ca: certs.join("apiserver.crt"),
-            _process: Killed(child),
-        }
-    }
-
-    fn get(&self, path: &str) -> serde_json::Value {
-        let (status, body) = https(self.port, &self.ca, "GET", path, &[]);
-        assert_eq!(status, 200, "GET {path}: {body}");
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
-    }
-
-    fn wait_ready(&self) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while !(self.ca.exists() && https(self.port, &self.ca, "GET", "/readyz", &[]).0 == 200) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "not ready after 60 s; its log:\n{}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// The discovery documents, whole; `null` for a group the rules do not serve (a 404).
-    fn documents(&self) -> Vec<serde_json::Value> {
-        DOCUMENTS
-            .iter()
-            .map(|path| match https(self.port, &self.ca, "GET", path, &[]) {
-                (404, _) => serde_json::Value::Null,
-                _ => self.get(path),
-            })
-            .collect()
-    }
-
-    /// Each rule's relist mode and error from `/debug/explain`.
-    fn rule_modes(&self) -> Vec<(String, String, serde_json::Value)> {
-        self.get("/debug/explain")["rules"]
-            .as_array()
-            .expect("rules listed")
-            .iter()
-            .map(|r| {
-                (
-                    r["rule"].as_str().unwrap_or_default().to_string(),
-                    r["relistMode"].as_str().unwrap_or_default().to_string(),
-                    r["error"].clone(),
-                )
-            })
-            .collect()
-    }
-}
 
 /// The names a discovery document lists, with their scope.
 fn entries(document: &serde_json::Value) -> Vec<String> {

@@ -1,6 +1,7 @@
 //! Helpers shared by the end-to-end tests: the environment (Prometheus, Pushgateway, the adapter), the test
 //! Kubernetes API server, PKI, a raw HTTP/2 client and RBAC evaluation.
 
+pub mod adapter;
 pub mod env;
 pub mod kube_api;
 pub mod label_selector;
