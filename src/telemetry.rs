@@ -120,6 +120,13 @@ pub struct Telemetry {
     object_cache_bytes: Family<ObjectCacheLabels, Gauge>,
     backend_up: Family<BackendUrlLabels, Gauge>,
     backend_failovers: Family<BackendUrlLabels, Counter>,
+    backend_auth_failures: Family<AuthLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AuthLabels {
+    backend: String,
+    method: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -301,9 +308,16 @@ impl Telemetry {
             "Calls to a backend URL that failed or timed out (the next URL of the backend was tried, if any)",
             backend_failovers.clone(),
         );
+        let backend_auth_failures = Family::<AuthLabels, Counter>::default();
+        registry.register(
+            "backend_auth_failures",
+            "Calls to a backend that failed because its basicAuth or oauth2 credentials could not be had (a secret file unreadable, the token endpoint failing)",
+            backend_auth_failures.clone(),
+        );
         Arc::new(Self {
             backend_up,
             backend_failovers,
+            backend_auth_failures,
             cache_answers,
             cache_entries,
             cache_bytes,
@@ -416,6 +430,16 @@ impl Telemetry {
         self.prometheus
             .get_or_create(&labels)
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a call that failed for want of its backend's credentials.
+    pub fn observe_auth_failure(&self, backend: &str, method: &'static str) {
+        self.backend_auth_failures
+            .get_or_create(&AuthLabels {
+                backend: backend.to_string(),
+                method,
+            })
+            .inc();
     }
 
     /// Records whether a backend URL answered (`up`) or failed, counting failures.

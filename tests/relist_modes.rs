@@ -52,8 +52,8 @@ fn assert_modes_agree(dir: &Path, files: &[PathBuf], prometheus: &str) -> Vec<Ve
         .iter()
         .map(|file| {
             (
-                Adapter::start(dir, file, prometheus, "series"),
-                Adapter::start(dir, file, prometheus, "labels"),
+                Adapter::start(dir, file, prometheus, &["--relist-mode=series"]),
+                Adapter::start(dir, file, prometheus, &["--relist-mode=labels"]),
             )
         })
         .collect();
@@ -303,7 +303,12 @@ fn a_metric_stopped_before_the_window_but_inside_its_block_is_where_the_modes_di
     .expect("written");
     let url = format!("http://127.0.0.1:{port}/");
     let discovered = |mode: &str| {
-        let adapter = Adapter::start(dir.path(), &rules, &url, mode);
+        let adapter = Adapter::start(
+            dir.path(),
+            &rules,
+            &url,
+            &[&format!("--relist-mode={mode}")],
+        );
         adapter.wait_ready();
         entries(&adapter.get(DOCUMENTS[0]))
     };

@@ -6,6 +6,7 @@
 
 mod abuse;
 mod auth;
+mod backend_auth;
 mod backends;
 mod config_compat;
 mod custom_metrics;

@@ -66,6 +66,45 @@ pub struct Backend {
     /// How discovery asks this backend: `auto`, `series` or `labels`; default `--relist-mode`.
     #[serde(default, deserialize_with = "null_as_default")]
     pub relist_mode: String,
+    /// HTTP basic authentication (Prometheus' `basic_auth`).
+    #[serde(default)]
+    pub basic_auth: Option<BasicAuth>,
+    /// OAuth 2.0 client credentials (Prometheus' `oauth2`).
+    #[serde(default)]
+    pub oauth2: Option<OAuth2>,
+}
+
+/// `backends.NAME.basicAuth`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BasicAuth {
+    /// The user name.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub username: String,
+    /// A file holding the password, re-read when it changes.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub password_file: String,
+}
+
+/// `backends.NAME.oauth2`: the client-credentials grant.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct OAuth2 {
+    /// The token endpoint.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub token_url: String,
+    /// The client id.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub client_id: String,
+    /// A file holding the client secret, re-read at every token fetch.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub client_secret_file: String,
+    /// Scopes asked for.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub scopes: Vec<String>,
+    /// Extra form parameters of the token request (`audience`, `resource`).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub endpoint_params: BTreeMap<String, String>,
 }
 
 /// `backends.NAME.tenant`.

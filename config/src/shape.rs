@@ -65,6 +65,20 @@ const BACKEND: Shape = Shape::Object(&[
     ),
     ("backoff", Shape::Text),
     ("relistMode", Shape::Text),
+    (
+        "basicAuth",
+        Shape::Object(&[("username", Shape::Text), ("passwordFile", Shape::Text)]),
+    ),
+    (
+        "oauth2",
+        Shape::Object(&[
+            ("tokenUrl", Shape::Text),
+            ("clientId", Shape::Text),
+            ("clientSecretFile", Shape::Text),
+            ("scopes", Shape::List(&Shape::Text)),
+            ("endpointParams", Shape::Dict(&Shape::Text)),
+        ]),
+    ),
 ]);
 const FILE: Shape = Shape::Object(&[
     ("rules", Shape::List(&RULE)),

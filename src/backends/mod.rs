@@ -4,6 +4,7 @@
 //! (or the objects file standing in for one), router mode's forwarder, and their client TLS.
 
 pub mod client_tls;
+pub mod credentials;
 pub mod forward;
 pub mod kube_objects;
 pub mod object_index;

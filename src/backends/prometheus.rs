@@ -10,6 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adapter_actors::prom::{PromBackend, PromError, QueryResult};
+
+use crate::backends::credentials::Credentials;
 use adapter_config::SeriesSet;
 use adapter_config::label_discovery::{LabelQuestion, read_string_list};
 use adapter_config::series_answer::{AnswerError, read_answer_from};
@@ -50,6 +52,8 @@ pub struct Settings {
     pub tenant_header: Option<String>,
     /// How long a failed URL is skipped while others are tried first.
     pub backoff: Duration,
+    /// `basicAuth` or `oauth2` of a `backends:` entry.
+    pub credentials: Option<adapter_config::backend_routes::Credentials>,
 }
 
 impl Settings {
@@ -89,6 +93,7 @@ impl Settings {
             query_params: Vec::new(),
             tenant_header: None,
             backoff: adapter_config::backend_routes::DEFAULT_BACKOFF,
+            credentials: None,
         })
     }
 
@@ -114,6 +119,7 @@ impl Settings {
             query_params: spec.query_params.clone(),
             tenant_header: spec.tenant.as_ref().map(|t| t.header.clone()),
             backoff: spec.backoff,
+            credentials: spec.credentials.clone(),
         }
     }
 
@@ -146,6 +152,9 @@ struct Inner {
     timeout: Duration,
     backoff: Duration,
     telemetry: Arc<crate::telemetry::Telemetry>,
+    credentials: Option<Rc<Credentials>>,
+    /// Whether the last authentication failed: a change of state is logged, not every failure.
+    auth_failing: Cell<bool>,
 }
 
 /// The awc-based backend. Not `Send` (awc is not): build it on the actors' thread.
@@ -198,6 +207,10 @@ impl HttpPrometheus {
             .clone()
             .or_else(|| auth.as_ref().and_then(|a| a.token_file.clone()));
         let client = crate::backends::client_tls::http_client(tls, settings.timeout);
+        let credentials = settings
+            .credentials
+            .as_ref()
+            .map(|c| Credentials::new(&settings.name, c, client.clone(), settings.timeout));
         if let Some(file) = &token_file {
             std::fs::read(file).with_context(|| {
                 format!(
@@ -220,6 +233,8 @@ impl HttpPrometheus {
                 timeout: settings.timeout,
                 backoff: settings.backoff,
                 telemetry,
+                credentials,
+                auth_failing: Cell::new(false),
             }),
         })
     }
@@ -236,6 +251,7 @@ impl HttpPrometheus {
         Box::pin(async move {
             let now = tokio::time::Instant::now();
             let deadline = now + inner.timeout;
+            let authorization = inner.authorization(deadline).await?;
             // Healthy URLs first, in their order; skipped ones after, in case every URL failed lately.
             let (healthy, skipped): (Vec<usize>, Vec<usize>) = (0..inner.replicas.len())
                 .partition(|&i| inner.replicas[i].down_until.get().is_none_or(|t| t <= now));
@@ -254,7 +270,13 @@ impl HttpPrometheus {
                 }
                 let replica = &inner.replicas[i];
                 match inner
-                    .attempt(replica, endpoint, &params, tenant.as_deref(), share)
+                    .attempt(
+                        replica,
+                        endpoint,
+                        &params,
+                        (tenant.as_deref(), authorization.as_deref()),
+                        share,
+                    )
                     .await
                 {
                     Ok((status, body)) if last || status < 500 => {
@@ -313,12 +335,49 @@ impl Inner {
     }
 
     /// One request to one URL, bounded by `timeout`.
+    /// The `Authorization` header of a call from `basicAuth` or `oauth2`, fetched within `deadline`. A
+    /// failure fails the call (a 503 for this backend's metrics), is counted, and logged when the state
+    /// changes (not at every call while a token endpoint is down).
+    async fn authorization(
+        &self,
+        deadline: tokio::time::Instant,
+    ) -> Result<Option<String>, PromError> {
+        let Some(credentials) = &self.credentials else {
+            return Ok(None);
+        };
+        let result = match tokio::time::timeout_at(deadline, credentials.authorization()).await {
+            Ok(result) => result.map_err(|e| e.to_string()),
+            Err(_) => Err(format!(
+                "{} for backend {}: no token within {:?}",
+                credentials.method(),
+                self.name,
+                self.timeout
+            )),
+        };
+        match result {
+            Ok(header) => {
+                if self.auth_failing.replace(false) {
+                    tracing::info!(backend = %self.name, method = credentials.method(), "backend authentication works again");
+                }
+                Ok(Some(header))
+            }
+            Err(error) => {
+                self.telemetry
+                    .observe_auth_failure(&self.name, credentials.method());
+                if !self.auth_failing.replace(true) {
+                    tracing::warn!(backend = %self.name, %error, "backend authentication failed; its metrics answer 503 until it works");
+                }
+                Err(PromError::Unavailable(error))
+            }
+        }
+    }
+
     async fn attempt(
         &self,
         replica: &Replica,
         endpoint: &'static str,
         params: &[(String, String)],
-        tenant: Option<&str>,
+        (tenant, authorization): (Option<&str>, Option<&str>),
         timeout: Duration,
     ) -> Result<(u16, Body), PromError> {
         let mut url = Self::url(&replica.base, endpoint);
@@ -353,6 +412,9 @@ impl Inner {
         if let Some(token) = token {
             request =
                 request.insert_header(("Authorization", format!("Bearer {}", token.trim_end())));
+        }
+        if let Some(authorization) = authorization {
+            request = request.insert_header(("Authorization", authorization));
         }
         let verb = if post { "POST" } else { "GET" };
         // Wall time for a self-metric, on the HTTP side of the actors.

@@ -23,9 +23,9 @@ pub struct Adapter {
 }
 
 impl Adapter {
-    /// Starts the adapter on `rules` against `prometheus`, relisting in `mode` once (ten minutes apart) over
-    /// the last 10 minutes.
-    pub fn start(dir: &Path, rules: &Path, prometheus: &str, mode: &str) -> Adapter {
+    /// Starts the adapter on `rules` against `prometheus` with `extra` flags, relisting once (ten minutes
+    /// apart) over the last 10 minutes.
+    pub fn start(dir: &Path, rules: &Path, prometheus: &str, extra: &[&str]) -> Adapter {
         let port = free_port();
         let certs = dir.join(format!("certs-{port}"));
         let child = crate::support::adapter_command()
@@ -40,8 +40,8 @@ impl Adapter {
                 "--metrics-max-age=10m".to_string(),
                 "--prometheus-timeout=10s".to_string(),
                 "--delegated-auth=false".to_string(),
-                format!("--relist-mode={mode}"),
             ])
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.join(format!("adapter-{port}.log"))).expect("a log"))
             .spawn()
@@ -54,6 +54,12 @@ impl Adapter {
         }
     }
 
+    /// Its log (stderr).
+    pub fn log_path(&self) -> &Path {
+        &self.log
+    }
+
+    /// GET that must succeed, parsed as JSON.
     pub fn get(&self, path: &str) -> serde_json::Value {
         let (status, body) = https(self.port, &self.ca, "GET", path, &[]);
         assert_eq!(status, 200, "GET {path}: {body}");
