@@ -33,7 +33,10 @@ pub struct AuthError {
 /// Tokens are renewed this long before they expire (or at half their lifetime, if that is shorter).
 const RENEW_BEFORE: Duration = Duration::from_secs(60);
 
-type Fetch = Shared<LocalBoxFuture<'static, Result<Token, AuthError>>>;
+/// A step that failed and what went wrong there, before it is named by method and backend.
+type Failure = (&'static str, String);
+
+type Fetch = Shared<LocalBoxFuture<'static, Result<Token, Failure>>>;
 
 #[derive(Debug, Clone)]
 struct Token {
@@ -44,6 +47,7 @@ struct Token {
 /// A backend's credentials, ready to authenticate calls. Not `Send`: lives on the actors' thread.
 pub struct Credentials {
     backend: String,
+    method: &'static str,
     kind: Kind,
 }
 
@@ -52,10 +56,10 @@ enum Kind {
         username: String,
         password_file: String,
     },
-    OAuth2(Box<TokenSource>),
+    OAuth2(Rc<TokenSource>),
 }
 
-/// Where an OAuth 2.0 backend's tokens come from, and the one it holds.
+/// Where an OAuth 2.0 backend's tokens come from, the one it holds, and the fetch in flight.
 struct TokenSource {
     settings: OAuth2,
     client: awc::Client,
@@ -66,7 +70,7 @@ struct TokenSource {
 
 impl Credentials {
     /// Credentials of `backend`; token requests go through `client`, bounded by `timeout`.
-    pub fn new(backend: &str, config: &Config, client: awc::Client, timeout: Duration) -> Rc<Self> {
+    pub fn new(backend: &str, config: &Config, client: awc::Client, timeout: Duration) -> Self {
         let kind = match config {
             Config::Basic {
                 username,
@@ -75,7 +79,7 @@ impl Credentials {
                 username: username.clone(),
                 password_file: password_file.clone(),
             },
-            Config::OAuth2(settings) => Kind::OAuth2(Box::new(TokenSource {
+            Config::OAuth2(settings) => Kind::OAuth2(Rc::new(TokenSource {
                 settings: settings.clone(),
                 client,
                 timeout,
@@ -83,83 +87,75 @@ impl Credentials {
                 fetching: RefCell::new(None),
             })),
         };
-        Rc::new(Self {
+        Self {
             backend: backend.to_string(),
+            method: config.method(),
             kind,
-        })
+        }
     }
 
     /// `basicAuth` or `oauth2`.
     pub fn method(&self) -> &'static str {
-        match self.kind {
-            Kind::Basic { .. } => "basicAuth",
-            Kind::OAuth2(_) => "oauth2",
-        }
-    }
-
-    fn error(&self, step: &'static str, detail: impl ToString) -> AuthError {
-        AuthError {
-            method: self.method(),
-            backend: self.backend.clone(),
-            step,
-            detail: detail.to_string(),
-        }
+        self.method
     }
 
     /// The `Authorization` header value for the next call.
-    pub async fn authorization(self: &Rc<Self>) -> Result<String, AuthError> {
-        match &self.kind {
+    pub async fn authorization(&self) -> Result<String, AuthError> {
+        let header = match &self.kind {
             Kind::Basic {
                 username,
                 password_file,
-            } => {
-                let password = read_secret(password_file)
-                    .map_err(|e| self.error("reading passwordFile", e))?;
-                let pair = format!("{username}:{password}");
-                Ok(format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(pair)
-                ))
-            }
-            Kind::OAuth2(source) => {
-                let TokenSource {
-                    token, fetching, ..
-                } = &**source;
-                let now = tokio::time::Instant::now();
-                if let Some(token) = token.borrow().as_ref().filter(|t| now < t.renew_at) {
-                    return Ok(token.header.clone());
-                }
-                let fetch = fetching
-                    .borrow_mut()
-                    .get_or_insert_with(|| {
-                        let this = self.clone();
-                        async move { this.fetch_token().await }
-                            .boxed_local()
-                            .shared()
-                    })
-                    .clone();
-                let result = fetch.await;
-                fetching.borrow_mut().take();
-                let fresh = result?;
-                *token.borrow_mut() = Some(fresh.clone());
-                Ok(fresh.header)
-            }
+            } => read_secret(password_file)
+                .map(|password| {
+                    let pair = format!("{username}:{password}");
+                    let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
+                    format!("Basic {encoded}")
+                })
+                .map_err(|e| ("reading passwordFile", e)),
+            Kind::OAuth2(source) => source.bearer().await,
+        };
+        header.map_err(|(step, detail)| AuthError {
+            method: self.method,
+            backend: self.backend.clone(),
+            step,
+            detail,
+        })
+    }
+}
+
+impl TokenSource {
+    /// The cached token while it is fresh; else the fetch in flight, or a new one that every caller
+    /// waiting meanwhile shares. The fetch itself stores its token and clears itself when done.
+    async fn bearer(self: &Rc<Self>) -> Result<String, Failure> {
+        let now = tokio::time::Instant::now();
+        if let Some(token) = self.token.borrow().as_ref().filter(|t| now < t.renew_at) {
+            return Ok(token.header.clone());
         }
+        let fetch = self
+            .fetching
+            .borrow_mut()
+            .get_or_insert_with(|| {
+                let this = self.clone();
+                async move {
+                    let fetched = this.fetch().await;
+                    if let Ok(token) = &fetched {
+                        *this.token.borrow_mut() = Some(token.clone());
+                    }
+                    this.fetching.borrow_mut().take();
+                    fetched
+                }
+                .boxed_local()
+                .shared()
+            })
+            .clone();
+        fetch.await.map(|token| token.header)
     }
 
     /// One client-credentials grant (RFC 6749 §4.4), the secret in the form body.
-    async fn fetch_token(self: Rc<Self>) -> Result<Token, AuthError> {
-        let Kind::OAuth2(source) = &self.kind else {
-            return Err(self.error("fetching a token", "basicAuth has no token"));
-        };
-        let TokenSource {
-            settings,
-            client,
-            timeout,
-            ..
-        } = &**source;
+    async fn fetch(&self) -> Result<Token, Failure> {
+        let settings = &self.settings;
         let secret = read_secret(&settings.client_secret_file)
-            .map_err(|e| self.error("reading clientSecretFile", e))?;
+            .map_err(|e| ("reading clientSecretFile", e))?;
         let mut form: Vec<(&str, &str)> = vec![
             ("grant_type", "client_credentials"),
             ("client_id", &settings.client_id),
@@ -176,14 +172,15 @@ impl Credentials {
                 .map(|(k, v)| (k.as_str(), v.as_str())),
         );
         let asked = tokio::time::Instant::now();
-        let mut response = client
+        let mut response = self
+            .client
             .post(&settings.token_url)
-            .timeout(*timeout)
+            .timeout(self.timeout)
             .insert_header(("Accept", "application/json"))
             .send_form(&form)
             .await
             .map_err(|e| {
-                self.error(
+                (
                     "asking the token endpoint",
                     format!("{}: {e}", settings.token_url),
                 )
@@ -192,10 +189,10 @@ impl Credentials {
             .body()
             .limit(1 << 20)
             .await
-            .map_err(|e| self.error("reading the token endpoint's answer", e))?;
+            .map_err(|e| ("reading the token endpoint's answer", e.to_string()))?;
         let status = response.status();
         let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|e| {
-            self.error(
+            (
                 "reading the token endpoint's answer",
                 format!(
                     "{}: HTTP {status}, not a token answer: {e}",
@@ -216,7 +213,7 @@ impl Credentials {
                     renew_at: asked + lifetime - renew_before,
                 })
             }
-            TokenAnswer { error, .. } => Err(self.error(
+            TokenAnswer { error, .. } => Err((
                 "asking the token endpoint",
                 format!(
                     "{}: HTTP {status}: {}",

@@ -10,14 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adapter_actors::prom::{PromBackend, PromError, QueryResult};
-
-use crate::backends::credentials::Credentials;
 use adapter_config::SeriesSet;
 use adapter_config::label_discovery::{LabelQuestion, read_string_list};
 use adapter_config::series_answer::{AnswerError, read_answer_from};
 use anyhow::{Context, bail};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
+
+use crate::backends::credentials::Credentials;
 
 /// Above this many bytes of parameters, GET becomes POST.
 const LONG_QUERY: usize = 4096;
@@ -152,7 +152,7 @@ struct Inner {
     timeout: Duration,
     backoff: Duration,
     telemetry: Arc<crate::telemetry::Telemetry>,
-    credentials: Option<Rc<Credentials>>,
+    credentials: Option<Credentials>,
     /// Whether the last authentication failed: a change of state is logged, not every failure.
     auth_failing: Cell<bool>,
 }
@@ -334,7 +334,6 @@ impl Inner {
         }
     }
 
-    /// One request to one URL, bounded by `timeout`.
     /// The `Authorization` header of a call from `basicAuth` or `oauth2`, fetched within `deadline`. A
     /// failure fails the call (a 503 for this backend's metrics), is counted, and logged when the state
     /// changes (not at every call while a token endpoint is down).
@@ -372,6 +371,7 @@ impl Inner {
         }
     }
 
+    /// One request to one URL, bounded by `timeout`.
     async fn attempt(
         &self,
         replica: &Replica,
@@ -449,11 +449,7 @@ impl PromBackend for HttpPrometheus {
         end: f64,
         tenant: Option<&str>,
     ) -> LocalBoxFuture<'static, Result<SeriesSet, PromError>> {
-        let params = vec![
-            ("match[]".into(), matcher.to_string()),
-            ("start".into(), format!("{start:.3}")),
-            ("end".into(), format!("{end:.3}")),
-        ];
+        let params = selector_params(matcher, start, end);
         let call = self.call("series", params, tenant);
         Box::pin(async move {
             let (status, body) = call.await?;
@@ -470,11 +466,7 @@ impl PromBackend for HttpPrometheus {
         end: f64,
         tenant: Option<&str>,
     ) -> LocalBoxFuture<'static, Result<Vec<String>, PromError>> {
-        let params = vec![
-            ("match[]".into(), matcher.to_string()),
-            ("start".into(), format!("{start:.3}")),
-            ("end".into(), format!("{end:.3}")),
-        ];
+        let params = selector_params(matcher, start, end);
         let call = self.call(question.endpoint(), params, tenant);
         Box::pin(async move {
             let (status, body) = call.await?;
@@ -504,6 +496,15 @@ impl PromBackend for HttpPrometheus {
             decode_query(&body)
         })
     }
+}
+
+/// The parameters of the metadata endpoints (series, labels, label values): a selector over a window.
+fn selector_params(matcher: &str, start: f64, end: f64) -> Vec<(String, String)> {
+    vec![
+        ("match[]".into(), matcher.to_string()),
+        ("start".into(), format!("{start:.3}")),
+        ("end".into(), format!("{end:.3}")),
+    ]
 }
 
 /// A response body as a stream of chunks.
