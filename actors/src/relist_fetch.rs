@@ -114,10 +114,7 @@ impl Questions {
             end: window.end,
             route: route.clone(),
         };
-        self.labels
-            .send(msg)
-            .await
-            .unwrap_or_else(|e| Err(PromError::Mailbox(e.to_string())))
+        answered(self.labels.send(msg).await)
     }
 
     /// Every series of `query`, reduced to names and label names.
@@ -133,11 +130,7 @@ impl Questions {
             end: window.end,
             route: route.clone(),
         };
-        let result = self
-            .series
-            .send(msg)
-            .await
-            .unwrap_or_else(|e| Err(PromError::Mailbox(e.to_string())));
+        let result = answered(self.series.send(msg).await);
         let asked = Asked {
             series: 1,
             ..Asked::default()
@@ -221,6 +214,11 @@ impl Questions {
         let set = label_discovery::series_from_label_answers(&names, &carriers);
         (Ok(Arc::new(set)), asked)
     }
+}
+
+/// The PromQuerier's answer, or why its mailbox gave none.
+fn answered<T>(sent: Result<Result<T, PromError>, actix::MailboxError>) -> Result<T, PromError> {
+    sent.unwrap_or_else(|e| Err(PromError::Mailbox(e.to_string())))
 }
 
 /// A label and the metric names carrying it.

@@ -63,8 +63,7 @@ struct PromState {
     health: Health,
     failing_matchers: Vec<String>,
     series_calls: Vec<(String, f64, f64)>,
-    label_calls: Vec<(LabelQuestion, String)>,
-    label_windows: Vec<(f64, f64)>,
+    label_calls: Vec<(LabelQuestion, String, f64, f64)>,
     label_support: LabelSupport,
     query_calls: Vec<String>,
     tenants: Vec<Option<String>>,
@@ -124,14 +123,9 @@ impl SimPrometheus {
         self.0.borrow().series_calls.clone()
     }
 
-    /// Every label question so far: (question, matcher).
-    pub fn label_calls(&self) -> Vec<(LabelQuestion, String)> {
+    /// Every label question so far: (question, matcher, start, end).
+    pub fn label_calls(&self) -> Vec<(LabelQuestion, String, f64, f64)> {
         self.0.borrow().label_calls.clone()
-    }
-
-    /// The window of every label question so far: (start, end).
-    pub fn label_windows(&self) -> Vec<(f64, f64)> {
-        self.0.borrow().label_windows.clone()
     }
 
     /// Sets how the label endpoints treat `match[]`.
@@ -245,8 +239,7 @@ impl PromBackend for SimPrometheus {
         let tenant = tenant.map(str::to_string);
         Box::pin(async move {
             arrive(&state, tenant, |s| {
-                s.label_calls.push((question, matcher.clone()));
-                s.label_windows.push((start, end));
+                s.label_calls.push((question, matcher.clone(), start, end));
             })
             .await?;
             let s = state.borrow();

@@ -240,7 +240,12 @@ async fn label_mode_keeps_a_failing_rules_metrics_and_fails_it_alone() {
         "the others refresh"
     );
     assert!(before.entries.iter().any(|e| e.contains("http_requests")));
-    let windows = w.prom.label_windows();
+    let windows: Vec<(f64, f64)> = w
+        .prom
+        .label_calls()
+        .into_iter()
+        .map(|(_, _, start, end)| (start, end))
+        .collect();
     assert!(!windows.is_empty());
     assert!(
         windows.iter().all(|(start, end)| end - start == 120.0),
