@@ -20,8 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Deserialize;
-
+use crate::query_answer::Envelope;
 use crate::resource_map::ResourceMap;
 use crate::rules::DiscoveryRule;
 use crate::series_answer::{AnswerError, SeriesSet};
@@ -176,31 +175,12 @@ pub fn series_from_label_answers(names: &[String], carriers: &[(&str, &[String])
     set
 }
 
-/// Reads a label endpoint's answer: `{"status":"success","data":["a","b"]}`.
+/// Reads a label endpoint's answer: `{"status":"success","data":["a","b"]}` (some Prometheus versions
+/// answer `"data": null` for no labels).
 pub fn read_string_list(body: &[u8]) -> Result<Vec<String>, AnswerError> {
-    #[derive(Deserialize)]
-    #[serde(rename_all = "camelCase")]
-    struct Answer {
-        status: String,
-        #[serde(default)]
-        data: Option<Vec<String>>,
-        #[serde(default)]
-        error_type: String,
-        #[serde(default)]
-        error: String,
-    }
-    let answer: Answer =
+    let envelope: Envelope<Vec<String>> =
         serde_json::from_slice(body).map_err(|e| AnswerError::Decode(e.to_string()))?;
-    match (answer.status.as_str(), answer.data) {
-        ("success", Some(data)) => Ok(data),
-        // Some Prometheus versions answer `"data": null` for no labels.
-        ("success", None) => Ok(Vec::new()),
-        ("error", _) => Err(AnswerError::Prometheus {
-            error_type: answer.error_type,
-            error: answer.error,
-        }),
-        (other, _) => Err(AnswerError::Decode(format!("unexpected status {other:?}"))),
-    }
+    Ok(envelope.data()?.unwrap_or_default())
 }
 
 #[cfg(test)]

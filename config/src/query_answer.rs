@@ -29,15 +29,29 @@ pub enum QueryResult {
     Unexpected(&'static str),
 }
 
+/// The envelope of every Prometheus API answer read whole: `status`, then `data` or the error.
 #[derive(Deserialize)]
-struct Envelope {
+pub(crate) struct Envelope<T> {
     status: String,
-    #[serde(default)]
-    data: Option<Data>,
+    #[serde(default = "Option::default")]
+    data: Option<T>,
     #[serde(default, rename = "errorType")]
     error_type: String,
     #[serde(default)]
     error: String,
+}
+
+impl<T> Envelope<T> {
+    /// The data of a success (`None` when it has none), or the error Prometheus answered.
+    pub(crate) fn data(self) -> Result<Option<T>, AnswerError> {
+        if self.status != "success" {
+            return Err(AnswerError::Prometheus {
+                error_type: self.error_type,
+                error: self.error,
+            });
+        }
+        Ok(self.data)
+    }
 }
 
 #[derive(Deserialize)]
@@ -58,15 +72,9 @@ struct VectorSample {
 /// the bytes (fuzzed: `tools/fuzz`, target `query_answer`).
 pub fn read_query_answer(body: &[u8]) -> Result<QueryResult, AnswerError> {
     let bad = |e: serde_json::Error| AnswerError::Decode(e.to_string());
-    let envelope: Envelope = serde_json::from_slice(body).map_err(bad)?;
-    if envelope.status != "success" {
-        return Err(AnswerError::Prometheus {
-            error_type: envelope.error_type,
-            error: envelope.error,
-        });
-    }
+    let envelope: Envelope<Data> = serde_json::from_slice(body).map_err(bad)?;
     let data = envelope
-        .data
+        .data()?
         .ok_or_else(|| AnswerError::Decode("success without data".into()))?;
     match data.result_type.as_str() {
         "vector" => {
