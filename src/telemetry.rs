@@ -464,15 +464,14 @@ impl Telemetry {
             ("stale_expired", &cache.stale_expired),
             ("evicted", &cache.evictions),
         ] {
-            // The actors count; the exposition's counter catches up at each scrape.
-            let exposed = self.cache_answers.get_or_create(&ResultLabels { result });
-            exposed.inc_by(counter.load(Relaxed).saturating_sub(exposed.get()));
+            catch_up(
+                &self.cache_answers.get_or_create(&ResultLabels { result }),
+                counter.load(Relaxed),
+            );
         }
-        self.missing_value_answers.inc_by(
-            flows
-                .missing_value_answers
-                .load(Relaxed)
-                .saturating_sub(self.missing_value_answers.get()),
+        catch_up(
+            &self.missing_value_answers,
+            flows.missing_value_answers.load(Relaxed),
         );
         self.cache_entries.set(cache.entries.load(Relaxed) as i64);
         self.cache_bytes.set(cache.bytes.load(Relaxed) as i64);
@@ -503,12 +502,7 @@ impl Telemetry {
                     .set(n as i64);
             }
         }
-        // The relister counts; the exposition's counter catches up at each scrape.
-        self.relist_fallbacks.inc_by(
-            questions
-                .fallbacks_total
-                .saturating_sub(self.relist_fallbacks.get()),
-        );
+        catch_up(&self.relist_fallbacks, questions.fallbacks_total);
         self.rule_relist_mode.clear();
         self.rule_series.clear();
         self.rule_failing.clear();
@@ -541,4 +535,9 @@ impl Telemetry {
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
     }
+}
+
+/// The actors count; the exposition's counter catches up with their `total` at each scrape.
+fn catch_up(exposed: &Counter, total: u64) {
+    exposed.inc_by(total.saturating_sub(exposed.get()));
 }
