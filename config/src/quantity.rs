@@ -68,15 +68,14 @@ pub fn parse(text: &str) -> Result<f64, String> {
     }
     let value: f64 = number.parse().map_err(|_| invalid())?;
     // Fractions divide (`250m` is 250 / 1000, exactly 0.25), multiples multiply.
-    let divide = |by: f64| Ok::<f64, String>(value / by);
     let value = match suffix {
-        "n" => divide(1e9)?,
-        "u" => divide(1e6)?,
-        "m" => divide(1e3)?,
+        "n" => value / 1e9,
+        "u" => value / 1e6,
+        "m" => value / 1e3,
         exponent if exponent.starts_with(['e', 'E']) => {
             let power: i32 = exponent[1..].parse().map_err(|_| invalid())?;
             if power < 0 {
-                divide(10f64.powi(-power))?
+                value / 10f64.powi(-power)
             } else {
                 value * 10f64.powi(power)
             }
