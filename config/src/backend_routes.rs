@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::backend_credentials::{self, Credentials};
 use crate::error::Collector;
 use crate::label_discovery::RelistMode;
 use crate::raw;
@@ -62,105 +63,6 @@ pub struct Backend {
     pub relist_mode: Option<RelistMode>,
     /// Credentials sent with every call, besides `tokenFile`.
     pub credentials: Option<Credentials>,
-}
-
-/// How a backend's calls authenticate (`basicAuth`, `oauth2`). Secrets stay in their files: only the
-/// paths are held, the files are read when a request needs them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Credentials {
-    /// `Authorization: Basic`, the password read from a file.
-    Basic {
-        /// The user name.
-        username: String,
-        /// The password's file.
-        password_file: String,
-    },
-    /// `Authorization: Bearer` with a token from an OAuth 2.0 client-credentials grant.
-    OAuth2(OAuth2),
-}
-
-/// A compiled `oauth2:` block.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OAuth2 {
-    /// The token endpoint (http or https).
-    pub token_url: String,
-    /// The client id.
-    pub client_id: String,
-    /// The client secret's file.
-    pub client_secret_file: String,
-    /// Scopes, sent space-separated.
-    pub scopes: Vec<String>,
-    /// Extra form parameters.
-    pub endpoint_params: Vec<(String, String)>,
-}
-
-impl Credentials {
-    /// The method's name in messages and metrics: `basicAuth` or `oauth2`.
-    pub fn method(&self) -> &'static str {
-        match self {
-            Credentials::Basic { .. } => "basicAuth",
-            Credentials::OAuth2(_) => "oauth2",
-        }
-    }
-}
-
-fn compile_credentials(
-    errors: &mut Collector<'_>,
-    at: &dyn Fn(&str) -> String,
-    raw: &raw::Backend,
-) -> Option<Credentials> {
-    let required = |errors: &mut Collector<'_>, field: String, value: &str| {
-        if value.trim().is_empty() {
-            errors.push(field, "is required");
-        }
-    };
-    match (&raw.basic_auth, &raw.oauth2) {
-        (Some(_), Some(_)) => {
-            errors.push(
-                at("oauth2"),
-                "basicAuth and oauth2 exclude each other: use one",
-            );
-            None
-        }
-        (Some(_), None) | (None, Some(_)) if !raw.token_file.is_empty() => {
-            errors.push(
-                at("tokenFile"),
-                "tokenFile excludes basicAuth and oauth2: use one",
-            );
-            None
-        }
-        (Some(basic), None) => {
-            required(errors, at("basicAuth.username"), &basic.username);
-            required(errors, at("basicAuth.passwordFile"), &basic.password_file);
-            Some(Credentials::Basic {
-                username: basic.username.clone(),
-                password_file: basic.password_file.clone(),
-            })
-        }
-        (None, Some(oauth2)) => {
-            if let Err(message) = check_url(&oauth2.token_url) {
-                errors.push(at("oauth2.tokenUrl"), message);
-            }
-            required(errors, at("oauth2.clientId"), &oauth2.client_id);
-            required(
-                errors,
-                at("oauth2.clientSecretFile"),
-                &oauth2.client_secret_file,
-            );
-            Some(Credentials::OAuth2(OAuth2 {
-                token_url: oauth2.token_url.clone(),
-                client_id: oauth2.client_id.clone(),
-                client_secret_file: oauth2.client_secret_file.clone(),
-                scopes: oauth2.scopes.clone(),
-                endpoint_params: oauth2
-                    .endpoint_params
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            }))
-        }
-        (None, None) => None,
-    }
 }
 
 /// A compiled `tenant:`.
@@ -270,7 +172,7 @@ fn check_header_value(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn check_url(url: &str) -> Result<String, String> {
+pub(crate) fn check_url(url: &str) -> Result<String, String> {
     let parsed = url::Url::parse(url).map_err(|e| format!("invalid URL {url:?}: {e}"))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(format!(
@@ -351,7 +253,7 @@ fn compile_one(errors: &mut Collector<'_>, name: &str, raw: &raw::Backend) -> Op
             false
         }
     };
-    let credentials = compile_credentials(errors, &at, raw);
+    let credentials = backend_credentials::compile(errors, &at, raw);
     let relist_mode = match raw.relist_mode.as_str() {
         "" => None,
         text => text
@@ -506,7 +408,6 @@ impl crate::Config {
 
 #[cfg(test)]
 mod tests {
-    use super::Credentials;
     use crate::rules::load;
 
     const RULE: &str = "  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>})'\n";
@@ -568,46 +469,6 @@ mod tests {
         let route = config.route(Some("thanos"), Some("app")).unwrap();
         assert_eq!(route.backend.as_deref(), Some("thanos"));
         assert_eq!(route.tenant, None);
-    }
-
-    #[test]
-    fn credentials_are_one_method_with_its_fields() {
-        let config = load(
-            "b.yaml",
-            &format!(
-                "backends:\n  amp: {{url: 'http://p/', oauth2: {{tokenUrl: 'https://login/token', clientId: c, clientSecretFile: /s, scopes: [a, b], endpointParams: {{audience: x}}}}}}\n  grafana: {{url: 'http://g/', basicAuth: {{username: u, passwordFile: /p}}}}\nrules:\n- seriesQuery: x\n{RULE}"
-            ),
-        )
-        .expect("loads");
-        let Some(Credentials::OAuth2(oauth2)) = &config.backends["amp"].credentials else {
-            panic!("oauth2: {:?}", config.backends["amp"].credentials)
-        };
-        assert_eq!(
-            (oauth2.scopes.clone(), oauth2.endpoint_params.clone()),
-            (
-                vec!["a".to_string(), "b".to_string()],
-                vec![("audience".to_string(), "x".to_string())]
-            )
-        );
-        assert_eq!(
-            config.backends["grafana"].credentials,
-            Some(Credentials::Basic {
-                username: "u".into(),
-                password_file: "/p".into()
-            })
-        );
-        assert_eq!(
-            errors(&format!(
-                "backends:\n  a: {{url: 'http://a/', basicAuth: {{username: u, passwordFile: /p}}, oauth2: {{tokenUrl: 'http://t/'}}}}\n  b: {{url: 'http://b/', tokenFile: /t, basicAuth: {{username: u, passwordFile: /p}}}}\n  c: {{url: 'http://c/', basicAuth: {{username: u}}}}\n  d: {{url: 'http://d/', oauth2: {{tokenUrl: 'ftp://t', clientSecretFile: /s}}}}\nrules:\n- seriesQuery: x\n{RULE}"
-            )),
-            [
-                "backends.a.oauth2: basicAuth and oauth2 exclude each other: use one",
-                "backends.b.tokenFile: tokenFile excludes basicAuth and oauth2: use one",
-                "backends.c.basicAuth.passwordFile: is required",
-                "backends.d.oauth2.tokenUrl: invalid URL \"ftp://t\": must be http:// or https:// with a host",
-                "backends.d.oauth2.clientId: is required",
-            ]
-        );
     }
 
     #[test]

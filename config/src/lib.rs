@@ -64,6 +64,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod backend_credentials;
 pub mod backend_routes;
 pub mod discovery;
 pub mod duration;

@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use adapter_config::backend_routes::{Credentials as Config, OAuth2};
+use adapter_config::backend_credentials::{Credentials as Config, OAuth2};
 use base64::Engine;
 use futures_util::FutureExt;
 use futures_util::future::{LocalBoxFuture, Shared};

@@ -53,7 +53,7 @@ pub struct Settings {
     /// How long a failed URL is skipped while others are tried first.
     pub backoff: Duration,
     /// `basicAuth` or `oauth2` of a `backends:` entry.
-    pub credentials: Option<adapter_config::backend_routes::Credentials>,
+    pub credentials: Option<adapter_config::backend_credentials::Credentials>,
 }
 
 impl Settings {
