@@ -72,6 +72,85 @@ pub struct Backend {
     /// OAuth 2.0 client credentials (Prometheus' `oauth2`).
     #[serde(default)]
     pub oauth2: Option<OAuth2>,
+    /// AWS Signature Version 4 (Prometheus' `sigv4`): Amazon Managed Service for Prometheus.
+    #[serde(default)]
+    pub sigv4: Option<Sigv4>,
+    /// Google OAuth 2.0 tokens (Prometheus' `google_iam`): Google Cloud Managed Service for Prometheus.
+    #[serde(default)]
+    pub google_iam: Option<GoogleIam>,
+    /// Microsoft Entra tokens (Prometheus' `azuread`): Azure Monitor managed Prometheus.
+    #[serde(default)]
+    pub azure_ad: Option<AzureAd>,
+}
+
+/// `backends.NAME.sigv4`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Sigv4 {
+    /// The AWS region; default the SDK's region chain (`AWS_REGION`, the profile).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub region: String,
+    /// The signing service name; default `aps`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub service: String,
+    /// A role assumed with the chain's credentials.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub role_arn: String,
+    /// The external id the role's trust policy asks for.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub external_id: String,
+    /// A profile of the shared config files.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub profile: String,
+}
+
+/// `backends.NAME.googleIam`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct GoogleIam {
+    /// A service-account key (JSON); without it, the metadata server (GKE workload identity).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub credentials_file: String,
+}
+
+/// `backends.NAME.azureAd`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AzureAd {
+    /// `AzurePublic` (default), `AzureChina` or `AzureGovernment`.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub cloud: String,
+    /// AKS workload identity: a federated token file exchanged for an Entra token.
+    #[serde(default)]
+    pub workload_identity: Option<AzureWorkloadIdentity>,
+    /// A managed identity, through the instance metadata service.
+    #[serde(default)]
+    pub managed_identity: Option<AzureManagedIdentity>,
+}
+
+/// `backends.NAME.azureAd.workloadIdentity`; each field defaults to what the workload identity
+/// webhook injects (`AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, `AZURE_FEDERATED_TOKEN_FILE`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AzureWorkloadIdentity {
+    /// The application (client) id.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub client_id: String,
+    /// The directory (tenant) id.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub tenant_id: String,
+    /// The projected service-account token, re-read at every token fetch.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub token_file: String,
+}
+
+/// `backends.NAME.azureAd.managedIdentity`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AzureManagedIdentity {
+    /// A user-assigned identity's client id; empty for the system-assigned identity.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub client_id: String,
 }
 
 /// `backends.NAME.basicAuth`.

@@ -79,6 +79,38 @@ const BACKEND: Shape = Shape::Object(&[
             ("endpointParams", Shape::Dict(&Shape::Text)),
         ]),
     ),
+    (
+        "sigv4",
+        Shape::Object(&[
+            ("region", Shape::Text),
+            ("service", Shape::Text),
+            ("roleArn", Shape::Text),
+            ("externalId", Shape::Text),
+            ("profile", Shape::Text),
+        ]),
+    ),
+    (
+        "googleIam",
+        Shape::Object(&[("credentialsFile", Shape::Text)]),
+    ),
+    (
+        "azureAd",
+        Shape::Object(&[
+            ("cloud", Shape::Text),
+            (
+                "workloadIdentity",
+                Shape::Object(&[
+                    ("clientId", Shape::Text),
+                    ("tenantId", Shape::Text),
+                    ("tokenFile", Shape::Text),
+                ]),
+            ),
+            (
+                "managedIdentity",
+                Shape::Object(&[("clientId", Shape::Text)]),
+            ),
+        ]),
+    ),
 ]);
 const FILE: Shape = Shape::Object(&[
     ("rules", Shape::List(&RULE)),
