@@ -19,16 +19,19 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Manifests are validated against the Kubernetes schemas (tests/deploy.rs); protobuf answers are decoded by
-# protoc and Python's protobuf runtime (tests/protobuf.rs); the Helm chart is rendered by Helm's SDK (tests/helm.rs).
+# protoc and Python's protobuf runtime (tests/protobuf.rs); the Helm chart is rendered by Helm's SDK (tests/helm.rs);
+# SigV4 signatures are recomputed by botocore and Google's service-account assertions verified by cryptography
+# (tests/backend_clouds.rs).
 # Run as `python3 -m kubernetes_validate`: a console script may not be on PATH (pyenv shims need a rehash).
-if ! python3 -c 'import kubernetes_validate, grpc_tools.protoc, google.protobuf, helm_python' >/dev/null 2>&1; then
+if ! python3 -c 'import kubernetes_validate, grpc_tools.protoc, google.protobuf, helm_python, botocore, cryptography' >/dev/null 2>&1; then
   if ! python3 -m pip --version >/dev/null 2>&1; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null
   fi
   pip_install() {
     python3 -m pip install --quiet --disable-pip-version-check "$@" \
-      kubernetes-validate==1.37.0 grpcio-tools==1.85.1 protobuf==7.36.2 helm-python-sdk==0.2.2
+      kubernetes-validate==1.37.0 grpcio-tools==1.85.1 protobuf==7.36.2 helm-python-sdk==0.2.2 \
+      botocore==1.43.11 cryptography==48.0.0
   }
   # Debian's own Python refuses system-wide installs unless told (PEP 668).
   pip_install || pip_install --break-system-packages

@@ -7,6 +7,7 @@
 mod abuse;
 mod auth;
 mod backend_auth;
+mod backend_clouds;
 mod backends;
 mod config_compat;
 mod custom_metrics;

@@ -33,6 +33,15 @@ pub enum PromError {
     /// No answer within the deadline.
     #[error("prometheus did not answer within {0:?}")]
     Timeout(std::time::Duration),
+    /// The backend's credentials could not be had (a token endpoint down, a secret file unreadable):
+    /// `public` names the method, backend and step; `cause` says what went wrong there (no secret).
+    #[error("{public}: {cause}")]
+    Auth {
+        /// `oauth2 for backend b: asking the token endpoint`: shown to API clients.
+        public: String,
+        /// What failed there: logged.
+        cause: String,
+    },
     /// The querier actor was restarting or gone.
     #[error("prometheus querier unavailable: {0}")]
     Mailbox(String),

@@ -221,6 +221,7 @@ impl Handler<InstantQuery> for PromQuerier {
                 Err(
                     error @ (PromError::Unavailable(_)
                     | PromError::Status(_)
+                    | PromError::Auth { .. }
                     | PromError::Timeout(_)),
                 ) => {
                     let stale = values.borrow_mut().stale(&key);

@@ -43,6 +43,15 @@ pub enum ApiError {
     /// 503; the cause is logged.
     #[error("the metrics backend is unavailable")]
     Unavailable(String),
+    /// 503 because a backend's credentials could not be had: the message names the method, backend and
+    /// step (what an HPA's events then show); the cause is logged.
+    #[error("the metrics backend is unavailable: {public}")]
+    BackendAuth {
+        /// Method, backend and step.
+        public: String,
+        /// What failed there.
+        cause: String,
+    },
     /// 405.
     #[error("{0}")]
     MethodNotAllowed(String),
@@ -66,6 +75,7 @@ impl From<FlowError> for ApiError {
                 public: "unable to list matching resources",
                 cause,
             },
+            FlowError::BackendAuth { public, cause } => ApiError::BackendAuth { public, cause },
             FlowError::Unavailable(_) | FlowError::Timeout(_) => {
                 ApiError::Unavailable(error.to_string())
             }
@@ -111,7 +121,9 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::BackendAuth { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
         }
@@ -137,13 +149,15 @@ impl ResponseError for ApiError {
                     }),
                 )
             }
-            ApiError::Unavailable(cause) => {
+            ApiError::Unavailable(cause) | ApiError::BackendAuth { cause, .. } => {
                 tracing::warn!(%cause, "request failed: backend unavailable");
                 ("ServiceUnavailable", None)
             }
         };
         let message = match self {
-            ApiError::Internal { cause, .. } | ApiError::Unavailable(cause)
+            ApiError::Internal { cause, .. }
+            | ApiError::Unavailable(cause)
+            | ApiError::BackendAuth { cause, .. }
                 if SHOW_CAUSES.load(Ordering::Relaxed) =>
             {
                 format!("{self}: {cause}")
@@ -224,6 +238,24 @@ mod tests {
         ));
         assert_eq!(down.status_code(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(body(down)["message"], "the metrics backend is unavailable");
+        // A backend's credentials: the method, backend and step are told, what failed there is logged.
+        let auth = body(
+            FlowError::BackendAuth {
+                public: "oauth2 for backend b: asking the token endpoint".into(),
+                cause: "http://idp.internal/token: connection refused".into(),
+            }
+            .into(),
+        );
+        assert_eq!(
+            (&auth["code"], &auth["reason"], &auth["message"]),
+            (
+                &serde_json::json!(503),
+                &serde_json::json!("ServiceUnavailable"),
+                &serde_json::json!(
+                    "the metrics backend is unavailable: oauth2 for backend b: asking the token endpoint"
+                )
+            )
+        );
         show_causes(true);
         let detailed = body(FlowError::Unavailable("refused".into()).into());
         show_causes(false);

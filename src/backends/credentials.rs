@@ -1,26 +1,30 @@
-//! A backend's `basicAuth` and `oauth2` (client credentials): the `Authorization` header of each call.
+//! A backend's credentials (`basicAuth`, `oauth2`, `sigv4`, `googleIam`, `azureAd`): what each call
+//! carries to authenticate.
 //!
 //! Secrets live in their files and are read when needed — the password at every call (so a rotated file
-//! is used at once), the client secret at every token fetch — and never appear in logs, errors or
-//! `/debug/explain`: errors name the step and the file or endpoint, not what was read. OAuth 2.0 tokens
-//! are cached until shortly before they expire, and calls that need one while it is fetched share the
-//! fetch, so a backend under load asks its token endpoint once per token lifetime.
+//! is used at once), a client secret, key or federated token at every fetch — and never appear in logs,
+//! errors or `/debug/explain`: errors name the step and the file or endpoint, not what was read. Tokens
+//! and AWS credentials are cached until shortly before they expire, and calls that need them while they
+//! are fetched share the fetch ([`Cached`]), so a backend under load asks its token endpoint once per
+//! token lifetime.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use adapter_config::backend_credentials::{Credentials as Config, OAuth2};
+use adapter_config::backend_credentials::Credentials as Config;
 use base64::Engine;
 use futures_util::FutureExt;
 use futures_util::future::{LocalBoxFuture, Shared};
-use serde::Deserialize;
+
+use crate::backends::sigv4::{AwsIdentity, Sigv4Source};
+use crate::backends::token_grants::Grant;
 
 /// Why a call could not be authenticated: the step that failed and what went wrong there (no secret).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{method} for backend {backend}: {step}: {detail}")]
 pub struct AuthError {
-    /// `basicAuth` or `oauth2`.
+    /// The method as the file spells it (`oauth2`, `sigv4`, …).
     pub method: &'static str,
     /// The backend's name.
     pub backend: String,
@@ -30,18 +34,49 @@ pub struct AuthError {
     pub detail: String,
 }
 
-/// Tokens are renewed this long before they expire (or at half their lifetime, if that is shorter).
-const RENEW_BEFORE: Duration = Duration::from_secs(60);
+impl AuthError {
+    /// The method, backend and step, without the detail: what an API client is told.
+    pub fn public(&self) -> String {
+        format!(
+            "{} for backend {}: {}",
+            self.method, self.backend, self.step
+        )
+    }
+}
 
 /// A step that failed and what went wrong there, before it is named by method and backend.
-type Failure = (&'static str, String);
+pub(crate) type Failure = (&'static str, String);
 
-type Fetch = Shared<LocalBoxFuture<'static, Result<Token, Failure>>>;
+/// Credentials are renewed this long before they expire (or at half their lifetime, if that is shorter).
+const RENEW_BEFORE: Duration = Duration::from_secs(60);
 
+/// When credentials that last `lifetime` from `asked` are renewed.
+pub(crate) fn renew_at(asked: tokio::time::Instant, lifetime: Duration) -> tokio::time::Instant {
+    asked + lifetime - RENEW_BEFORE.min(lifetime / 2)
+}
+
+/// What a call carries, for the credentials' state when it was made.
 #[derive(Debug, Clone)]
-struct Token {
-    header: String,
-    renew_at: tokio::time::Instant,
+pub enum Authorization {
+    /// The `Authorization` header's value.
+    Header(String),
+    /// AWS credentials: each request is signed with its method, URL and body.
+    Sigv4(Rc<AwsIdentity>),
+}
+
+impl Authorization {
+    /// The headers to add to a request with this `method`, `url` (already encoded, as sent) and `body`.
+    pub fn headers(
+        &self,
+        method: &str,
+        url: &str,
+        body: &[u8],
+    ) -> Result<Vec<(String, String)>, String> {
+        match self {
+            Authorization::Header(value) => Ok(vec![("Authorization".into(), value.clone())]),
+            Authorization::Sigv4(identity) => identity.sign(method, url, body),
+        }
+    }
 }
 
 /// A backend's credentials, ready to authenticate calls. Not `Send`: lives on the actors' thread.
@@ -56,16 +91,14 @@ enum Kind {
         username: String,
         password_file: String,
     },
-    OAuth2(Rc<TokenSource>),
-}
-
-/// Where an OAuth 2.0 backend's tokens come from, the one it holds, and the fetch in flight.
-struct TokenSource {
-    settings: OAuth2,
-    client: awc::Client,
-    timeout: Duration,
-    token: RefCell<Option<Token>>,
-    fetching: RefCell<Option<Fetch>>,
+    Bearer {
+        grant: Rc<Grant>,
+        token: Rc<Cached<String>>,
+    },
+    Sigv4 {
+        source: Rc<Sigv4Source>,
+        identity: Rc<Cached<Rc<AwsIdentity>>>,
+    },
 }
 
 impl Credentials {
@@ -79,13 +112,14 @@ impl Credentials {
                 username: username.clone(),
                 password_file: password_file.clone(),
             },
-            Config::OAuth2(settings) => Kind::OAuth2(Rc::new(TokenSource {
-                settings: settings.clone(),
-                client,
-                timeout,
-                token: RefCell::new(None),
-                fetching: RefCell::new(None),
-            })),
+            Config::Sigv4(settings) => Kind::Sigv4 {
+                source: Rc::new(Sigv4Source::new(settings.clone())),
+                identity: Rc::default(),
+            },
+            Config::OAuth2(_) | Config::GoogleIam(_) | Config::AzureAd(_) => Kind::Bearer {
+                grant: Rc::new(Grant::new(config, client, timeout)),
+                token: Rc::default(),
+            },
         };
         Self {
             backend: backend.to_string(),
@@ -94,14 +128,14 @@ impl Credentials {
         }
     }
 
-    /// `basicAuth` or `oauth2`.
+    /// The method as the file spells it.
     pub fn method(&self) -> &'static str {
         self.method
     }
 
-    /// The `Authorization` header value for the next call.
-    pub async fn authorization(&self) -> Result<String, AuthError> {
-        let header = match &self.kind {
+    /// What the next call carries.
+    pub async fn authorization(&self) -> Result<Authorization, AuthError> {
+        let authorization = match &self.kind {
             Kind::Basic {
                 username,
                 password_file,
@@ -109,12 +143,25 @@ impl Credentials {
                 .map(|password| {
                     let pair = format!("{username}:{password}");
                     let encoded = base64::engine::general_purpose::STANDARD.encode(pair);
-                    format!("Basic {encoded}")
+                    Authorization::Header(format!("Basic {encoded}"))
                 })
                 .map_err(|e| ("reading passwordFile", e)),
-            Kind::OAuth2(source) => source.bearer().await,
+            Kind::Bearer { grant, token } => {
+                let grant = grant.clone();
+                token
+                    .get(move || async move { grant.fetch().await }.boxed_local())
+                    .await
+                    .map(|token| Authorization::Header(format!("Bearer {token}")))
+            }
+            Kind::Sigv4 { source, identity } => {
+                let source = source.clone();
+                identity
+                    .get(move || async move { source.fetch().await }.boxed_local())
+                    .await
+                    .map(Authorization::Sigv4)
+            }
         };
-        header.map_err(|(step, detail)| AuthError {
+        authorization.map_err(|(step, detail)| AuthError {
             method: self.method,
             backend: self.backend.clone(),
             step,
@@ -123,23 +170,45 @@ impl Credentials {
     }
 }
 
-impl TokenSource {
-    /// The cached token while it is fresh; else the fetch in flight, or a new one that every caller
-    /// waiting meanwhile shares. The fetch itself stores its token and clears itself when done.
-    async fn bearer(self: &Rc<Self>) -> Result<String, Failure> {
-        let now = tokio::time::Instant::now();
-        if let Some(token) = self.token.borrow().as_ref().filter(|t| now < t.renew_at) {
-            return Ok(token.header.clone());
+/// A fetch's result: the value and when to renew it.
+type Fetched<T> = Result<(T, tokio::time::Instant), Failure>;
+
+/// A value that expires (a token, AWS credentials), the one held and the fetch in flight.
+pub(crate) struct Cached<T> {
+    held: RefCell<Option<(T, tokio::time::Instant)>>,
+    fetching: RefCell<Option<Shared<LocalBoxFuture<'static, Fetched<T>>>>>,
+}
+
+impl<T> Default for Cached<T> {
+    fn default() -> Self {
+        Self {
+            held: RefCell::new(None),
+            fetching: RefCell::new(None),
         }
-        let fetch = self
+    }
+}
+
+impl<T: Clone + 'static> Cached<T> {
+    /// The value held while it is fresh; else the fetch in flight, or a new one (`fetch()`) that every
+    /// caller waiting meanwhile shares. The fetch stores its value and clears itself when done.
+    pub(crate) async fn get(
+        self: &Rc<Self>,
+        fetch: impl FnOnce() -> LocalBoxFuture<'static, Fetched<T>>,
+    ) -> Result<T, Failure> {
+        let now = tokio::time::Instant::now();
+        if let Some((value, _)) = self.held.borrow().as_ref().filter(|(_, at)| now < *at) {
+            return Ok(value.clone());
+        }
+        let shared = self
             .fetching
             .borrow_mut()
             .get_or_insert_with(|| {
                 let this = self.clone();
+                let fetch = fetch();
                 async move {
-                    let fetched = this.fetch().await;
-                    if let Ok(token) = &fetched {
-                        *this.token.borrow_mut() = Some(token.clone());
+                    let fetched = fetch.await;
+                    if let Ok(held) = &fetched {
+                        *this.held.borrow_mut() = Some(held.clone());
                     }
                     this.fetching.borrow_mut().take();
                     fetched
@@ -148,97 +217,12 @@ impl TokenSource {
                 .shared()
             })
             .clone();
-        fetch.await.map(|token| token.header)
+        shared.await.map(|(value, _)| value)
     }
-
-    /// One client-credentials grant (RFC 6749 §4.4), the secret in the form body.
-    async fn fetch(&self) -> Result<Token, Failure> {
-        let settings = &self.settings;
-        let secret = read_secret(&settings.client_secret_file)
-            .map_err(|e| ("reading clientSecretFile", e))?;
-        let mut form: Vec<(&str, &str)> = vec![
-            ("grant_type", "client_credentials"),
-            ("client_id", &settings.client_id),
-            ("client_secret", &secret),
-        ];
-        let scope = settings.scopes.join(" ");
-        if !scope.is_empty() {
-            form.push(("scope", &scope));
-        }
-        form.extend(
-            settings
-                .endpoint_params
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.as_str())),
-        );
-        let asked = tokio::time::Instant::now();
-        let mut response = self
-            .client
-            .post(&settings.token_url)
-            .timeout(self.timeout)
-            .insert_header(("Accept", "application/json"))
-            .send_form(&form)
-            .await
-            .map_err(|e| {
-                (
-                    "asking the token endpoint",
-                    format!("{}: {e}", settings.token_url),
-                )
-            })?;
-        let body = response
-            .body()
-            .limit(1 << 20)
-            .await
-            .map_err(|e| ("reading the token endpoint's answer", e.to_string()))?;
-        let status = response.status();
-        let answer: TokenAnswer = serde_json::from_slice(&body).map_err(|e| {
-            (
-                "reading the token endpoint's answer",
-                format!(
-                    "{}: HTTP {status}, not a token answer: {e}",
-                    settings.token_url
-                ),
-            )
-        })?;
-        match answer {
-            TokenAnswer {
-                access_token: Some(access_token),
-                expires_in,
-                ..
-            } if status.is_success() => {
-                let lifetime = Duration::from_secs(expires_in.unwrap_or(3600));
-                let renew_before = RENEW_BEFORE.min(lifetime / 2);
-                Ok(Token {
-                    header: format!("Bearer {access_token}"),
-                    renew_at: asked + lifetime - renew_before,
-                })
-            }
-            TokenAnswer { error, .. } => Err((
-                "asking the token endpoint",
-                format!(
-                    "{}: HTTP {status}: {}",
-                    settings.token_url,
-                    error.unwrap_or_else(|| "no access_token in the answer".into())
-                ),
-            )),
-        }
-    }
-}
-
-/// What a token endpoint answers (RFC 6749 §5.1, §5.2): the token and its lifetime, or an error code.
-#[derive(Deserialize)]
-struct TokenAnswer {
-    #[serde(default)]
-    access_token: Option<String>,
-    #[serde(default)]
-    expires_in: Option<u64>,
-    /// RFC 6749's error code (`invalid_client`): no secret in it.
-    #[serde(default)]
-    error: Option<String>,
 }
 
 /// A secret file's content, without its trailing newline.
-fn read_secret(file: &str) -> Result<String, String> {
+pub(crate) fn read_secret(file: &str) -> Result<String, String> {
     std::fs::read_to_string(file)
         .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
         .map_err(|e| format!("{file}: {e}"))

@@ -11,6 +11,8 @@ pub mod object_index;
 pub mod objects_file;
 pub mod prometheus;
 pub mod prometheus_auth;
+pub mod sigv4;
+pub mod token_grants;
 
 use std::rc::Rc;
 use std::sync::Arc;

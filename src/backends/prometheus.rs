@@ -17,7 +17,7 @@ use anyhow::{Context, bail};
 use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 
-use crate::backends::credentials::Credentials;
+use crate::backends::credentials::{AuthError, Authorization, Credentials};
 
 /// Above this many bytes of parameters, GET becomes POST.
 const LONG_QUERY: usize = 4096;
@@ -274,7 +274,7 @@ impl HttpPrometheus {
                         replica,
                         endpoint,
                         &params,
-                        (tenant.as_deref(), authorization.as_deref()),
+                        (tenant.as_deref(), authorization.as_ref()),
                         share,
                     )
                     .await
@@ -334,31 +334,31 @@ impl Inner {
         }
     }
 
-    /// The `Authorization` header of a call from `basicAuth` or `oauth2`, fetched within `deadline`. A
-    /// failure fails the call (a 503 for this backend's metrics), is counted, and logged when the state
+    /// What a call carries to authenticate, had within `deadline`. A failure fails the call (a 503 for
+    /// this backend's metrics naming the step that failed), is counted, and logged when the state
     /// changes (not at every call while a token endpoint is down).
     async fn authorization(
         &self,
         deadline: tokio::time::Instant,
-    ) -> Result<Option<String>, PromError> {
+    ) -> Result<Option<Authorization>, PromError> {
         let Some(credentials) = &self.credentials else {
             return Ok(None);
         };
         let result = match tokio::time::timeout_at(deadline, credentials.authorization()).await {
-            Ok(result) => result.map_err(|e| e.to_string()),
-            Err(_) => Err(format!(
-                "{} for backend {}: no token within {:?}",
-                credentials.method(),
-                self.name,
-                self.timeout
-            )),
+            Ok(result) => result,
+            Err(_) => Err(AuthError {
+                method: credentials.method(),
+                backend: self.name.clone(),
+                step: "fetching credentials",
+                detail: format!("no answer within {:?}", self.timeout),
+            }),
         };
         match result {
-            Ok(header) => {
+            Ok(authorization) => {
                 if self.auth_failing.replace(false) {
                     tracing::info!(backend = %self.name, method = credentials.method(), "backend authentication works again");
                 }
-                Ok(Some(header))
+                Ok(Some(authorization))
             }
             Err(error) => {
                 self.telemetry
@@ -366,7 +366,10 @@ impl Inner {
                 if !self.auth_failing.replace(true) {
                     tracing::warn!(backend = %self.name, %error, "backend authentication failed; its metrics answer 503 until it works");
                 }
-                Err(PromError::Unavailable(error))
+                Err(PromError::Auth {
+                    public: error.public(),
+                    cause: error.detail,
+                })
             }
         }
     }
@@ -377,17 +380,22 @@ impl Inner {
         replica: &Replica,
         endpoint: &'static str,
         params: &[(String, String)],
-        (tenant, authorization): (Option<&str>, Option<&str>),
+        (tenant, authorization): (Option<&str>, Option<&Authorization>),
         timeout: Duration,
     ) -> Result<(u16, Body), PromError> {
         let mut url = Self::url(&replica.base, endpoint);
         let long = params.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() > LONG_QUERY;
         // The label-values endpoint is GET only (`/api/v1/labels` takes both).
         let post = (self.post || long) && endpoint != LabelQuestion::MetricNames.endpoint();
-        if !post {
-            url.query_pairs_mut()
-                .extend_pairs(params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-        }
+        // Encoded as SigV4 canonicalizes (RFC 3986's unreserved characters kept, all else %XX), so a
+        // signature computed over this URL is the one any verifier recomputes; Prometheus reads it alike.
+        let encoded = encode_params(params);
+        let body = if post {
+            encoded
+        } else {
+            url.set_query(Some(&encoded));
+            String::new()
+        };
         let mut request = if post {
             self.client.post(url.as_str())
         } else {
@@ -413,15 +421,23 @@ impl Inner {
             request =
                 request.insert_header(("Authorization", format!("Bearer {}", token.trim_end())));
         }
-        if let Some(authorization) = authorization {
-            request = request.insert_header(("Authorization", authorization));
-        }
         let verb = if post { "POST" } else { "GET" };
+        if let Some(authorization) = authorization {
+            let headers = authorization
+                .headers(verb, url.as_str(), body.as_bytes())
+                .map_err(PromError::Unavailable)?;
+            for (name, value) in headers {
+                request = request.insert_header((name, value));
+            }
+        }
         // Wall time for a self-metric, on the HTTP side of the actors.
         #[allow(clippy::disallowed_methods, reason = "latency self-metric")]
         let started = std::time::Instant::now();
         let sent = if post {
-            request.send_form(&params).await
+            request
+                .insert_header(("Content-Type", "application/x-www-form-urlencoded"))
+                .send_body(body)
+                .await
         } else {
             request.send().await
         };
@@ -640,6 +656,23 @@ fn client_tls(
             .map(|(c, k)| (c.as_slice(), k.as_slice())),
     )
     .context("the Prometheus TLS settings")
+}
+
+/// RFC 3986's unreserved characters: what SigV4's canonical query leaves unencoded.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// `params` as a query string or form body, every byte outside the unreserved set percent-encoded.
+fn encode_params(params: &[(String, String)]) -> String {
+    let encode = |text: &str| percent_encoding::utf8_percent_encode(text, QUERY_VALUE).to_string();
+    params
+        .iter()
+        .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 #[cfg(test)]

@@ -26,6 +26,17 @@ impl Adapter {
     /// Starts the adapter on `rules` against `prometheus` with `extra` flags, relisting once (ten minutes
     /// apart) over the last 10 minutes.
     pub fn start(dir: &Path, rules: &Path, prometheus: &str, extra: &[&str]) -> Adapter {
+        Self::start_with_env(dir, rules, prometheus, extra, &[])
+    }
+
+    /// As `start`, with `env` added to the process' environment.
+    pub fn start_with_env(
+        dir: &Path,
+        rules: &Path,
+        prometheus: &str,
+        extra: &[&str],
+        env: &[(&str, String)],
+    ) -> Adapter {
         let port = free_port();
         let certs = dir.join(format!("certs-{port}"));
         let child = crate::support::adapter_command()
@@ -42,6 +53,7 @@ impl Adapter {
                 "--delegated-auth=false".to_string(),
             ])
             .args(extra)
+            .envs(env.iter().map(|(name, value)| (name, value)))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(dir.join(format!("adapter-{port}.log"))).expect("a log"))
             .spawn()

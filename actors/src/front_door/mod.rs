@@ -63,6 +63,14 @@ pub enum FlowError {
     /// A backend or actor is down (503).
     #[error("backend unavailable: {0}")]
     Unavailable(String),
+    /// A backend's credentials could not be had (503): `public` names the method, backend and step.
+    #[error("{public}: {cause}")]
+    BackendAuth {
+        /// Method, backend and step: shown to API clients.
+        public: String,
+        /// What failed there: logged.
+        cause: String,
+    },
     /// The flow did not finish within its deadline (503).
     #[error("no answer within {0:?}")]
     Timeout(Duration),
@@ -88,6 +96,7 @@ impl From<PromError> for FlowError {
     fn from(error: PromError) -> Self {
         match error {
             PromError::Api { .. } => FlowError::QueryFailed(error.to_string()),
+            PromError::Auth { public, cause } => FlowError::BackendAuth { public, cause },
             PromError::Unavailable(_)
             | PromError::Status(_)
             | PromError::Mailbox(_)
