@@ -298,16 +298,10 @@ fn sigv4_keys_from_a_web_identity_token_file_are_renewed_before_they_expire() {
     let env = demo_env();
     let dir = env.dir.path();
     let clouds = Clouds::start(dir, env.prom_port);
+    // The flags' backend this time: --prometheus-url is the proxy, signed per --prometheus-sigv4-region.
     let rules_file = dir.join("irsa-rules.yaml");
-    std::fs::write(
-        &rules_file,
-        format!(
-            "backends:\n  amp:\n    url: {}/\n    sigv4: {{region: us-east-1}}\nexternalRules:\n{}",
-            clouds.url("proxy"),
-            queue_rule("amp")
-        ),
-    )
-    .expect("written");
+    let rule = queue_rule("amp").replace("  backend: amp\n", "");
+    std::fs::write(&rules_file, format!("externalRules:\n{rule}")).expect("written");
     // As EKS IRSA sets it: a role and a projected token file, no keys.
     let mut adapter_env = clouds.env(dir);
     adapter_env.push((
@@ -315,8 +309,14 @@ fn sigv4_keys_from_a_web_identity_token_file_are_renewed_before_they_expire() {
         dir.join("web-identity-token").display().to_string(),
     ));
     adapter_env.push(("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/irsa".into()));
-    let url = format!("http://127.0.0.1:{}/", env.prom_port);
-    let adapter = Adapter::start_with_env(dir, &rules_file, &url, &[], &adapter_env);
+    let url = format!("{}/", clouds.url("proxy"));
+    let adapter = Adapter::start_with_env(
+        dir,
+        &rules_file,
+        &url,
+        &["--prometheus-sigv4-region=us-east-1"],
+        &adapter_env,
+    );
     adapter.wait_ready();
 
     // Requests for three key lifetimes: every one answered, though each key expires after LIFETIME s

@@ -3,7 +3,7 @@
 //! checked. Only paths to secrets are held; the files are read when a call needs them.
 
 use crate::backend_routes::check_url;
-use crate::error::Collector;
+use crate::error::{Collector, ConfigErrors};
 use crate::raw;
 
 /// How a backend's calls authenticate. Secrets stay in their files: only the paths are held, the files
@@ -141,6 +141,17 @@ impl Credentials {
             Credentials::AzureAd(_) => "azureAd",
         }
     }
+}
+
+/// The credentials of a backend given by flags rather than a file: `raw` holds what the flags say, and
+/// `flag` names the flag of a field's path (`sigv4.roleArn`), so errors point at flags.
+pub fn from_flags(
+    raw: &raw::Backend,
+    flag: &dyn Fn(&str) -> String,
+) -> Result<Option<Credentials>, ConfigErrors> {
+    let mut errors = Collector::new("flags");
+    let credentials = compile(&mut errors, flag, raw);
+    errors.finish(|_| credentials)
 }
 
 /// `Some(text)` unless it is empty.

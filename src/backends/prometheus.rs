@@ -52,7 +52,7 @@ pub struct Settings {
     pub tenant_header: Option<String>,
     /// How long a failed URL is skipped while others are tried first.
     pub backoff: Duration,
-    /// `basicAuth` or `oauth2` of a `backends:` entry.
+    /// How calls authenticate: a `backends:` entry's method, or the flags' (`--prometheus-sigv4-*`, …).
     pub credentials: Option<adapter_config::backend_credentials::Credentials>,
 }
 
@@ -93,7 +93,9 @@ impl Settings {
             query_params: Vec::new(),
             tenant_header: None,
             backoff: adapter_config::backend_routes::DEFAULT_BACKOFF,
-            credentials: None,
+            credentials: flags
+                .credentials
+                .credentials(&flags.prometheus_token_file)?,
         })
     }
 

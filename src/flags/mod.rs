@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
+pub mod credentials;
+
 /// Serving flags.
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -76,6 +78,10 @@ pub struct ServeFlags {
     /// Value cache: most bytes kept (estimated).
     #[arg(long, default_value_t = 16 << 20)]
     pub metrics_cache_max_bytes: usize,
+    /// Credentials for `--prometheus-url`: `--prometheus-basic-auth-*`, `--prometheus-oauth2-*`,
+    /// `--prometheus-sigv4-*`, `--prometheus-google-iam-*`, `--prometheus-azure-ad-*`.
+    #[command(flatten)]
+    pub credentials: credentials::CredentialFlags,
     /// Refuse to start (and to reload) on warnings too: what upstream starts with but fails on later.
     /// By default a warning disables only its rule.
     #[arg(long, default_value_t = false, num_args = 0..=1, default_missing_value = "true")]
