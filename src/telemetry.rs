@@ -311,7 +311,7 @@ impl Telemetry {
         let backend_auth_failures = Family::<AuthLabels, Counter>::default();
         registry.register(
             "backend_auth_failures",
-            "Calls to a backend that failed because its basicAuth or oauth2 credentials could not be had (a secret file unreadable, the token endpoint failing)",
+            "Calls to a backend that failed because its credentials (basicAuth, oauth2, sigv4, googleIam, azureAd) could not be had: a secret file unreadable, a token endpoint or credential chain failing",
             backend_auth_failures.clone(),
         );
         Arc::new(Self {

@@ -390,6 +390,14 @@ mod tests {
             panic!()
         };
         assert_eq!(az2.cloud.resource(), "https://prometheus.monitor.azure.cn");
+        // check-config names each backend's method (never a secret's path).
+        assert!(
+            crate::explain::summary(&config).ends_with(
+                "backends: amp (1 URL, sigv4), amp2 (1 URL, sigv4), az (1 URL, azureAd), az2 (1 URL, azureAd), gmp (1 URL, googleIam), gmp2 (1 URL, googleIam)"
+            ),
+            "{}",
+            crate::explain::summary(&config)
+        );
         assert_eq!(
             errors(&format!(
                 "backends:\n  a: {{url: 'http://a/', sigv4: {{}}, googleIam: {{}}, azureAd: {{managedIdentity: {{}}}}}}\n  b: {{url: 'http://b/', sigv4: {{externalId: e}}}}\n  \

@@ -31,10 +31,14 @@ pub fn summary(config: &Config) -> String {
             } else {
                 format!("{} URLs", b.urls.len())
             };
-            match &b.tenant {
-                Some(t) => format!("{} ({urls}, tenant header {})", b.name, t.header),
-                None => format!("{} ({urls})", b.name),
+            let mut about = vec![urls];
+            if let Some(tenant) = &b.tenant {
+                about.push(format!("tenant header {}", tenant.header));
             }
+            if let Some(credentials) = &b.credentials {
+                about.push(credentials.method().to_string());
+            }
+            format!("{} ({})", b.name, about.join(", "))
         })
         .collect();
     let backends = if backends.is_empty() {

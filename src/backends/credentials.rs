@@ -5,7 +5,7 @@
 //! is used at once), a client secret, key or federated token at every fetch — and never appear in logs,
 //! errors or `/debug/explain`: errors name the step and the file or endpoint, not what was read. Tokens
 //! and AWS credentials are cached until shortly before they expire, and calls that need them while they
-//! are fetched share the fetch ([`Cached`]), so a backend under load asks its token endpoint once per
+//! are fetched share the fetch (`Cached`), so a backend under load asks its token endpoint once per
 //! token lifetime.
 
 use std::cell::RefCell;

@@ -3,7 +3,7 @@
 //! EKS Pod Identity, instance metadata), optionally a role assumed with them, and every request signed
 //! with Signature Version 4 by `aws-sigv4` — the SDK's signer, not ours.
 //!
-//! The chain does not cache; [`crate::backends::credentials::Cached`] does, until shortly before the
+//! The chain does not cache; the credentials' `Cached` does, until shortly before the
 //! credentials expire (credentials without an expiry, such as environment keys, are asked for again every
 //! [`STATIC_RENEWAL`], so a changed profile file is picked up). Endpoints move as the SDK allows
 //! (`AWS_ENDPOINT_URL_STS`, `AWS_CONTAINER_CREDENTIALS_FULL_URI`, …).
