@@ -251,10 +251,22 @@ fn victoriametrics_discovery_agrees_in_both_modes() {
 #[test]
 fn a_metric_stopped_before_the_window_but_inside_its_block_is_where_the_modes_differ() {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs_f64();
+    let unix_now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs_f64()
+    };
+    // Backfilled blocks are aligned to 2 h: the stale sample must sit in the block holding the window's
+    // start (`--metrics-max-age=10m` ago), before that start. Half an hour earlier unless the block began
+    // later; within half a minute of a block's start there is no room yet, so wait for it.
+    let block_start = |t: f64| (t / 7200.0).floor() * 7200.0;
+    let mut now = unix_now();
+    if now - 600.0 - block_start(now - 600.0) < 31.0 {
+        std::thread::sleep(Duration::from_secs(35));
+        now = unix_now();
+    }
+    let stale_at = (now - 1800.0).max(block_start(now - 600.0) + 1.0);
     let series = dir.path().join("series.om");
     std::fs::write(
         &series,
@@ -262,7 +274,7 @@ fn a_metric_stopped_before_the_window_but_inside_its_block_is_where_the_modes_di
             "# TYPE fresh_metric gauge\nfresh_metric{{namespace=\"a\",pod=\"p\"}} 1 {:.3}\n\
              # TYPE stale_metric gauge\nstale_metric{{namespace=\"a\",pod=\"p\"}} 1 {:.3}\n# EOF\n",
             now - 60.0,
-            now - 1800.0
+            stale_at
         ),
     )
     .expect("written");
