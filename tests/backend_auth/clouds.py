@@ -7,6 +7,8 @@
   endpoints below issued and that has not expired;
 - an STS endpoint: AssumeRoleWithWebIdentity (the token must be the web identity token file's content)
   and AssumeRole (itself SigV4-verified), both issuing temporary keys that expire after LIFETIME seconds;
+- the container credentials endpoint of ECS and EKS Pod Identity (the pod's token file's content as the
+  Authorization header), issuing the same temporary keys;
 - Google's metadata server (the `Metadata-Flavor: Google` header and the monitoring.read scope required)
   and a Google token endpoint for the JWT-bearer grant, verifying the assertion's RS256 signature with
   the service account's public key (Python's `cryptography`) and its claims;
@@ -18,7 +20,7 @@ usage: clouds.py DIR PROMETHEUS_PORT LIFETIME
 Writes DIR/ports.json (each server's port) and two service-account keys (DIR/google-key-a.json,
 DIR/google-key-b.json; only key a is accepted until POST /rotate-google), then prints "ready".
 GET /state on the control port answers what was seen, POST /reset forgets it; POST /down/NAME and /up/NAME
-stop and restart one token endpoint (sts, metadata, google, entra, imds)."""
+stop and restart one token endpoint (sts, container, metadata, google, entra, imds)."""
 import base64, datetime, http.server, json, os, sys, threading, time, urllib.error, urllib.parse, urllib.request
 
 from botocore.auth import SigV4Auth
@@ -172,6 +174,23 @@ class Sts(Base):
         self.answer(200, xml.encode(), "text/xml")
 
 
+class Container(Base):
+    """The container credentials endpoint (ECS; EKS Pod Identity's agent): the pod's token file as the
+    Authorization header, temporary keys as JSON."""
+    name = "container"
+
+    def do_GET(self):
+        if self.is_down():
+            return self.answer(503, {"message": "unavailable"})
+        if self.path != "/v1/credentials":
+            return self.refuse("path " + self.path, 404)
+        if self.headers.get("Authorization") != read(os.path.join(directory, "pod-identity-token")):
+            return self.refuse("authorization token", 401)
+        key, secret, token, expiry = issue_aws("container")
+        self.answer(200, {"AccessKeyId": key, "SecretAccessKey": secret, "Token": token, "Expiration": expiry,
+                          "AccountId": "123456789012"})
+
+
 class Metadata(Base):
     name = "metadata"
 
@@ -312,7 +331,7 @@ class Control(Base):
 
 
 ports = {}
-for name, handler in (("proxy", Proxy), ("sts", Sts), ("metadata", Metadata), ("google", Google),
+for name, handler in (("proxy", Proxy), ("sts", Sts), ("container", Container), ("metadata", Metadata), ("google", Google),
                       ("entra", Entra), ("imds", Imds), ("control", Control)):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     ports[name] = server.server_address[1]
