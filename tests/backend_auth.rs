@@ -4,11 +4,11 @@
 //! our client). One token fetch per token lifetime under load; rotated secrets picked up; the token
 //! endpoint down is a 503 for that backend's metrics only, counted, the secret never logged.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use crate::support::adapter::Adapter;
-use crate::support::env::{Env, Killed, demo_env, free_port, http, https, wait_until};
+use crate::support::env::{Env, Killed, demo_env, free_port, http, https, start_ready, wait_until};
 
 const SECRET: &str = "s3cret-client-value";
 const PASSWORD: &str = "p4ssword-value";
@@ -25,34 +25,25 @@ impl Servers {
     fn start(env: &Env, secret_file: &std::path::Path, password_file: &std::path::Path) -> Servers {
         let (token_port, proxy_port) = (free_port(), free_port());
         let script = crate::support::root().join("tests/backend_auth/servers.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .args([
-                token_port.to_string(),
-                proxy_port.to_string(),
-                env.prom_port.to_string(),
-            ])
-            .args(["adapter-client".into(), secret_file.display().to_string()])
-            .args([
-                "adapter-user".into(),
-                password_file.display().to_string(),
-                LIFETIME.to_string(),
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("python3 runs");
-        let mut ready = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
-            &mut ready,
-        )
-        .expect("the servers say they are ready");
-        assert_eq!(ready.trim(), "ready");
+        let process = start_ready(
+            Command::new("python3")
+                .arg(script)
+                .args([
+                    token_port.to_string(),
+                    proxy_port.to_string(),
+                    env.prom_port.to_string(),
+                ])
+                .args(["adapter-client".into(), secret_file.display().to_string()])
+                .args([
+                    "adapter-user".into(),
+                    password_file.display().to_string(),
+                    LIFETIME.to_string(),
+                ]),
+        );
         Servers {
             token_port,
             proxy_port,
-            _process: Killed(child),
+            _process: process,
         }
     }
 

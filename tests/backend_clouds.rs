@@ -8,11 +8,11 @@
 //! endpoint down answered with a 503 for its backend only.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::adapter::Adapter;
-use crate::support::env::{Killed, demo_env, http, https, wait_until};
+use crate::support::env::{Killed, demo_env, http, https, start_ready, wait_until};
 
 /// Lifetime of every token and temporary key, in seconds: renewed at half of it.
 const LIFETIME: u64 = 6;
@@ -32,29 +32,17 @@ impl Clouds {
         std::fs::write(dir.join("web-identity-token"), WEB_IDENTITY_TOKEN).expect("written");
         std::fs::write(dir.join("pod-identity-token"), POD_IDENTITY_TOKEN).expect("written");
         let script = crate::support::root().join("tests/backend_auth/clouds.py");
-        let mut child = Command::new("python3")
-            .arg(script)
-            .arg(dir)
-            .args([prom_port.to_string(), LIFETIME.to_string()])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 runs");
-        let mut ready = String::new();
-        std::io::BufRead::read_line(
-            &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
-            &mut ready,
-        )
-        .expect("the servers say they are ready");
-        assert_eq!(
-            ready.trim(),
-            "ready",
-            "clouds.py needs botocore and cryptography"
+        // clouds.py needs botocore and cryptography (scripts/test.sh installs them).
+        let process = start_ready(
+            Command::new("python3")
+                .arg(script)
+                .arg(dir)
+                .args([prom_port.to_string(), LIFETIME.to_string()]),
         );
         let ports = std::fs::read_to_string(dir.join("ports.json")).expect("ports written");
         Clouds {
             ports: serde_json::from_str(&ports).expect("ports are JSON"),
-            _process: Killed(child),
+            _process: process,
         }
     }
 

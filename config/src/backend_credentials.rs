@@ -286,20 +286,8 @@ pub(crate) fn compile(
 #[cfg(test)]
 mod tests {
     use super::Credentials;
+    use crate::backend_routes::tests::{RULE, errors};
     use crate::rules::load;
-
-    const RULE: &str = "  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>})'\n";
-
-    fn errors(yaml: &str) -> Vec<String> {
-        match load("b.yaml", yaml) {
-            Ok(config) => panic!("loaded: {:?}", config.backends),
-            Err(e) => {
-                e.0.iter()
-                    .map(|e| format!("{}: {}", e.location, e.message))
-                    .collect()
-            }
-        }
-    }
 
     #[test]
     fn credentials_are_one_method_with_its_fields() {

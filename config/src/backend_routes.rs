@@ -407,12 +407,14 @@ impl crate::Config {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use crate::rules::load;
 
-    const RULE: &str = "  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>})'\n";
+    /// A rule's query, for files whose point is elsewhere.
+    pub(crate) const RULE: &str = "  metricsQuery: 'sum(<<.Series>>{<<.LabelMatchers>>})'\n";
 
-    fn errors(yaml: &str) -> Vec<String> {
+    /// Each load error of `yaml` as `location: message`; panics if it loads.
+    pub(crate) fn errors(yaml: &str) -> Vec<String> {
         match load("b.yaml", yaml) {
             Ok(config) => panic!("loaded: {:?}", config.backends),
             Err(e) => {

@@ -21,13 +21,15 @@ Writes DIR/ports.json (each server's port) and two service-account keys (DIR/goo
 DIR/google-key-b.json; only key a is accepted until POST /rotate-google), then prints "ready".
 GET /state on the control port answers what was seen, POST /reset forgets it; POST /down/NAME and /up/NAME
 stop and restart one token endpoint (sts, container, metadata, google, entra, imds)."""
-import base64, datetime, http.server, json, os, sys, threading, time, urllib.error, urllib.parse, urllib.request
+import base64, datetime, http.server, json, os, sys, threading, time, urllib.parse
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+import relay
 
 directory, prom_port, lifetime = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 STATIC_KEY, STATIC_SECRET = "AKIASTATICTESTKEY", "static/secret+key"
@@ -297,16 +299,7 @@ class Proxy(Base):
                 state["reasons"].append("proxy: " + why)
         if why is not None:
             return self.answer(403, {"status": "error", "error": why})
-        request = urllib.request.Request("http://127.0.0.1:%d%s" % (prom_port, self.path), data=body or None,
-                                         method=self.command)
-        if body:
-            request.add_header("Content-Type", self.headers.get("Content-Type", ""))
-        try:
-            upstream = urllib.request.urlopen(request)
-        except urllib.error.HTTPError as error:
-            upstream = error
-        with upstream:
-            self.answer(upstream.status, upstream.read(), upstream.headers.get("Content-Type", "application/json"))
+        relay.to_prometheus(self, prom_port, body)
 
     do_GET = do_POST = relay
 

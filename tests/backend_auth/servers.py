@@ -6,7 +6,9 @@ endpoint issued and that has not expired, or with HTTP basic credentials matchin
 usage: servers.py TOKEN_PORT PROXY_PORT PROMETHEUS_PORT CLIENT_ID SECRET_FILE USERNAME PASSWORD_FILE LIFETIME
 Secrets are read from their files at every check, so a test rotates them by rewriting the files.
 GET /state on the token port answers what was seen; POST /down and /up stop and restart issuing tokens."""
-import base64, http.server, json, sys, threading, time, urllib.error, urllib.parse, urllib.request
+import base64, http.server, json, sys, threading, time, urllib.parse
+
+import relay
 
 token_port, proxy_port, prom_port = map(int, sys.argv[1:4])
 client_id, secret_file, username, password_file = sys.argv[4:8]
@@ -82,22 +84,7 @@ class Proxy(http.server.BaseHTTPRequestHandler):
             self.end_headers()
             return
         length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else None
-        request = urllib.request.Request("http://127.0.0.1:%d%s" % (prom_port, self.path), data=body,
-                                         method=self.command)
-        if body is not None:
-            request.add_header("Content-Type", self.headers.get("Content-Type", ""))
-        try:
-            upstream = urllib.request.urlopen(request)
-        except urllib.error.HTTPError as error:
-            upstream = error
-        with upstream:
-            data = upstream.read()
-            self.send_response(upstream.status)
-            self.send_header("Content-Type", upstream.headers.get("Content-Type", "application/json"))
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+        relay.to_prometheus(self, prom_port, self.rfile.read(length) if length else None)
 
     do_GET = do_POST = relay
 

@@ -538,6 +538,24 @@ impl Drop for Killed {
     }
 }
 
+/// Starts a helper of the tests (a Python stand-in for a server) and waits until it prints `ready`; what it
+/// says on stderr goes to the test's output.
+pub fn start_ready(command: &mut std::process::Command) -> Killed {
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{command:?} runs: {e}"));
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().expect("stdout")),
+        &mut ready,
+    )
+    .expect("the helper says it is ready");
+    assert_eq!(ready.trim(), "ready", "{command:?} did not start");
+    Killed(child)
+}
+
 /// The adapter alone on `port` (example rules, demo objects, loopback, no delegated auth), with `args`
 /// added — for tests that need no Prometheus data or set their own TLS and backend flags.
 pub fn spawn_adapter(port: u16, args: &[String]) -> Killed {
