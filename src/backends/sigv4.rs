@@ -109,16 +109,25 @@ impl Sigv4Source {
             Some(left) => renew_at(asked, left),
             None => asked + STATIC_RENEWAL,
         };
-        let identity = AwsIdentity {
-            credentials,
-            region: region.to_string(),
-            service: settings.service.clone(),
-        };
+        let identity = AwsIdentity::new(credentials, region.as_ref(), &settings.service);
         Ok((Rc::new(identity), renew))
     }
 }
 
 impl AwsIdentity {
+    /// `credentials` for signing requests to `service` in `region`.
+    pub fn new(
+        credentials: aws_credential_types::Credentials,
+        region: &str,
+        service: &str,
+    ) -> Self {
+        Self {
+            credentials,
+            region: region.to_string(),
+            service: service.to_string(),
+        }
+    }
+
     /// The headers that sign a request (`authorization`, `x-amz-date`, and `x-amz-security-token` for
     /// temporary credentials). `url` must be exactly what is sent.
     pub fn sign(
