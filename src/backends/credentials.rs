@@ -113,7 +113,7 @@ impl Credentials {
                 password_file: password_file.clone(),
             },
             Config::Sigv4(settings) => Kind::Sigv4 {
-                source: Rc::new(Sigv4Source::new(settings.clone())),
+                source: Rc::new(Sigv4Source::new(settings.clone(), timeout)),
                 identity: Rc::default(),
             },
             Config::OAuth2(_) | Config::GoogleIam(_) | Config::AzureAd(_) => Kind::Bearer {

@@ -28,6 +28,8 @@ pub const STATIC_RENEWAL: Duration = Duration::from_secs(300);
 /// Where a `sigv4` backend's credentials come from.
 pub struct Sigv4Source {
     settings: Sigv4,
+    /// How long one fetch may take (the chain and STS have their own timeouts; this bounds them all).
+    timeout: Duration,
 }
 
 /// Credentials, and the region and service requests are signed for.
@@ -49,13 +51,25 @@ impl std::fmt::Debug for AwsIdentity {
 }
 
 impl Sigv4Source {
-    /// The source of a `sigv4:` block.
-    pub fn new(settings: Sigv4) -> Self {
-        Self { settings }
+    /// The source of a `sigv4:` block; one fetch is bounded by `timeout`.
+    pub fn new(settings: Sigv4, timeout: Duration) -> Self {
+        Self { settings, timeout }
     }
 
-    /// Credentials from the chain (and the role, if any) and when to renew them.
+    /// Credentials from the chain (and the role, if any) and when to renew them, within the timeout: a
+    /// fetch that hangs would hold every call of the backend waiting on it.
     pub async fn fetch(&self) -> Result<(Rc<AwsIdentity>, tokio::time::Instant), Failure> {
+        tokio::time::timeout(self.timeout, self.fetch_unbounded())
+            .await
+            .unwrap_or_else(|_| {
+                Err((
+                    "fetching credentials",
+                    format!("no answer within {:?}", self.timeout),
+                ))
+            })
+    }
+
+    async fn fetch_unbounded(&self) -> Result<(Rc<AwsIdentity>, tokio::time::Instant), Failure> {
         let settings = &self.settings;
         let region = match &settings.region {
             Some(region) => Region::new(region.clone()),
