@@ -10,6 +10,7 @@ mod backend_auth;
 mod backend_clouds;
 mod backends;
 mod config_compat;
+mod confine;
 mod custom_metrics;
 mod debug_explain;
 mod deploy;

@@ -66,6 +66,7 @@
 
 pub mod backend_credentials;
 pub mod backend_routes;
+pub mod confine;
 pub mod discovery;
 pub mod duration;
 pub mod error;
