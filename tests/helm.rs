@@ -107,6 +107,17 @@ fn every_values_file_renders_valid_manifests_whose_rules_load() {
                 rules.to_str().unwrap(),
             ]);
             assert!(check.status.success(), "{case}: {}", text(&check).1);
+            if *case == "everything-on" {
+                // Backends pass through with their authentication as written.
+                let summary = text(&check).0;
+                for backend in [
+                    "amp (1 URL, sigv4)",
+                    "azure (1 URL, azureAd)",
+                    "gmp (1 URL, googleIam)",
+                ] {
+                    assert!(summary.contains(backend), "{backend}: {summary}");
+                }
+            }
         }
     }
     let output = Command::new("python3")
