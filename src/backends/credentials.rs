@@ -227,3 +227,72 @@ pub(crate) fn read_secret(file: &str) -> Result<String, String> {
         .map(|s| s.trim_end_matches(['\r', '\n']).to_string())
         .map_err(|e| format!("{file}: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use std::time::Duration;
+
+    use futures_util::FutureExt;
+
+    use super::{Cached, renew_at};
+
+    /// A fetch that takes a second and counts itself; `fail` makes it fail.
+    fn fetch(
+        count: &Rc<Cell<u32>>,
+        lifetime: Duration,
+        fail: bool,
+    ) -> impl FnOnce() -> futures_util::future::LocalBoxFuture<
+        'static,
+        Result<(u32, tokio::time::Instant), super::Failure>,
+    > {
+        let count = count.clone();
+        move || {
+            async move {
+                let asked = tokio::time::Instant::now();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                count.set(count.get() + 1);
+                if fail {
+                    return Err(("asking", "down".to_string()));
+                }
+                Ok((count.get(), renew_at(asked, lifetime)))
+            }
+            .boxed_local()
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn callers_share_one_fetch_and_the_value_is_renewed_before_it_expires() {
+        let cache: Rc<Cached<u32>> = Rc::default();
+        let count = Rc::new(Cell::new(0));
+        let hour = Duration::from_secs(3600);
+        // Ten callers while the first fetch is in flight: one fetch, one value.
+        let values =
+            futures_util::future::join_all((0..10).map(|_| cache.get(fetch(&count, hour, false))))
+                .await;
+        assert!(values.iter().all(|v| v == &Ok(1)), "{values:?}");
+        assert_eq!(count.get(), 1);
+        // Held until a minute before it expires (asked at 0, expires at 1 h).
+        tokio::time::advance(hour - Duration::from_secs(62)).await;
+        assert_eq!(cache.get(fetch(&count, hour, false)).await, Ok(1));
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(cache.get(fetch(&count, hour, false)).await, Ok(2));
+        assert_eq!(count.get(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_fetch_is_not_held_and_short_lifetimes_renew_at_half() {
+        let cache: Rc<Cached<u32>> = Rc::default();
+        let count = Rc::new(Cell::new(0));
+        let short = Duration::from_secs(10);
+        assert!(cache.get(fetch(&count, short, true)).await.is_err());
+        // The next call fetches again rather than repeating the failure.
+        assert_eq!(cache.get(fetch(&count, short, false)).await, Ok(2));
+        // A 10 s token (asked 1 s before it arrived) is renewed 5 s after it was asked.
+        tokio::time::advance(Duration::from_secs(3)).await;
+        assert_eq!(cache.get(fetch(&count, short, false)).await, Ok(2));
+        tokio::time::advance(Duration::from_secs(2)).await;
+        assert_eq!(cache.get(fetch(&count, short, false)).await, Ok(3));
+    }
+}
