@@ -92,19 +92,24 @@ impl Clouds {
     }
 }
 
-/// An external rule for the demo's `queue_depth`, served as `queue_depth_<backend>` from `backend`.
+/// The metric the demo's `queue_depth` is served as from `backend` (metric names take no `-`).
+fn queue_metric(backend: &str) -> String {
+    format!("queue_depth_{}", backend.replace('-', "_"))
+}
+
+/// An external rule for the demo's `queue_depth`, served as [`queue_metric`] from `backend`.
 fn queue_rule(backend: &str) -> String {
     format!(
         "- seriesQuery: '{{__name__=\"queue_depth\",queue!=\"\"}}'\n  resources:\n    overrides:\n      namespace: {{resource: namespace}}\n  \
-         name: {{matches: '^queue_depth$', as: 'queue_depth_{}'}}\n  metricsQuery: 'sum(<<.Series>>{{<<.LabelMatchers>>}}) by (queue)'\n  backend: {backend}\n",
-        backend.replace('-', "_")
+         name: {{matches: '^queue_depth$', as: '{}'}}\n  metricsQuery: 'sum(<<.Series>>{{<<.LabelMatchers>>}}) by (queue)'\n  backend: {backend}\n",
+        queue_metric(backend)
     )
 }
 
 fn external(backend: &str) -> String {
     format!(
-        "/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/queue_depth_{}",
-        backend.replace('-', "_")
+        "/apis/external.metrics.k8s.io/v1beta1/namespaces/shop/{}",
+        queue_metric(backend)
     )
 }
 

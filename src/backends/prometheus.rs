@@ -250,6 +250,14 @@ impl HttpPrometheus {
         let inner = self.inner.clone();
         params.extend(inner.query_params.iter().cloned());
         let tenant = tenant.map(str::to_string);
+        // The verb and encoded parameters are the same at every URL tried: made once.
+        let long = params.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() > LONG_QUERY;
+        // The label-values endpoint is GET only (`/api/v1/labels` takes both).
+        let post = (inner.post || long) && endpoint != LabelQuestion::MetricNames.endpoint();
+        // Encoded as SigV4 canonicalizes (RFC 3986's unreserved characters kept, all else %XX), so a
+        // signature computed over the URL or body is the one any verifier recomputes; Prometheus reads
+        // it alike.
+        let encoded = encode_params(&params);
         Box::pin(async move {
             let now = tokio::time::Instant::now();
             let deadline = now + inner.timeout;
@@ -275,7 +283,7 @@ impl HttpPrometheus {
                     .attempt(
                         replica,
                         endpoint,
-                        &params,
+                        (post, &encoded),
                         (tenant.as_deref(), authorization.as_ref()),
                         share,
                     )
@@ -376,26 +384,21 @@ impl Inner {
         }
     }
 
-    /// One request to one URL, bounded by `timeout`.
+    /// One request to one URL, bounded by `timeout`: POST with `encoded` as its body, or GET with it as
+    /// the query.
     async fn attempt(
         &self,
         replica: &Replica,
         endpoint: &'static str,
-        params: &[(String, String)],
+        (post, encoded): (bool, &str),
         (tenant, authorization): (Option<&str>, Option<&Authorization>),
         timeout: Duration,
     ) -> Result<(u16, Body), PromError> {
         let mut url = Self::url(&replica.base, endpoint);
-        let long = params.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>() > LONG_QUERY;
-        // The label-values endpoint is GET only (`/api/v1/labels` takes both).
-        let post = (self.post || long) && endpoint != LabelQuestion::MetricNames.endpoint();
-        // Encoded as SigV4 canonicalizes (RFC 3986's unreserved characters kept, all else %XX), so a
-        // signature computed over this URL is the one any verifier recomputes; Prometheus reads it alike.
-        let encoded = encode_params(params);
         let body = if post {
-            encoded
+            encoded.to_string()
         } else {
-            url.set_query(Some(&encoded));
+            url.set_query(Some(encoded));
             String::new()
         };
         let mut request = if post {

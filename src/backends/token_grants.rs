@@ -239,20 +239,16 @@ fn azure_request(azure: &AzureAd) -> Result<TokenRequest, Failure> {
             tenant_id,
             token_file,
         } => {
-            let from_env = |given: &Option<String>, variable: &str, field: &'static str| {
-                given
-                    .clone()
-                    .or_else(|| std::env::var(variable).ok().filter(|v| !v.is_empty()))
+            let given_or_env =
+                |given: &Option<String>, variable: &str| given.clone().or_else(|| env(variable));
+            let required = |given: &Option<String>, variable: &str, field: &'static str| {
+                given_or_env(given, variable)
                     .ok_or((field, format!("not in the file and {variable} is not set")))
             };
-            let client_id = from_env(client_id, "AZURE_CLIENT_ID", "finding clientId")?;
-            let tenant_id = from_env(tenant_id, "AZURE_TENANT_ID", "finding tenantId")?;
-            let token_file = from_env(
-                token_file,
-                "AZURE_FEDERATED_TOKEN_FILE",
-                "finding tokenFile",
-            )
-            .unwrap_or_else(|_| AZURE_TOKEN_FILE.to_string());
+            let client_id = required(client_id, "AZURE_CLIENT_ID", "finding clientId")?;
+            let tenant_id = required(tenant_id, "AZURE_TENANT_ID", "finding tenantId")?;
+            let token_file = given_or_env(token_file, "AZURE_FEDERATED_TOKEN_FILE")
+                .unwrap_or_else(|| AZURE_TOKEN_FILE.to_string());
             let assertion =
                 read_secret(&token_file).map_err(|e| ("reading the federated token file", e))?;
             let authority = env_or("AZURE_AUTHORITY_HOST", azure.cloud.authority_host());
@@ -298,12 +294,14 @@ fn azure_request(azure: &AzureAd) -> Result<TokenRequest, Failure> {
     }
 }
 
+/// An environment variable, when it is set and not empty.
+fn env(variable: &str) -> Option<String> {
+    std::env::var(variable).ok().filter(|v| !v.is_empty())
+}
+
 /// An environment variable, or `default` when it is unset or empty.
 fn env_or(variable: &str, default: &str) -> String {
-    std::env::var(variable)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| default.to_string())
+    env(variable).unwrap_or_else(|| default.to_string())
 }
 
 /// The fields of a Google service-account key file that the JWT-bearer grant needs.
